@@ -1,0 +1,75 @@
+# poketrace — plain Makefile.  `make` builds the library and the command;
+# `make check` installs what is missing (scripts/install-deps.sh) and runs
+# every test; `make check-asan` the same under -fsanitize=address,undefined.
+
+CC      ?= cc
+GCC     ?= gcc
+CLANG   ?= clang
+B       ?= build
+SAN     ?=
+CFLAGS  ?= -O2 -g
+WARN     = -Wall -Wextra -Wno-missing-field-initializers
+BASEFLAGS = -std=gnu11 -fPIC -fvisibility=hidden -D_GNU_SOURCE -I. -Iinclude $(WARN) $(SAN)
+LIBS     = -lelf -lpthread -ldl
+
+VERSION = 0.1.0
+SONAME  = libpoketrace.so.0
+
+LIB_SRCS = base/error.c \
+	arch/x86_64/insn.c arch/x86_64/sigguard.c arch/x86_64/sync.c \
+	arch/x86_64/textwrite.c arch/x86_64/poke.c arch/x86_64/trap.c arch/x86_64/execmem.c \
+	core/elfscan.c core/module.c core/sites.c core/siteapi.c core/patch.c core/engine.c
+CLI_SRCS = cli/main.c cli/cmd_sites.c
+
+LIB_OBJS = $(LIB_SRCS:%.c=$(B)/obj/%.o)
+CLI_OBJS = $(CLI_SRCS:%.c=$(B)/obj/%.o)
+HDRS = $(wildcard include/*.h base/*.h arch/x86_64/*.h core/*.h cli/*.h)
+
+SHLIB  = $(B)/libpoketrace.so.$(VERSION)
+STLIB  = $(B)/libpoketrace.a
+CLI    = $(B)/poketrace
+
+.PHONY: all deps check check-asan demo bench clean tests
+all: $(SHLIB) $(STLIB) $(CLI)
+
+$(B)/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
+
+$(SHLIB): $(LIB_OBJS) libpoketrace.map
+	@echo "  LD      $@"
+	@$(CC) -shared $(SAN) -Wl,-soname,$(SONAME) -Wl,--version-script=libpoketrace.map \
+		-Wl,-z,now -o $@ $(LIB_OBJS) $(LIBS)
+	@ln -sf libpoketrace.so.$(VERSION) $(B)/$(SONAME)
+	@ln -sf $(SONAME) $(B)/libpoketrace.so
+
+$(STLIB): $(LIB_OBJS)
+	@rm -f $@
+	@echo "  AR      $@"
+	@ar rcs $@ $(LIB_OBJS)
+
+$(CLI): $(CLI_OBJS) $(STLIB)
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $(CLI_OBJS) $(STLIB) $(LIBS)
+
+deps:
+	@bash scripts/install-deps.sh
+
+include tests/tests.mk
+include examples/examples.mk
+include bench/bench.mk
+
+check: deps
+	@$(MAKE) --no-print-directory all tests
+	@bash tests/run.sh $(B)
+
+check-asan: deps
+	@$(MAKE) --no-print-directory B=build-asan CFLAGS="-O1 -g" \
+		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+		all tests
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		bash tests/run.sh build-asan
+
+clean:
+	rm -rf build build-asan

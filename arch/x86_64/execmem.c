@@ -1,0 +1,254 @@
+/* Executable memory near a module.  A call written at a site reaches only
+ * ±2 GiB, so trampolines live in chunks mapped into address-space gaps close
+ * to the module; chunks are carved in 16-byte units with two bitmaps (used,
+ * start-of-allocation) and never unmapped while they hold an allocation. */
+#include "arch/x86_64/execmem.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "arch/x86_64/insn.h"
+#include "arch/x86_64/textwrite.h"
+#include "base/error.h"
+
+#define UNIT 16UL
+#define CHUNK (256UL * 1024)
+#define PAGE 4096UL
+#define UNITS (CHUNK / UNIT)
+
+struct chunk {
+	uintptr_t base;
+	size_t size; /* bytes, a multiple of CHUNK */
+	uint64_t *used, *start;
+	struct chunk *next;
+};
+
+static struct chunk *chunks;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool bit(const uint64_t *m, size_t i)
+{
+	return m[i / 64] >> (i % 64) & 1;
+}
+
+static void set_bit(uint64_t *m, size_t i, bool v)
+{
+	if (v)
+		m[i / 64] |= 1ULL << (i % 64);
+	else
+		m[i / 64] &= ~(1ULL << (i % 64));
+}
+
+static long carve(struct chunk *c, size_t units)
+{
+	size_t total = c->size / UNIT, run = 0;
+
+	for (size_t i = 0; i < total; i++) {
+		run = bit(c->used, i) ? 0 : run + 1;
+		if (run == units) {
+			size_t first = i + 1 - units;
+
+			for (size_t j = first; j <= i; j++)
+				set_bit(c->used, j, true);
+			set_bit(c->start, first, true);
+			return (long)first;
+		}
+	}
+	return -1;
+}
+
+struct gap {
+	uintptr_t lo, hi;
+};
+
+/* The unmapped holes of the address space, from /proc/self/maps. */
+static int read_gaps(struct gap **out)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	uintptr_t prev_end = PAGE * 16, s, e;
+	struct gap *g = NULL;
+	int n = 0, cap = 0;
+	char line[512];
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx", &s, &e) != 2)
+			continue;
+		if (s > prev_end) {
+			if (n == cap) {
+				struct gap *ng = realloc(g, sizeof(*g) * (cap = cap ? cap * 2 : 64));
+
+				if (!ng) {
+					free(g);
+					fclose(f);
+					return -ENOMEM;
+				}
+				g = ng;
+			}
+			g[n].lo = prev_end;
+			g[n].hi = s;
+			n++;
+		}
+		if (e > prev_end)
+			prev_end = e;
+	}
+	fclose(f);
+	*out = g;
+	return n;
+}
+
+static int map_chunk(uintptr_t lo, uintptr_t hi, size_t size, struct chunk **out)
+{
+	struct gap *g = NULL;
+	uintptr_t mid = lo / 2 + hi / 2;
+	int n = read_gaps(&g);
+
+	if (n < 0)
+		return n;
+	/* Try the gaps nearest the middle of the allowed window first. */
+	for (int tries = 0; tries < n; tries++) {
+		int best = -1;
+		uintptr_t best_at = 0, best_d = UINTPTR_MAX;
+
+		for (int i = 0; i < n; i++) {
+			uintptr_t a = g[i].lo > lo ? g[i].lo : lo;
+			uintptr_t b = g[i].hi < hi ? g[i].hi : hi, at, d;
+
+			a = (a + PAGE - 1) & ~(PAGE - 1);
+			if (b <= a || b - a < size)
+				continue;
+			/* Inside the gap, as close to mid as possible. */
+			at = mid < a ? a : (mid + size > b ? b - size : mid);
+			at &= ~(PAGE - 1);
+			if (at < a)
+				at = a;
+			d = at > mid ? at - mid : mid - at;
+			if (d < best_d) {
+				best = i, best_at = at, best_d = d;
+			}
+		}
+		if (best < 0)
+			break;
+		void *p = mmap((void *)best_at, size, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		if (p == MAP_FAILED || (uintptr_t)p != best_at) {
+			if (p != MAP_FAILED)
+				munmap(p, size);
+			g[best].hi = g[best].lo; /* taken meanwhile: drop that gap */
+			continue;
+		}
+		memset(p, INSN_INT3, size);
+		mprotect(p, size, PROT_READ | PROT_EXEC);
+		free(g);
+		struct chunk *c = calloc(1, sizeof(*c));
+		size_t words = (size / UNIT + 63) / 64;
+
+		if (!c || !(c->used = calloc(words, 8)) || !(c->start = calloc(words, 8))) {
+			if (c) {
+				free(c->used);
+				free(c);
+			}
+			munmap(p, size);
+			return -ENOMEM;
+		}
+		c->base = (uintptr_t)p;
+		c->size = size;
+		*out = c;
+		return 0;
+	}
+	free(g);
+	return -ENOSPC;
+}
+
+int execmem_alloc(uintptr_t lo, uintptr_t hi, size_t size, void **out)
+{
+	size_t units = (size + UNIT - 1) / UNIT;
+	struct chunk *c;
+	long at;
+	int r;
+
+	if (!out || size == 0)
+		return pt_error(EINVAL, "execmem: size must be > 0 and out non-NULL");
+	pthread_mutex_lock(&lock);
+	for (c = chunks; c; c = c->next) {
+		if (c->base < lo || c->base + c->size > hi)
+			continue;
+		if ((at = carve(c, units)) >= 0)
+			goto done;
+	}
+	r = map_chunk(lo, hi, ((units * UNIT + CHUNK - 1) / CHUNK) * CHUNK, &c);
+	if (r < 0) {
+		pthread_mutex_unlock(&lock);
+		return pt_error(-r, "no free address space for %zu bytes of code within "
+				"[%#lx, %#lx) (rel32 reach of the module)", size, lo, hi);
+	}
+	c->next = chunks;
+	chunks = c;
+	at = carve(c, units);
+done:
+	*out = (void *)(c->base + (uintptr_t)at * UNIT);
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+static struct chunk *find(uintptr_t p)
+{
+	for (struct chunk *c = chunks; c; c = c->next)
+		if (p >= c->base && p < c->base + c->size)
+			return c;
+	return NULL;
+}
+
+int execmem_free(void *p)
+{
+	struct chunk *c;
+	size_t i, total;
+
+	pthread_mutex_lock(&lock);
+	c = find((uintptr_t)p);
+	if (!c || ((uintptr_t)p - c->base) % UNIT || !bit(c->start, ((uintptr_t)p - c->base) / UNIT)) {
+		pthread_mutex_unlock(&lock);
+		return pt_error(EINVAL, "execmem_free: %p was not returned by poketrace_execmem_alloc "
+				"(or was freed already)", p);
+	}
+	i = ((uintptr_t)p - c->base) / UNIT;
+	total = c->size / UNIT;
+	set_bit(c->start, i, false);
+	for (; i < total && bit(c->used, i) && (i == ((uintptr_t)p - c->base) / UNIT || !bit(c->start, i)); i++)
+		set_bit(c->used, i, false);
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+int execmem_write(void *dst, const void *src, size_t len)
+{
+	uintptr_t d = (uintptr_t)dst;
+	struct text_session s;
+	struct chunk *c;
+	int r;
+
+	pthread_mutex_lock(&lock);
+	c = find(d);
+	if (!c || d + len > c->base + c->size || !bit(c->used, (d - c->base) / UNIT) ||
+	    !bit(c->used, (d + len - 1 - c->base) / UNIT)) {
+		pthread_mutex_unlock(&lock);
+		return pt_error(EINVAL, "execmem_write: [%p, +%zu) is not allocated executable memory",
+				dst, len);
+	}
+	pthread_mutex_unlock(&lock);
+	r = text_open(&s, &d, 1, len);
+	if (r < 0)
+		return r;
+	r = text_write(&s, d, src, len);
+	{
+		int rc = text_close(&s);
+
+		return r ? r : rc;
+	}
+}

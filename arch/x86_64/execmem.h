@@ -1,0 +1,15 @@
+/* Executable memory placed within rel32 reach of given code. */
+#ifndef PT_ARCH_EXECMEM_H
+#define PT_ARCH_EXECMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* size bytes of R-X memory (int3-filled, 16-byte aligned) lying entirely in
+ * [lo, hi).  0 or -errno. */
+int execmem_alloc(uintptr_t lo, uintptr_t hi, size_t size, void **out);
+int execmem_free(void *p);
+/* Copies code into allocated memory (a W window that keeps X, or /proc/self/mem). */
+int execmem_write(void *dst, const void *src, size_t len);
+
+#endif

@@ -1,0 +1,72 @@
+/* SIGTRAP: emulate what is being written.
+ *
+ * A thread that executes the int3 of a site in flight continues exactly as if
+ * it had executed the NEW instruction (the kernel's int3_emulate_*):
+ *   call T -> push site+5, continue at T  (the push lands in the first word of
+ *             the interrupted code's red zone, which the real call would have
+ *             written too; the kernel put the signal frame below the red zone)
+ *   jmp T  -> continue at T
+ *   nop    -> continue at site+5
+ * An int3 that is in no batch: if the byte is no longer 0xCC and a site
+ * instruction is there, the batch completed while the signal was pending —
+ * run it again from the site.  Otherwise it is the program's own trap, handed
+ * to the program's handler (or the default action).
+ *
+ * Everything here is async-signal-safe, lock-free, and calls nothing that can
+ * be a patch site: only this library's own code and inline system calls. */
+#include "arch/x86_64/trap.h"
+
+#include <signal.h>
+#include <stdint.h>
+#include <ucontext.h>
+
+#include "arch/x86_64/insn.h"
+#include "arch/x86_64/poke.h"
+#include "arch/x86_64/rawsys.h"
+#include "arch/x86_64/sigguard.h"
+
+PT_NOSANITIZE static void trap_handler(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+	greg_t *gr = uc->uc_mcontext.gregs;
+
+	if (si->si_code == SI_KERNEL) {
+		uintptr_t site = (uintptr_t)gr[REG_RIP] - 1, target;
+		uint8_t kind;
+
+		if (poke_trap_lookup(site, &kind, &target)) {
+			if (kind == INSN_CALL) {
+				gr[REG_RSP] -= 8;
+				*(uint64_t *)gr[REG_RSP] = site + INSN_SITE_LEN;
+			}
+			gr[REG_RIP] = (greg_t)target;
+			poke_count_trap(0);
+			return;
+		}
+		if (*(volatile uint8_t *)site != INSN_INT3 &&
+		    insn_decode((const uint8_t *)site, site, &target) != INSN_INVALID) {
+			gr[REG_RIP] = (greg_t)site;
+			poke_count_trap(1);
+			return;
+		}
+	}
+	poke_count_trap(2);
+	sigguard_chain(sig, si, ucv);
+}
+
+int trap_install(void)
+{
+	int r = sigguard_own(SIGTRAP, trap_handler);
+
+	if (r == 0)
+		sigguard_harden();
+	return r;
+}
+
+/* Signal hygiene from the moment the library is loaded, before main and
+ * before the program can block SIGTRAP or install its own handler. */
+__attribute__((constructor(101))) static void trap_load(void)
+{
+	trap_install();
+	poke_atfork_install();
+}

@@ -1,0 +1,52 @@
+/* poketrace: the command-line tool. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "poketrace.h"
+
+static const char usage[] =
+	"usage: poketrace [--help] [--version] COMMAND [ARGS]\n"
+	"\n"
+	"Live-patches the 5-byte function-entry nops compilers leave in code\n"
+	"(gcc -pg -mfentry -mnop-mcount -mrecord-mcount, or\n"
+	"-fpatchable-function-entry=5 with gcc or clang).\n"
+	"\n"
+	"commands:\n"
+	"  sites PROG       list the patch sites of an executable or shared library\n"
+	"  sites -p PID     list the patch sites of every module a running process loaded\n"
+	"\n"
+	"'poketrace COMMAND --help' describes a command.\n";
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("poketrace: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("poketrace %s\n", poketrace_version());
+		return 0;
+	}
+	if (!strcmp(argv[1], "sites"))
+		return cmd_sites(argc - 1, argv + 1);
+	cli_error("unknown command '%s'", argv[1]);
+	fputs(usage, stderr);
+	return EXIT_USAGE;
+}

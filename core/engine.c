@@ -1,0 +1,162 @@
+/* Library state: initialization, statistics, errors, executable memory. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/x86_64/execmem.h"
+#include "arch/x86_64/poke.h"
+#include "arch/x86_64/sync.h"
+#include "arch/x86_64/textwrite.h"
+#include "arch/x86_64/trap.h"
+#include "base/error.h"
+#include "core/engine.h"
+#include "core/sites.h"
+#include "poketrace.h"
+
+static bool initialized;
+
+static int env_choice(const char *name, const char *a, const char *b, int def)
+{
+	const char *v = getenv(name);
+
+	if (!v || !*v)
+		return def;
+	if (strcmp(v, a) == 0)
+		return 1;
+	if (strcmp(v, b) == 0)
+		return 2;
+	return -1;
+}
+
+int engine_init_locked(const struct poketrace_init_opts *opts)
+{
+	struct poketrace_init_opts o = { 0 };
+	int sync, write, r;
+
+	if (initialized)
+		return 0;
+	if (opts) {
+		if (opts->sz < sizeof(size_t) || opts->sz > sizeof(o))
+			return pt_error(EINVAL, "poketrace_init: opts->sz is %zu; set it to "
+					"sizeof(struct poketrace_init_opts)", opts->sz);
+		memcpy(&o, opts, opts->sz);
+	}
+	sync = env_choice("POKETRACE_SYNC", "membarrier", "signal", (int)o.sync);
+	write = env_choice("POKETRACE_WRITE", "mprotect", "procmem", (int)o.write);
+	if (sync < 0 || write < 0)
+		return pt_error(EINVAL, "POKETRACE_SYNC must be membarrier or signal and "
+				"POKETRACE_WRITE mprotect or procmem");
+	if ((r = trap_install()) < 0)
+		return pt_error(-r, "cannot install the SIGTRAP handler");
+	poke_atfork_install();
+	text_set_mode(write);
+	if ((r = sync_init(sync, o.sync_signal)) < 0)
+		return r;
+	if ((r = sites_sync()) < 0)
+		return r;
+	initialized = true;
+	return 0;
+}
+
+/* Every entry point: initialize on first use, then bring the site table up
+ * to date with the loaded modules. */
+int engine_enter(void)
+{
+	int r;
+
+	poke_lock();
+	pt_error_clear();
+	r = engine_init_locked(NULL);
+	if (r == 0)
+		r = sites_sync();
+	if (r < 0)
+		poke_unlock();
+	return r;
+}
+
+void engine_leave(void)
+{
+	poke_unlock();
+}
+
+POKETRACE_API int poketrace_init(const struct poketrace_init_opts *opts)
+{
+	int r;
+
+	poke_lock();
+	pt_error_clear();
+	r = engine_init_locked(opts);
+	poke_unlock();
+	return r;
+}
+
+POKETRACE_API const char *poketrace_version(void)
+{
+	return PT_VERSION_STRING;
+}
+
+POKETRACE_API const char *poketrace_last_error(void)
+{
+	return pt_error_msg();
+}
+
+POKETRACE_API void poketrace_get_stats(struct poketrace_stats *out)
+{
+	struct poke_counters c;
+
+	if (!out)
+		return;
+	poke_get_counters(&c);
+	memset(out, 0, sizeof(*out));
+	out->batches = c.batches;
+	out->sites_written = c.sites;
+	out->syncs = c.syncs;
+	out->traps_emulated = c.emulated;
+	out->traps_restarted = c.restarted;
+	out->traps_chained = c.chained;
+	out->sync_mode = sync_mode() == SYNC_SIGNAL ? POKETRACE_SYNC_SIGNAL : POKETRACE_SYNC_MEMBARRIER;
+	out->write_mode = text_mode() == TEXT_PROCMEM ? POKETRACE_WRITE_PROCMEM : POKETRACE_WRITE_MPROTECT;
+}
+
+/* rel32 reach: every byte of the allocation must be reachable from every
+ * site of the module (a call at s reaches [s+5-2^31, s+5+2^31)). */
+#define REACH (1UL << 31)
+
+POKETRACE_API int poketrace_execmem_alloc(const void *near, size_t size, void **out)
+{
+	uintptr_t lo, hi, a = (uintptr_t)near;
+	struct pt_module *m;
+	int r;
+
+	if (!out || !size)
+		return pt_error(EINVAL, "poketrace_execmem_alloc: out must not be NULL and size > 0");
+	if ((r = engine_enter()) < 0)
+		return r;
+	m = sites_module_at(a);
+	lo = m ? m->text_lo : a;
+	hi = m ? m->text_hi : a + 1;
+	engine_leave();
+	if (hi - lo >= REACH - 4096)
+		return pt_error(E2BIG, "the module's code spans more than 2 GiB: no address is "
+				"within rel32 reach of all of it");
+	/* [hi + 5 - 2^31, lo + 5 + 2^31): reachable from both ends. */
+	r = execmem_alloc(hi + 5 > REACH ? hi + 5 - REACH + 4096 : 4096,
+			  lo + 5 + REACH - 4096, size, out);
+	return r;
+}
+
+POKETRACE_API int poketrace_execmem_write(void *dst, const void *src, size_t len)
+{
+	if (!dst || !src)
+		return pt_error(EINVAL, "poketrace_execmem_write: NULL pointer");
+	pt_error_clear();
+	return execmem_write(dst, src, len);
+}
+
+POKETRACE_API int poketrace_execmem_free(void *p)
+{
+	if (!p)
+		return 0;
+	pt_error_clear();
+	return execmem_free(p);
+}

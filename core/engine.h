@@ -1,0 +1,19 @@
+/* Entry and exit of every public call that uses the site table. */
+#ifndef PT_CORE_ENGINE_H
+#define PT_CORE_ENGINE_H
+
+#define PT_STR2(x) #x
+#define PT_STR(x) PT_STR2(x)
+#define PT_VERSION_STRING                                                               \
+	PT_STR(POKETRACE_VERSION_MAJOR) "." PT_STR(POKETRACE_VERSION_MINOR) "." PT_STR( \
+		POKETRACE_VERSION_PATCH)
+
+struct poketrace_init_opts;
+
+/* Takes the engine lock, initializes on first use, syncs the site table.
+ * On success the caller must call engine_leave(); on failure it must not. */
+int engine_enter(void);
+void engine_leave(void);
+int engine_init_locked(const struct poketrace_init_opts *opts);
+
+#endif

@@ -1,0 +1,82 @@
+/* The public site queries: count, lookup by address, walk by globs. */
+#include <errno.h>
+#include <fnmatch.h>
+
+#include "base/error.h"
+#include "core/engine.h"
+#include "core/sites.h"
+#include "poketrace.h"
+
+POKETRACE_API long poketrace_site_count(void)
+{
+	long n = 0;
+	int r = engine_enter();
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < sites_nmodules(); i++)
+		n += (long)sites_module(i)->nsites;
+	engine_leave();
+	return n;
+}
+
+POKETRACE_API int poketrace_site_lookup(uintptr_t addr, struct poketrace_site *out)
+{
+	struct pt_module *m;
+	struct pt_site *s;
+	int r;
+
+	if (!out)
+		return pt_error(EINVAL, "poketrace_site_lookup: out must not be NULL");
+	if ((r = engine_enter()) < 0)
+		return r;
+	s = sites_find(addr, &m);
+	if (s)
+		module_site_public(m, s, out);
+	else if (m)
+		r = pt_error(ENOENT, "%#lx is not a patch site (it is in %s, which has %zu sites; "
+			     "give a function's address)", (unsigned long)addr, m->path, m->nsites);
+	else
+		r = pt_error(ENOENT, "%#lx is not in any loaded module", (unsigned long)addr);
+	engine_leave();
+	return r;
+}
+
+static bool match_module(const struct pt_module *m, const char *glob)
+{
+	return !glob || fnmatch(glob, m->path, 0) == 0 || fnmatch(glob, m->name, 0) == 0;
+}
+
+POKETRACE_API long poketrace_sites_foreach(const char *sym_glob, const char *mod_glob,
+					   poketrace_site_cb cb, void *ctx)
+{
+	long visited = 0;
+	int r;
+
+	if (!cb)
+		return pt_error(EINVAL, "poketrace_sites_foreach: cb must not be NULL");
+	if ((r = engine_enter()) < 0)
+		return r;
+	for (size_t i = 0; i < sites_nmodules(); i++) {
+		struct pt_module *m = sites_module(i);
+
+		if (!match_module(m, mod_glob))
+			continue;
+		for (size_t j = 0; j < m->nsites; j++) {
+			struct pt_site *s = &m->sites[j];
+			struct poketrace_site pub;
+			int ret;
+
+			if (sym_glob && (!s->symbol || fnmatch(sym_glob, s->symbol, 0) != 0))
+				continue;
+			module_site_public(m, s, &pub);
+			visited++;
+			if ((ret = cb(&pub, ctx)) != 0) {
+				engine_leave();
+				return ret;
+			}
+		}
+	}
+	engine_leave();
+	return visited;
+}

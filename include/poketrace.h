@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * poketrace — live patching of compiler-made function-entry sites in a running,
+ * multi-threaded x86-64 Linux process, the way the kernel's text_poke_bp does it.
+ *
+ * Conventions (as in libbpf):
+ *   - every exported name starts with poketrace_ / POKETRACE_;
+ *   - functions return 0 (or a count) on success and a negative errno on failure;
+ *     poketrace_last_error() then says, for the calling thread, what was wrong
+ *     and what to do;
+ *   - nothing here aborts the host program.
+ *
+ * Patch sites
+ * -----------
+ * A site is the 5-byte nop a compiler puts at a function's entry:
+ *   gcc   -pg -mfentry -mnop-mcount -mrecord-mcount  (non-PIE only)  0f 1f 44 00 00, listed in __mcount_loc
+ *   clang -fpatchable-function-entry=5                               0f 1f 44 00 08, listed in __patchable_function_entries
+ *   gcc   -fpatchable-function-entry=5  (or =5,0)                    90 90 90 90 90, same list
+ * With -fcf-protection the site follows an endbr64 (the listed address already
+ * points past it; an endbr64 at a listed address is stepped over).
+ *
+ * THE RULE FOR gcc's FIVE ONE-BYTE NOPS.  Five nops are five instructions: a
+ * thread may have executed two of them and be about to execute the third.
+ * Rewriting them into one 5-byte instruction under such a thread would make it
+ * execute the middle of the new instruction.  poketrace therefore rewrites them
+ * into the single 5-byte nop 0f 1f 44 00 00 ("normalizes" them) only while the
+ * process has exactly one thread — then the caller is that thread and is not
+ * inside any of them, and no other thread can appear meanwhile.  That happens in
+ * poketrace_init() and in every later table refresh that runs single-threaded.
+ * A module with such sites that is first seen while several threads run (for
+ * example one dlopen'ed by a multi-threaded program) keeps them as they are:
+ * they are listed with POKETRACE_SITE_UNPATCHABLE and reason
+ * POKETRACE_REASON_GCC_NOPS_THREADED and every attempt to patch them fails with
+ * -EPERM.  Call poketrace_init() before creating threads, or use clang or
+ * -mnop-mcount, to avoid that.
+ *
+ * Patching protocol
+ * -----------------
+ * A batch of site changes is committed with the breakpoint protocol: int3 over
+ * the first byte of every site, sync all cores, write bytes 1-4, sync, write the
+ * first bytes, sync (sync = membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE),
+ * or, on kernels without it, a signal to every thread that executes CPUID).
+ * A thread that executes one of those int3 meanwhile is made to execute the NEW
+ * instruction being written: `call T` pushes site+5 and continues at T, `jmp T`
+ * continues at T, a nop continues at site+5.
+ *
+ * Signals
+ * -------
+ * A thread with SIGTRAP blocked that hits an int3 kills the process, so while
+ * this library is loaded it interposes sigaction, signal, bsd_signal,
+ * sysv_signal, sigset, sigprocmask and pthread_sigmask: SIGTRAP is never
+ * blocked (it is taken out of every mask and every handler's sa_mask), and a
+ * SIGTRAP handler the program installs is kept and called by poketrace's own
+ * for every trap that is not one of poketrace's sites (so the program's own
+ * int3 still reaches it; sigaction(SIGTRAP, NULL, &old) returns the program's
+ * handler).  Code that changes masks or handlers with raw system calls
+ * bypasses this and is not supported.
+ */
+#ifndef POKETRACE_H
+#define POKETRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define POKETRACE_API __attribute__((visibility("default")))
+
+#define POKETRACE_VERSION_MAJOR 0
+#define POKETRACE_VERSION_MINOR 1
+#define POKETRACE_VERSION_PATCH 0
+
+/* "0.1.0": the version of the library actually loaded. */
+POKETRACE_API const char *poketrace_version(void);
+
+/* ------------------------------------------------------------------ errors */
+
+/* What the last failing call of this thread was about, and what to do.
+ * Never NULL; "" when nothing failed yet. */
+POKETRACE_API const char *poketrace_last_error(void);
+
+/* -------------------------------------------------------------------- init */
+
+enum poketrace_sync_mode {
+	POKETRACE_SYNC_AUTO = 0,     /* membarrier SYNC_CORE, else signals */
+	POKETRACE_SYNC_MEMBARRIER,   /* membarrier SYNC_CORE or fail */
+	POKETRACE_SYNC_SIGNAL,       /* a signal to every thread, which runs CPUID */
+};
+
+enum poketrace_write_mode {
+	POKETRACE_WRITE_AUTO = 0,    /* RWX window, else /proc/self/mem */
+	POKETRACE_WRITE_MPROTECT,    /* mprotect(RWX) window per page range */
+	POKETRACE_WRITE_PROCMEM,     /* pwrite to /proc/self/mem; pages keep R-X */
+};
+
+struct poketrace_init_opts {
+	size_t sz;                        /* sizeof(struct poketrace_init_opts) */
+	enum poketrace_sync_mode sync;    /* env POKETRACE_SYNC=membarrier|signal overrides */
+	enum poketrace_write_mode write;  /* env POKETRACE_WRITE=mprotect|procmem overrides */
+	int sync_signal;                  /* signal of the signal fallback; 0: SIGRTMAX-2 */
+};
+
+/* Builds the site table of every loaded module and makes the engine ready.
+ * opts may be NULL.  Calling it again returns 0 and changes nothing. */
+POKETRACE_API int poketrace_init(const struct poketrace_init_opts *opts);
+
+/* ------------------------------------------------------------------- sites */
+
+enum poketrace_site_kind {
+	POKETRACE_SITE_MCOUNT = 1,   /* gcc -mnop-mcount: 0f 1f 44 00 00 */
+	POKETRACE_SITE_PFE_CLANG,    /* clang -fpatchable-function-entry: 0f 1f 44 00 08 */
+	POKETRACE_SITE_PFE_GCC,      /* gcc -fpatchable-function-entry: 90 x5 */
+	POKETRACE_SITE_UNKNOWN,      /* listed, but the bytes are no nop we know */
+};
+
+enum poketrace_site_flags {
+	POKETRACE_SITE_ENDBR = 1u << 0,       /* an endbr64 precedes the site */
+	POKETRACE_SITE_NORMALIZED = 1u << 1,  /* gcc's 90 x5 became one 5-byte nop */
+	POKETRACE_SITE_UNPATCHABLE = 1u << 2, /* see reason */
+	POKETRACE_SITE_PATCHED = 1u << 3,     /* currently not a nop (call or jmp) */
+};
+
+enum poketrace_site_reason {
+	POKETRACE_REASON_NONE = 0,
+	POKETRACE_REASON_BAD_BYTES,          /* not a recognized nop: never patched */
+	POKETRACE_REASON_GCC_NOPS_THREADED,  /* 90 x5 seen while several threads ran */
+	POKETRACE_REASON_NOT_TEXT,           /* not in an executable, read-only segment */
+};
+
+struct poketrace_site {
+	uintptr_t addr;          /* the 5-byte site (after any endbr64) */
+	uintptr_t func;          /* the function's address (the symbol's value) */
+	const char *symbol;      /* function name, or NULL if no symbol covers it */
+	const char *module;      /* path of the module ("" for the main program if unnamed) */
+	enum poketrace_site_kind kind;
+	unsigned flags;          /* enum poketrace_site_flags */
+	enum poketrace_site_reason reason;
+	uint8_t bytes[5];        /* what poketrace last wrote or found there */
+};
+
+/* Number of sites in the table (patchable or not), after refreshing it if
+ * modules were loaded or unloaded since it was last built. */
+POKETRACE_API long poketrace_site_count(void);
+
+/* The site at addr — the site address itself, or the function's address
+ * (before an endbr64).  O(log n).  -ENOENT if addr is no site. */
+POKETRACE_API int poketrace_site_lookup(uintptr_t addr, struct poketrace_site *out);
+
+/* Calls cb for every site whose symbol matches sym_glob and whose module path
+ * (or its file name) matches mod_glob, in address order; fnmatch(3) globs,
+ * NULL matches everything.  cb returning non-zero stops the walk and that value
+ * is returned; otherwise the number of sites visited.  The strings in *site
+ * stay valid until the module is unloaded.  cb may call poketrace_site_lookup
+ * but must not patch. */
+typedef int (*poketrace_site_cb)(const struct poketrace_site *site, void *ctx);
+POKETRACE_API long poketrace_sites_foreach(const char *sym_glob, const char *mod_glob,
+					   poketrace_site_cb cb, void *ctx);
+
+/* ---------------------------------------------------------------- patching */
+
+struct poketrace_batch_stats {
+	size_t sites;             /* sites written */
+	unsigned syncs;           /* core syncs issued (3 per batch) */
+	unsigned ranges;          /* contiguous page ranges made writable */
+	unsigned mprotects;       /* mprotect calls (2 per range; 0 with /proc/self/mem) */
+	uint64_t traps;           /* int3 traps emulated while this batch was in flight */
+	uint64_t ns;              /* wall time of the commit */
+};
+
+enum poketrace_insn_kind {
+	POKETRACE_INSN_NOP = 0,   /* back to a 5-byte nop */
+	POKETRACE_INSN_CALL,      /* call target (rel32) */
+	POKETRACE_INSN_JMP,       /* jmp target (rel32) */
+};
+
+struct poketrace_patch {
+	uintptr_t site;           /* a site address (or its function's address) */
+	enum poketrace_insn_kind insn;
+	const void *target;       /* for CALL/JMP: within ±2 GiB of site+5 */
+};
+
+/* Changes every listed site, in one batch.  Each site's current bytes must be
+ * what poketrace last wrote there (or found); any error — unknown site,
+ * unpatchable site, target out of reach, a site listed twice, bytes changed
+ * behind poketrace's back — fails the whole batch and writes nothing. */
+POKETRACE_API int poketrace_patch(const struct poketrace_patch *patches, size_t n,
+				  struct poketrace_batch_stats *stats);
+
+/* Raw batch: the caller states, per site, the 5 bytes expected there now and
+ * the 5 bytes to write: a 5-byte nop, e8 rel32 or e9 rel32.  Commit checks every
+ * site first; one mismatch fails the batch and nothing is written. */
+struct poketrace_batch;
+POKETRACE_API struct poketrace_batch *poketrace_batch_new(void);
+POKETRACE_API int poketrace_batch_add(struct poketrace_batch *b, uintptr_t site,
+				      const uint8_t expect[5], const uint8_t bytes[5]);
+POKETRACE_API int poketrace_batch_commit(struct poketrace_batch *b,
+					 struct poketrace_batch_stats *stats);
+POKETRACE_API void poketrace_batch_free(struct poketrace_batch *b);
+
+/* Encodes `call target` / `jmp target` / nop for a site.  -ERANGE if the
+ * target is beyond rel32 reach of site+5. */
+POKETRACE_API int poketrace_encode(enum poketrace_insn_kind insn, uintptr_t site,
+				   const void *target, uint8_t out[5]);
+
+/* -------------------------------------------------------- executable memory */
+
+/* size bytes of executable memory (filled with int3) whose every byte is
+ * within rel32 reach of every site of the module containing `near` (or of
+ * `near` itself if it is in no module).  The memory is R-X: fill it with
+ * poketrace_execmem_write.  16-byte aligned. */
+POKETRACE_API int poketrace_execmem_alloc(const void *near, size_t size, void **out);
+/* Copies code into memory from poketrace_execmem_alloc that no thread runs yet. */
+POKETRACE_API int poketrace_execmem_write(void *dst, const void *src, size_t len);
+POKETRACE_API int poketrace_execmem_free(void *p);
+
+/* ------------------------------------------------------------- statistics */
+
+struct poketrace_stats {
+	uint64_t batches;         /* batches committed */
+	uint64_t sites_written;
+	uint64_t syncs;
+	uint64_t traps_emulated;  /* int3 on a site in flight, emulated */
+	uint64_t traps_restarted; /* int3 already gone when handled: re-executed */
+	uint64_t traps_chained;   /* not ours: passed to the program's handler */
+	unsigned sync_mode;       /* enum poketrace_sync_mode in use */
+	unsigned write_mode;      /* enum poketrace_write_mode in use */
+};
+POKETRACE_API void poketrace_get_stats(struct poketrace_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* POKETRACE_H */

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages poketrace needs to build and test, if missing.
+# Idempotent: does nothing (and needs no root) when everything is there.
+set -euo pipefail
+
+pkgs=(gcc make clang libelf-dev libdw-dev python3)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: these Debian packages are missing: ${missing[*]}" >&2
+	echo "install-deps: run as root, or: sudo apt-get install ${missing[*]}" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

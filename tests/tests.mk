@@ -1,0 +1,89 @@
+# Test programs.  Code under test is built with the library's flags (and
+# $(SAN)); the target functions with fixed compilers and site flags, never
+# sanitized (their entry bytes are what is being tested).
+
+T   = $(B)/tests
+TO  = $(B)/tests/obj
+TESTCFLAGS = -std=gnu11 -D_GNU_SOURCE -I. -Iinclude -Itests $(WARN) $(SAN) -O1 -g
+TESTLIBS = $(STLIB) $(LIBS)
+RPATH = -Wl,-rpath,'$$ORIGIN'
+
+MCOUNT_FLAGS = -pg -mfentry -mnop-mcount -mrecord-mcount -fno-pie -DSITE_MCOUNT
+PFE_FLAGS    = -fpatchable-function-entry=5
+CET          = -fcf-protection=full
+
+SITE_FLAVORS = mcount mcount_cet pfe_gcc pfe_clang pfe_clang_cet
+TEST_BINS = $(SITE_FLAVORS:%=$(T)/t_sites_%) $(T)/t_poke $(T)/t_signals $(T)/t_stress \
+	$(T)/t_gcc_threaded
+TEST_LIBS = $(T)/libt_shared.so $(T)/libt_dl.so $(T)/libt_dl_clang.so
+
+tests: $(TEST_BINS) $(TEST_LIBS) $(CLI)
+
+$(TO)/.dir:
+	@mkdir -p $(TO) && touch $@
+
+# --- target functions, one object per flavor
+$(TO)/funcs_mcount.o: tests/targets/funcs.c $(TO)/.dir
+	@$(GCC) -O2 -g $(MCOUNT_FLAGS) -c $< -o $@
+$(TO)/funcs_mcount_cet.o: tests/targets/funcs.c $(TO)/.dir
+	@$(GCC) -O2 -g $(MCOUNT_FLAGS) $(CET) -c $< -o $@
+$(TO)/funcs_pfe_gcc.o: tests/targets/funcs.c $(TO)/.dir
+	@$(GCC) -O2 -g -fPIE $(PFE_FLAGS) -c $< -o $@
+$(TO)/funcs_pfe_clang.o: tests/targets/funcs.c $(TO)/.dir
+	@$(CLANG) -O2 -g -fPIE $(PFE_FLAGS) -c $< -o $@
+$(TO)/funcs_pfe_clang_cet.o: tests/targets/funcs.c $(TO)/.dir
+	@$(CLANG) -O2 -g -fPIE $(PFE_FLAGS) $(CET) -c $< -o $@
+$(TO)/tramp.o: tests/targets/tramp.S $(TO)/.dir
+	@$(CC) -c $< -o $@
+
+$(T)/libt_shared.so: tests/targets/shared.c $(TO)/.dir
+	@$(CLANG) -O2 -g -fPIC -shared $(PFE_FLAGS) $< -o $@
+$(T)/libt_dl.so: tests/targets/dl.c $(TO)/.dir
+	@$(GCC) -O2 -g -fPIC -shared $(PFE_FLAGS) $< -o $@
+$(T)/libt_dl_clang.so: tests/targets/dl.c $(TO)/.dir
+	@$(CLANG) -O2 -g -fPIC -shared $(PFE_FLAGS) $< -o $@
+
+# --- t_sites, once per flavor
+KIND_mcount = POKETRACE_SITE_MCOUNT
+KIND_mcount_cet = POKETRACE_SITE_MCOUNT
+KIND_pfe_gcc = POKETRACE_SITE_PFE_GCC
+KIND_pfe_clang = POKETRACE_SITE_PFE_CLANG
+KIND_pfe_clang_cet = POKETRACE_SITE_PFE_CLANG
+PIE_mcount = -fno-pie
+PIE_mcount_cet = -fno-pie
+LINKPIE_mcount = -no-pie
+LINKPIE_mcount_cet = -no-pie
+ENDBR_mcount_cet = -DEXPECT_ENDBR=1
+ENDBR_pfe_clang_cet = -DEXPECT_ENDBR=1
+
+$(T)/t_sites_%: tests/t_sites.c $(TO)/funcs_%.o $(TO)/tramp.o $(T)/libt_shared.so $(T)/libt_dl.so $(STLIB) tests/harness.h include/poketrace.h
+	@echo "  TEST    $@"
+	@$(CC) $(TESTCFLAGS) $(PIE_$*) -DEXPECT_KIND=$(KIND_$*) $(ENDBR_$*) \
+		-DDL_PATH='"$(abspath $(T))/libt_dl.so"' $(LINKPIE_$*) -o $@ \
+		$< $(TO)/funcs_$*.o $(TO)/tramp.o -L$(T) -lt_shared $(RPATH) $(TESTLIBS)
+
+# --- engine tests on clang sites (PIE)
+$(T)/t_poke: tests/t_poke.c $(TO)/funcs_pfe_clang.o $(TO)/tramp.o $(T)/libt_shared.so $(STLIB) tests/harness.h
+	@echo "  TEST    $@"
+	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/funcs_pfe_clang.o $(TO)/tramp.o -L$(T) -lt_shared $(RPATH) $(TESTLIBS)
+
+$(T)/t_signals: tests/t_signals.c $(TO)/funcs_pfe_clang.o $(TO)/tramp.o $(T)/libt_shared.so $(STLIB) tests/harness.h
+	@echo "  TEST    $@"
+	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/funcs_pfe_clang.o $(TO)/tramp.o -L$(T) -lt_shared $(RPATH) $(TESTLIBS)
+
+# --- 10,000 generated functions with gcc -mnop-mcount sites (non-PIE)
+$(TO)/gen10k.c: tests/gen_funcs.sh $(TO)/.dir
+	@sh tests/gen_funcs.sh 10000 gf > $@
+$(TO)/gen10k.o: $(TO)/gen10k.c
+	@echo "  GEN     $@ (10,000 functions)"
+	@$(GCC) -O1 $(MCOUNT_FLAGS) -c $< -o $@
+
+$(T)/t_stress: tests/t_stress.c $(TO)/gen10k.o $(TO)/tramp.o $(T)/libt_dl_clang.so $(STLIB) tests/harness.h
+	@echo "  TEST    $@"
+	@$(CC) $(TESTCFLAGS) -fno-pie -no-pie -DDL_PATH='"$(abspath $(T))/libt_dl_clang.so"' -o $@ \
+		$< $(TO)/gen10k.o $(TO)/tramp.o $(TESTLIBS)
+
+# --- gcc's five 1-byte nops and threads
+$(T)/t_gcc_threaded: tests/t_gcc_threaded.c $(TO)/funcs_pfe_gcc.o $(T)/libt_dl.so $(STLIB) tests/harness.h
+	@echo "  TEST    $@"
+	@$(CC) $(TESTCFLAGS) -DDL_PATH='"$(abspath $(T))/libt_dl.so"' -o $@ $< $(TO)/funcs_pfe_gcc.o $(TESTLIBS)
