@@ -196,6 +196,20 @@ static int normalize(struct pt_module **mods, size_t n)
 	return text_close(&s);
 }
 
+/* Whether every site of a kept module still holds what the table says. */
+static bool module_matches_memory(const struct pt_module *m)
+{
+	for (size_t i = 0; i < m->nsites; i++) {
+		const struct pt_site *s = &m->sites[i];
+
+		if (s->reason == POKETRACE_REASON_NOT_TEXT)
+			continue;
+		if (memcmp((const void *)s->addr, s->cur, INSN_SITE_LEN) != 0)
+			return false;
+	}
+	return true;
+}
+
 static int cmp_mod(const void *a, const void *b)
 {
 	const struct pt_module *x = *(struct pt_module *const *)a, *y = *(struct pt_module *const *)b;
@@ -220,6 +234,13 @@ static int build_pinned(void *arg)
 	for (size_t i = 0; i < c->n; i++) {
 		struct loaded *l = &c->v[i];
 
+		if (l->mod && !module_matches_memory(l->mod)) {
+			/* Unloaded and loaded again at the same address since
+			 * the last refresh: the table's state is stale. */
+			l->mod->seen = false;
+			l->mod = NULL;
+			l->is_new = es_open(l->path, &l->file) == 0;
+		}
 		if (l->is_new) {
 			struct pt_module *m = calloc(1, sizeof(*m));
 
