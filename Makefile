@@ -29,7 +29,7 @@ SHLIB  = $(B)/libpoketrace.so.$(VERSION)
 STLIB  = $(B)/libpoketrace.a
 CLI    = $(B)/poketrace
 
-.PHONY: all deps check check-asan demo bench clean tests
+.PHONY: all deps check check-asan demo bench clean tests examples
 all: $(SHLIB) $(STLIB) $(CLI)
 
 $(B)/obj/%.o: %.c $(HDRS)

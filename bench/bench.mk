@@ -1,0 +1,20 @@
+# `make bench`: benchmarks (they measure; they assert nothing).
+
+BO = $(B)/bench
+
+$(BO)/gen40k.c: tests/gen_funcs.sh
+	@mkdir -p $(BO)
+	@sh tests/gen_funcs.sh 40000 bf > $@
+$(BO)/gen40k.o: $(BO)/gen40k.c
+	@echo "  GEN     $@ (40,000 functions)"
+	@$(GCC) -O1 $(MCOUNT_FLAGS) -c $< -o $@
+
+$(BO)/patch_bench: bench/patch_bench.c bench/tramp.S $(BO)/gen40k.o $(STLIB)
+	@echo "  BENCH   $@"
+	@$(CC) -std=gnu11 -O2 -Iinclude -fno-pie -no-pie -o $@ bench/patch_bench.c bench/tramp.S \
+		$(BO)/gen40k.o $(STLIB) $(LIBS)
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BO)/patch_bench
+	@echo "machine: $$(nproc) CPUs, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $$(uname -r), $$(date -u +%Y-%m-%d)"
+	@$(BO)/patch_bench

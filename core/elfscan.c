@@ -109,7 +109,8 @@ static int index_relocs(Elf *elf, uint64_t lo, uint64_t hi, struct rel_index *ix
 			ix->n++;
 		}
 	}
-	qsort(pairs, ix->n, 2 * sizeof(uint64_t), cmp_u64);
+	if (ix->n)
+		qsort(pairs, ix->n, 2 * sizeof(uint64_t), cmp_u64);
 	ix->where = pairs;
 	return 0;
 }
@@ -303,7 +304,8 @@ int es_open(const char *path, struct es_file *f)
 		es_close(f);
 		return r;
 	}
-	qsort(f->entries, f->nentries, sizeof(*f->entries), cmp_entry);
+	if (f->nentries)
+		qsort(f->entries, f->nentries, sizeof(*f->entries), cmp_entry);
 	{
 		size_t w = 0;
 

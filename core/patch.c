@@ -83,10 +83,8 @@ static int commit(struct poke_entry *v, size_t n, struct poketrace_batch_stats *
 				"prepared; nothing was written, try again");
 	if (r == 0) {
 		for (size_t i = 0; i < n; i++) {
-			struct pt_site *s = sites_find(v[i].addr, NULL);
+			struct pt_site *s = v[i].cookie; /* resolved under this lock hold */
 
-			if (!s)
-				continue;
 			memcpy(s->cur, v[i].new, INSN_SITE_LEN);
 			if (v[i].kind == INSN_NOP5)
 				s->flags &= ~POKETRACE_SITE_PATCHED;
@@ -155,6 +153,7 @@ static int prepare_patches(const void *src, size_t n, struct poke_entry *v)
 			return pt_error_ctx(r, "site %s", s->symbol ? s->symbol : "?");
 		}
 		v[i].addr = s->addr;
+		v[i].cookie = s;
 		memcpy(v[i].old, s->cur, INSN_SITE_LEN);
 	}
 	return 0;
@@ -220,6 +219,7 @@ static int prepare_raw(const void *src, size_t n, struct poke_entry *v)
 					"site itself, %#lx", (unsigned long)in[i].addr,
 					(unsigned long)s->addr);
 		v[i] = in[i];
+		v[i].cookie = s;
 	}
 	return 0;
 }

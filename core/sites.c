@@ -34,6 +34,13 @@ static struct {
 	bool built;
 } tab;
 
+/* The site after the last one found: batches list sites in address order,
+ * so most lookups are answered without a search. */
+static struct {
+	struct pt_module *mod;
+	size_t next;
+} hint;
+
 struct collect {
 	struct loaded *v;
 	size_t n, cap;
@@ -263,6 +270,7 @@ static int build_pinned(void *arg)
 			free(tab.mods[i]);
 		}
 	free(tab.mods);
+	hint.mod = NULL;
 	tab.mods = mods;
 	tab.n = n;
 	tab.adds = c->adds;
@@ -398,11 +406,20 @@ struct pt_module *sites_module_at(uintptr_t addr)
 
 struct pt_site *sites_find(uintptr_t addr, struct pt_module **mod)
 {
-	struct pt_module *m = sites_module_at(addr);
+	struct pt_module *m = hint.mod;
+	struct pt_site *s = m && hint.next < m->nsites ? &m->sites[hint.next] : NULL;
 
+	if (!s || !(s->addr == addr || ((s->flags & POKETRACE_SITE_ENDBR) && s->addr == addr + 4))) {
+		m = sites_module_at(addr);
+		s = m ? module_site_find(m, addr) : NULL;
+	}
 	if (mod)
 		*mod = m;
-	return m ? module_site_find(m, addr) : NULL;
+	if (s) {
+		hint.mod = m;
+		hint.next = (size_t)(s - m->sites) + 1;
+	}
+	return s;
 }
 
 size_t sites_nmodules(void)

@@ -155,7 +155,7 @@ static void *toggler(void *arg)
 {
 	(void)arg;
 	while (!atomic_load(&stop))
-		toggle(1, false);
+		toggle(1, false), usleep(100); /* lets fork() and dlopen take the lock */
 	return NULL;
 }
 

@@ -242,7 +242,13 @@ int poke_commit(struct poke_entry *v, size_t n, struct poke_result *res)
 	memset(res, 0, sizeof(*res));
 	if (n == 0)
 		return 0;
-	qsort(v, n, sizeof(*v), cmp_entry);
+	for (size_t i = 1; i < n; i++) {
+		if (v[i - 1].addr > v[i].addr) {
+			/* Callers usually pass sites in address order already. */
+			qsort(v, n, sizeof(*v), cmp_entry);
+			break;
+		}
+	}
 	if ((r = validate(v, n)) < 0)
 		return r;
 	addrs = malloc(n * sizeof(*addrs));

@@ -15,6 +15,7 @@ struct poke_entry {
 	uint8_t new[INSN_SITE_LEN]; /* to write */
 	uint8_t kind;               /* enum insn_kind of new, filled by poke_commit */
 	uintptr_t target;           /* where new continues: call/jmp target or addr+5 */
+	void *cookie;               /* the caller's, carried along */
 };
 
 struct poke_result {
