@@ -29,6 +29,9 @@ SHLIB  = $(B)/libpoketrace.so.$(VERSION)
 STLIB  = $(B)/libpoketrace.a
 CLI    = $(B)/poketrace
 
+# Keep generated intermediates (objects of pattern rules, generated C).
+.SECONDARY:
+
 .PHONY: all deps check check-asan demo bench clean tests examples
 all: $(SHLIB) $(STLIB) $(CLI)
 

@@ -20,7 +20,13 @@ $(EX)/livecount: examples/livecount.c examples/kv/workload.c $(EX)/libkv.so $(SH
 		examples/kv/workload.c -L$(EX) -lkv -L$(B) -lpoketrace \
 		-Wl,-rpath,'$$ORIGIN' -Wl,-rpath,'$$ORIGIN/..'
 
-examples: $(EX)/kvdemo $(EX)/livecount
+$(EX)/minimal: examples/minimal.c $(SHLIB)
+	@mkdir -p $(EX)
+	@echo "  EXAMPLE $@"
+	@$(CLANG) -O2 -fpatchable-function-entry=5 -Iinclude -o $@ $< -L$(B) -lpoketrace \
+		-Wl,-rpath,'$$ORIGIN/..'
+
+examples: $(EX)/kvdemo $(EX)/livecount $(EX)/minimal
 
 demo: deps
 	@$(MAKE) --no-print-directory all examples

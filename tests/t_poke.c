@@ -5,6 +5,12 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -296,6 +302,54 @@ static void signal_sync(void)
 	CHECK(total > 0 && count_a > 0, "workers ran (%ld calls, %ld counted)", total, count_a);
 }
 
+/* What SELinux (execmod) or PaX do: refuse mprotect to W+X.  A seccomp
+ * filter makes mprotect fail with EACCES when PROT_WRITE and PROT_EXEC are
+ * both asked for; poketrace must fall back to /proc/self/mem by itself. */
+static void refuse_wx(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mprotect, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2])),
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, PROT_WRITE, 0, 1),
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, PROT_EXEC, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EACCES),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+
+	CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0, "no_new_privs");
+	CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0, "seccomp: %s", strerror(errno));
+	CHECK(mprotect((void *)((uintptr_t)tgt_add & ~4095UL), 4096, PROT_READ | PROT_WRITE | PROT_EXEC) < 0 &&
+	      errno == EACCES, "the filter does not refuse W+X");
+}
+
+static void wx_refused(void)
+{
+	struct poketrace_batch_stats st;
+	struct poketrace_stats gs;
+	pthread_t th[WORKERS];
+	long before;
+
+	refuse_wx();
+	OK(poketrace_init(NULL));
+	for (long i = 0; i < WORKERS; i++)
+		pthread_create(&th[i], NULL, call_loop, (void *)i);
+	toggle_all(0, 1, &st);
+	poketrace_get_stats(&gs);
+	CHECK(gs.write_mode == POKETRACE_WRITE_PROCMEM, "did not fall back to /proc/self/mem");
+	toggle_all(1, 20, &st);
+	CHECK(st.mprotects == 0, "%u mprotect calls after the fallback", st.mprotects);
+	atomic_store(&stop, 1);
+	for (int i = 0; i < WORKERS; i++)
+		pthread_join(th[i], NULL);
+	before = count_a; /* enabled by the last of the 20 batches */
+	tgt_add(1, 1);
+	tgt_void();
+	CHECK(count_a == before + 2, "patched without W+X: %ld", count_a - before);
+	CHECK(wx_mappings() == 0, "W+X mapping");
+}
+
 /* ---------------------------------------------------------------- bad input */
 
 static void expect_err(int r, int want, const char *needle)
@@ -409,4 +463,4 @@ static void execmem(void)
 }
 
 TEST_MAIN(CASE(emulate_race), CASE(fork_during_batch), CASE(no_wx), CASE(procmem_mode),
-	  CASE(signal_sync), CASE(bad_input), CASE(execmem))
+	  CASE(signal_sync), CASE(wx_refused), CASE(bad_input), CASE(execmem))

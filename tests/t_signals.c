@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/wait.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "arch/x86_64/poke.h"
@@ -219,5 +220,97 @@ static void default_action(void)
 	raise(SIGTRAP);
 }
 
+/* ------------------------------------- the handler's decisions, one by one */
+
+/* poketrace's SIGTRAP handler as the kernel sees it (the real sigaction,
+ * not the interposed one, which would answer with the program's handler). */
+extern int __sigaction(int, const struct sigaction *, struct sigaction *);
+static void (*pt_handler)(int, siginfo_t *, void *);
+static ucontext_t fake_uc;
+static uint64_t fake_stack[64];
+static volatile int program_saw;
+
+static void program_trap(int sig)
+{
+	(void)sig;
+	program_saw++;
+}
+
+/* Delivers a trap as the kernel reports an int3 executed at `at`. */
+static void deliver(uintptr_t at)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	si.si_signo = SIGTRAP;
+	si.si_code = SI_KERNEL;
+	memset(&fake_uc, 0, sizeof(fake_uc));
+	fake_uc.uc_mcontext.gregs[REG_RIP] = (greg_t)(at + 1);
+	fake_uc.uc_mcontext.gregs[REG_RSP] = (greg_t)(uintptr_t)&fake_stack[32];
+	pt_handler(SIGTRAP, &si, &fake_uc);
+}
+
+static uintptr_t site_of(void *fn)
+{
+	struct poketrace_site s;
+
+	OK(poketrace_site_lookup((uintptr_t)fn, &s));
+	return s.addr;
+}
+
+static void in_flight_hook(int step)
+{
+	uintptr_t site = site_of((void *)tgt_add);
+
+	if (step != 2)
+		return;
+	/* In flight: emulate the new instruction, `call tramp_count_b`. */
+	deliver(site);
+	CHECK((uintptr_t)fake_uc.uc_mcontext.gregs[REG_RIP] == (uintptr_t)tramp_count_b,
+	      "in flight: continues at %#lx, not at the new call's target",
+	      (unsigned long)fake_uc.uc_mcontext.gregs[REG_RIP]);
+	CHECK((uintptr_t)fake_uc.uc_mcontext.gregs[REG_RSP] == (uintptr_t)&fake_stack[31] &&
+	      fake_stack[31] == site + 5, "in flight: the return address site+5 was not pushed");
+}
+
+static void handler_decisions(void)
+{
+	struct poketrace_stats s0, s1;
+	struct sigaction cur;
+	uintptr_t site;
+	void *cc;
+
+	OK(poketrace_init(NULL));
+	CHECK(__sigaction(SIGTRAP, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO), "handler");
+	pt_handler = cur.sa_sigaction;
+	CHECK(signal(SIGTRAP, program_trap) == SIG_DFL, "program handler");
+	site = site_of((void *)tgt_add);
+	poketrace_get_stats(&s0);
+
+	/* 1. The batch completed while the signal was pending: the byte is no
+	 *    int3 any more and a site instruction is there: re-run the site. */
+	deliver(site);
+	CHECK((uintptr_t)fake_uc.uc_mcontext.gregs[REG_RIP] == site, "not restarted at the site");
+	CHECK(program_saw == 0, "a restart reached the program's handler");
+
+	/* 2. An int3 that is no site of a batch: the program's. */
+	OK(poketrace_execmem_alloc((void *)tgt_add, 16, &cc)); /* int3-filled */
+	deliver((uintptr_t)cc);
+	CHECK(program_saw == 1, "the program's int3 did not reach its handler");
+
+	/* 3. A site whose batch is in flight (checked inside the commit). */
+	poke_test_hook = in_flight_hook;
+	OK(poketrace_patch(&(struct poketrace_patch){ (uintptr_t)tgt_add, POKETRACE_INSN_CALL,
+						      (void *)tramp_count_b }, 1, NULL));
+	poke_test_hook = NULL;
+
+	poketrace_get_stats(&s1);
+	CHECK(s1.traps_restarted == s0.traps_restarted + 1, "restarted %lu",
+	      (unsigned long)(s1.traps_restarted - s0.traps_restarted));
+	CHECK(s1.traps_chained == s0.traps_chained + 1, "chained %lu",
+	      (unsigned long)(s1.traps_chained - s0.traps_chained));
+	CHECK(s1.traps_emulated >= s0.traps_emulated + 1, "emulated");
+}
+
 TEST_MAIN(CASE(own_handler_chain), CASE(own_trap_during_batch), CASE(blocked_signals),
-	  CASE(handler_mask), CASE(default_action))
+	  CASE(handler_mask), CASE(default_action), CASE(handler_decisions))

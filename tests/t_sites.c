@@ -257,5 +257,30 @@ static void shared_execmem(void)
 	CHECK(hits == 500, "hits after unpatching %ld", hits);
 }
 
+/* A listed site whose bytes are no nop: counted, never patched. */
+static void bad_bytes(void)
+{
+#ifdef HAVE_BAD_SITE
+	extern int bad_site_fn(void);
+	struct poketrace_site s;
+	uint8_t orig[5];
+	int r;
+
+	OK(poketrace_init(NULL));
+	OK(poketrace_site_lookup((uintptr_t)bad_site_fn, &s));
+	CHECK(s.kind == POKETRACE_SITE_UNKNOWN && (s.flags & POKETRACE_SITE_UNPATCHABLE) &&
+	      s.reason == POKETRACE_REASON_BAD_BYTES, "kind %d flags %#x reason %d", s.kind, s.flags,
+	      s.reason);
+	memcpy(orig, (void *)bad_site_fn, 5);
+	r = poketrace_patch(&(struct poketrace_patch){ (uintptr_t)bad_site_fn, POKETRACE_INSN_CALL,
+						       (void *)tramp_count_a }, 1, NULL);
+	CHECK(r == -EPERM && strstr(poketrace_last_error(), "not a recognized nop"), "%d: %s", r,
+	      poketrace_last_error());
+	CHECK(!memcmp(orig, (void *)bad_site_fn, 5) && bad_site_fn() == 11, "bytes changed");
+#else
+	printf("no bad site in this flavor (only non-PIE __mcount_loc can list one by hand)\n");
+#endif
+}
+
 TEST_MAIN(CASE(names), CASE(glob), CASE(shared), CASE(dlopen_dlclose), CASE(patch_count),
-	  CASE(shared_execmem))
+	  CASE(shared_execmem), CASE(bad_bytes))

@@ -17,7 +17,7 @@ TEST_BINS = $(SITE_FLAVORS:%=$(T)/t_sites_%) $(T)/t_poke $(T)/t_signals $(T)/t_s
 	$(T)/t_gcc_threaded
 TEST_LIBS = $(T)/libt_shared.so $(T)/libt_dl.so $(T)/libt_dl_clang.so
 
-tests: $(TEST_BINS) $(TEST_LIBS) $(CLI)
+tests: $(TEST_BINS) $(TEST_LIBS) $(CLI) examples
 
 $(TO)/.dir:
 	@mkdir -p $(TO) && touch $@
@@ -33,7 +33,7 @@ $(TO)/funcs_pfe_clang.o: tests/targets/funcs.c $(TO)/.dir
 	@$(CLANG) -O2 -g -fPIE $(PFE_FLAGS) -c $< -o $@
 $(TO)/funcs_pfe_clang_cet.o: tests/targets/funcs.c $(TO)/.dir
 	@$(CLANG) -O2 -g -fPIE $(PFE_FLAGS) $(CET) -c $< -o $@
-$(TO)/tramp.o: tests/targets/tramp.S $(TO)/.dir
+$(TO)/%.o: tests/targets/%.S $(TO)/.dir
 	@$(CC) -c $< -o $@
 
 $(T)/libt_shared.so: tests/targets/shared.c $(TO)/.dir
@@ -55,12 +55,14 @@ LINKPIE_mcount = -no-pie
 LINKPIE_mcount_cet = -no-pie
 ENDBR_mcount_cet = -DEXPECT_ENDBR=1
 ENDBR_pfe_clang_cet = -DEXPECT_ENDBR=1
+BADSITE_mcount = $(TO)/badsite.o -DHAVE_BAD_SITE
+BADSITE_mcount_cet = $(TO)/badsite.o -DHAVE_BAD_SITE
 
-$(T)/t_sites_%: tests/t_sites.c $(TO)/funcs_%.o $(TO)/tramp.o $(T)/libt_shared.so $(T)/libt_dl.so $(STLIB) tests/harness.h include/poketrace.h
+$(T)/t_sites_%: tests/t_sites.c $(TO)/funcs_%.o $(TO)/tramp.o $(TO)/badsite.o $(T)/libt_shared.so $(T)/libt_dl.so $(STLIB) tests/harness.h include/poketrace.h
 	@echo "  TEST    $@"
 	@$(CC) $(TESTCFLAGS) $(PIE_$*) -DEXPECT_KIND=$(KIND_$*) $(ENDBR_$*) \
 		-DDL_PATH='"$(abspath $(T))/libt_dl.so"' $(LINKPIE_$*) -o $@ \
-		$< $(TO)/funcs_$*.o $(TO)/tramp.o -L$(T) -lt_shared $(RPATH) $(TESTLIBS)
+		$< $(TO)/funcs_$*.o $(TO)/tramp.o $(BADSITE_$*) -L$(T) -lt_shared $(RPATH) $(TESTLIBS)
 
 # --- engine tests on clang sites (PIE)
 $(T)/t_poke: tests/t_poke.c $(TO)/funcs_pfe_clang.o $(TO)/tramp.o $(T)/libt_shared.so $(STLIB) tests/harness.h
