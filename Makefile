@@ -10,15 +10,17 @@ SAN     ?=
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Wno-missing-field-initializers
 BASEFLAGS = -std=gnu11 -fPIC -fvisibility=hidden -D_GNU_SOURCE -I. -Iinclude $(WARN) $(SAN)
-LIBS     = -lelf -lpthread -ldl
+LIBS     = -ldw -lelf -lgcc_s -lpthread -ldl
 
 VERSION = 0.1.0
 SONAME  = libpoketrace.so.0
 
-LIB_SRCS = base/error.c \
+LIB_SRCS = base/error.c base/ptrset.c \
 	arch/x86_64/insn.c arch/x86_64/sigguard.c arch/x86_64/sync.c \
 	arch/x86_64/textwrite.c arch/x86_64/poke.c arch/x86_64/trap.c arch/x86_64/execmem.c \
-	core/elfscan.c core/module.c core/sites.c core/siteapi.c core/patch.c core/engine.c
+	arch/x86_64/writer.c arch/x86_64/tramp.c \
+	core/elfscan.c core/proto.c core/module.c core/sites.c core/siteapi.c core/patch.c core/engine.c \
+	core/image.c core/reclaim.c core/hooks.c core/links.c core/ops.c
 CLI_SRCS = cli/main.c cli/cmd_sites.c
 
 LIB_OBJS = $(LIB_SRCS:%.c=$(B)/obj/%.o)

@@ -10,6 +10,7 @@
 #include "arch/x86_64/trap.h"
 #include "base/error.h"
 #include "core/engine.h"
+#include "core/hooks.h"
 #include "core/sites.h"
 #include "poketrace.h"
 
@@ -52,7 +53,7 @@ int engine_init_locked(const struct poketrace_init_opts *opts)
 	text_set_mode(write);
 	if ((r = sync_init(sync, o.sync_signal)) < 0)
 		return r;
-	if ((r = sites_sync()) < 0)
+	if ((r = sites_sync()) < 0 || (r = hooks_init()) < 0)
 		return r;
 	initialized = true;
 	return 0;
@@ -114,6 +115,8 @@ POKETRACE_API void poketrace_get_stats(struct poketrace_stats *out)
 	out->traps_emulated = c.emulated;
 	out->traps_restarted = c.restarted;
 	out->traps_chained = c.chained;
+	out->recursion_misses = hooks_recursion_misses();
+	image_counts(&out->images_live, &out->images_retired, &out->images_reclaimed);
 	out->sync_mode = sync_mode() == SYNC_SIGNAL ? POKETRACE_SYNC_SIGNAL : POKETRACE_SYNC_MEMBARRIER;
 	out->write_mode = text_mode() == TEXT_PROCMEM ? POKETRACE_WRITE_PROCMEM : POKETRACE_WRITE_MPROTECT;
 }
@@ -122,26 +125,29 @@ POKETRACE_API void poketrace_get_stats(struct poketrace_stats *out)
  * site of the module (a call at s reaches [s+5-2^31, s+5+2^31)). */
 #define REACH (1UL << 31)
 
+int engine_execmem_near(uintptr_t a, size_t size, void **out)
+{
+	struct pt_module *m = sites_module_at(a);
+	uintptr_t lo = m ? m->text_lo : a, hi = m ? m->text_hi : a + 1;
+
+	if (hi - lo >= REACH - 4096)
+		return pt_error(E2BIG, "the module's code spans more than 2 GiB: no address is "
+				"within rel32 reach of all of it");
+	/* [hi + 5 - 2^31, lo + 5 + 2^31): reachable from both ends. */
+	return execmem_alloc(hi + 5 > REACH ? hi + 5 - REACH + 4096 : 4096, lo + 5 + REACH - 4096, size,
+			     out);
+}
+
 POKETRACE_API int poketrace_execmem_alloc(const void *near, size_t size, void **out)
 {
-	uintptr_t lo, hi, a = (uintptr_t)near;
-	struct pt_module *m;
 	int r;
 
 	if (!out || !size)
 		return pt_error(EINVAL, "poketrace_execmem_alloc: out must not be NULL and size > 0");
 	if ((r = engine_enter()) < 0)
 		return r;
-	m = sites_module_at(a);
-	lo = m ? m->text_lo : a;
-	hi = m ? m->text_hi : a + 1;
+	r = engine_execmem_near((uintptr_t)near, size, out);
 	engine_leave();
-	if (hi - lo >= REACH - 4096)
-		return pt_error(E2BIG, "the module's code spans more than 2 GiB: no address is "
-				"within rel32 reach of all of it");
-	/* [hi + 5 - 2^31, lo + 5 + 2^31): reachable from both ends. */
-	r = execmem_alloc(hi + 5 > REACH ? hi + 5 - REACH + 4096 : 4096,
-			  lo + 5 + REACH - 4096, size, out);
 	return r;
 }
 

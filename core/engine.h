@@ -8,6 +8,9 @@
 	PT_STR(POKETRACE_VERSION_MAJOR) "." PT_STR(POKETRACE_VERSION_MINOR) "." PT_STR( \
 		POKETRACE_VERSION_PATCH)
 
+#include <stddef.h>
+#include <stdint.h>
+
 struct poketrace_init_opts;
 
 /* Takes the engine lock, initializes on first use, syncs the site table.
@@ -15,5 +18,8 @@ struct poketrace_init_opts;
 int engine_enter(void);
 void engine_leave(void);
 int engine_init_locked(const struct poketrace_init_opts *opts);
+/* Executable memory within rel32 reach of the module containing a (engine
+ * lock held). */
+int engine_execmem_near(uintptr_t a, size_t size, void **out);
 
 #endif

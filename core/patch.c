@@ -9,6 +9,8 @@
 #include "arch/x86_64/poke.h"
 #include "base/error.h"
 #include "core/engine.h"
+#include "core/hooks.h"
+#include "core/patch.h"
 #include "core/sites.h"
 #include "poketrace.h"
 
@@ -35,8 +37,7 @@ POKETRACE_API int poketrace_encode(enum poketrace_insn_kind insn, uintptr_t site
 	return r;
 }
 
-/* Resolves a user-given address to a patchable site of the table. */
-static int resolve(uintptr_t addr, struct pt_site **out)
+int patch_resolve(uintptr_t addr, bool hooks_ok, struct pt_site **out)
 {
 	struct pt_module *m;
 	struct pt_site *s = sites_find(addr, &m);
@@ -54,6 +55,10 @@ static int resolve(uintptr_t addr, struct pt_site **out)
 	if (s->flags & POKETRACE_SITE_UNPATCHABLE)
 		return pt_error(EPERM, "site %#lx (%s) cannot be patched: %s", (unsigned long)s->addr,
 				s->symbol ? s->symbol : "?", site_reason_text(s->reason));
+	if (!hooks_ok && (s->flags & SITE_HOOKED))
+		return pt_error(EBUSY, "site %#lx (%s) belongs to poketrace links or ops: detach "
+				"them before patching it directly", (unsigned long)s->addr,
+				s->symbol ? s->symbol : "?");
 	*out = s;
 	return 0;
 }
@@ -71,9 +76,7 @@ static int commit_pinned(void *arg)
 	return poke_commit(c->v, c->n, &c->res);
 }
 
-/* Commits v (sites already resolved against the current table) and records
- * the new bytes in the table.  Caller holds the engine lock. */
-static int commit(struct poke_entry *v, size_t n, struct poketrace_batch_stats *stats)
+int patch_commit_entries(struct poke_entry *v, size_t n, struct poketrace_batch_stats *stats)
 {
 	struct commit_ctx c = { v, n, { 0 } };
 	int r = sites_pinned(commit_pinned, &c);
@@ -85,6 +88,8 @@ static int commit(struct poke_entry *v, size_t n, struct poketrace_batch_stats *
 		for (size_t i = 0; i < n; i++) {
 			struct pt_site *s = v[i].cookie; /* resolved under this lock hold */
 
+			if (!s)
+				continue; /* not a site: code inside an image */
 			memcpy(s->cur, v[i].new, INSN_SITE_LEN);
 			if (v[i].kind == INSN_NOP5)
 				s->flags &= ~POKETRACE_SITE_PATCHED;
@@ -127,7 +132,7 @@ static int prepare_and_commit(int (*prepare)(const void *src, size_t n, struct p
 	for (int tries = 0; tries < 8; tries++) {
 		if ((r = prepare(src, n, v)) < 0)
 			break;
-		r = commit(v, n, stats);
+		r = patch_commit_entries(v, n, stats);
 		if (r != -EAGAIN || (r = sites_sync()) < 0)
 			break;
 		r = -EAGAIN;
@@ -143,7 +148,7 @@ static int prepare_patches(const void *src, size_t n, struct poke_entry *v)
 
 	for (size_t i = 0; i < n; i++) {
 		struct pt_site *s;
-		int r = resolve(p[i].site, &s);
+		int r = patch_resolve(p[i].site, false, &s);
 
 		if (r < 0)
 			return r;
@@ -210,7 +215,7 @@ static int prepare_raw(const void *src, size_t n, struct poke_entry *v)
 
 	for (size_t i = 0; i < n; i++) {
 		struct pt_site *s;
-		int r = resolve(in[i].addr, &s);
+		int r = patch_resolve(in[i].addr, false, &s);
 
 		if (r < 0)
 			return r;

@@ -32,6 +32,7 @@ static struct {
 	size_t n;
 	unsigned long long adds, subs;
 	bool built;
+	unsigned generation;
 } tab;
 
 /* The site after the last one found: batches list sites in address order,
@@ -276,6 +277,7 @@ static int build_pinned(void *arg)
 	tab.adds = c->adds;
 	tab.subs = c->subs;
 	tab.built = true;
+	tab.generation++;
 	for (size_t i = 0; i < n; i++)
 		mods[i]->seen = false;
 	return r;
@@ -420,6 +422,11 @@ struct pt_site *sites_find(uintptr_t addr, struct pt_module **mod)
 		hint.next = (size_t)(s - m->sites) + 1;
 	}
 	return s;
+}
+
+unsigned sites_generation(void)
+{
+	return tab.generation;
 }
 
 size_t sites_nmodules(void)

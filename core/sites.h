@@ -11,6 +11,8 @@ struct pt_module *sites_module_at(uintptr_t addr);
 /* A site by its address or its function's address; *mod gets its module. */
 struct pt_site *sites_find(uintptr_t addr, struct pt_module **mod);
 size_t sites_nmodules(void);
+/* Changes whenever the table is rebuilt (modules loaded or unloaded). */
+unsigned sites_generation(void);
 struct pt_module *sites_module(size_t i);
 
 /* Runs fn while no module can be unloaded (inside dl_iterate_phdr, which

@@ -215,6 +215,179 @@ POKETRACE_API int poketrace_execmem_alloc(const void *near, size_t size, void **
 POKETRACE_API int poketrace_execmem_write(void *dst, const void *src, size_t len);
 POKETRACE_API int poketrace_execmem_free(void *p);
 
+/* ------------------------------------------------------------------ hooks */
+
+/* What poketrace knows of a hooked function; constant while a handler runs. */
+struct poketrace_fn {
+	uintptr_t addr;          /* the function */
+	uintptr_t site;          /* its patch site */
+	const char *symbol;      /* "?" if no symbol covers it */
+	const char *module;
+	uint8_t nargs;           /* integer argument registers saved in ctx->args */
+	uint8_t nfargs;          /* SSE argument registers saved in ctx->xmm */
+	uint8_t flags;           /* enum poketrace_fn_flags */
+};
+
+enum poketrace_fn_flags {
+	POKETRACE_FN_PROTO = 1u << 0,      /* prototype read from DWARF */
+	POKETRACE_FN_VARARGS = 1u << 1,
+	POKETRACE_FN_STACK_ARGS = 1u << 2, /* some arguments are passed on the stack */
+	POKETRACE_FN_RET_SSE = 1u << 3,    /* returns in xmm0 (float, double) */
+};
+
+/* The context handed to ctx-form handlers.  args/xmm hold the argument
+ * registers as the function received them (only the first fn->nargs and
+ * fn->nfargs are saved; all six and eight when the prototype is unknown);
+ * stack points at the arguments the caller passed on the stack. */
+struct poketrace_ctx {
+	const struct poketrace_fn *fn;
+	void *data;               /* the link's or the ops' user data */
+	uintptr_t caller;         /* return address into the caller */
+	const uint64_t *stack;    /* stack[0]: the first stack-passed argument */
+	uint64_t args[6];         /* rdi, rsi, rdx, rcx, r8, r9 */
+	uint64_t rax;             /* at entry (al: vector registers of a varargs call) */
+	uint64_t ret, ret2;       /* fexit, fmod_ret: rax, rdx of the return */
+	uint64_t xmm[8][2];       /* xmm0-7 at entry */
+	uint64_t fret[2][2];      /* fexit, fmod_ret: xmm0, xmm1 of the return */
+};
+
+static inline double poketrace_ctx_double(const struct poketrace_ctx *c, int i)
+{
+	double d;
+
+	__builtin_memcpy(&d, c->xmm[i], sizeof(d));
+	return d;
+}
+
+static inline double poketrace_ctx_ret_double(const struct poketrace_ctx *c)
+{
+	double d;
+
+	__builtin_memcpy(&d, c->fret[0], sizeof(d));
+	return d;
+}
+
+static inline void poketrace_ctx_set_ret_double(struct poketrace_ctx *c, double d)
+{
+	__builtin_memcpy(c->fret[0], &d, sizeof(d));
+}
+
+/* --------------------------------------------------------------- links
+ *
+ * A link attaches a handler to one function, BPF-trampoline style: the
+ * function gets its own generated trampoline ("image") that saves only the
+ * argument registers its prototype uses (from DWARF, via libdw; all of them
+ * when there is no debug information), runs the handlers, and returns.
+ *
+ *   FENTRY    void h(struct poketrace_ctx *) before the body; with
+ *             POKETRACE_LINK_TYPED, h is called with the function's own
+ *             arguments (declare it with the function's prototype).
+ *   FEXIT     void h(struct poketrace_ctx *) after the body, ctx->ret set.
+ *             The image calls the body itself (site+5) and the site becomes
+ *             `jmp image`, so no return address is rewritten.
+ *   FMOD_RET  int h(struct poketrace_ctx *) before the body; non-zero skips
+ *             the body and returns ctx->ret (ctx->fret for float returns).
+ *   REPLACE   calls go to handler, a function with the same prototype; it can
+ *             call the original through poketrace_link_original().  One per
+ *             function.
+ *
+ * Order on one function: ops, FENTRY, FMOD_RET, body (or REPLACE), FEXIT;
+ * within a kind by opts.priority, then attach order.  Every change builds a
+ * new image and retargets the site in one batch; attaching or detaching many
+ * links at once is one batch.  Handlers never re-enter: a handler that calls
+ * a hooked function runs that function without handlers (counted in
+ * poketrace_stats.recursion_misses).
+ *
+ * Functions whose body the image calls itself (FEXIT, FMOD_RET, REPLACE with
+ * others) must have a known stack-argument area: a DWARF prototype without
+ * varargs.  For varargs functions and functions without a prototype these
+ * kinds fail with -EOPNOTSUPP; FENTRY works everywhere.
+ *
+ * Detach stops new calls from reaching the handler when it returns.  A thread
+ * already inside the old image finishes with it; its memory is reclaimed once
+ * no thread can be in it (poketrace_quiesce() waits for that).
+ */
+enum poketrace_link_kind {
+	POKETRACE_FENTRY = 1,
+	POKETRACE_FEXIT,
+	POKETRACE_FMOD_RET,
+	POKETRACE_REPLACE,
+};
+
+enum poketrace_link_flags {
+	POKETRACE_LINK_TYPED = 1u << 0, /* FENTRY handler takes the function's own arguments */
+};
+
+struct poketrace_link_opts {
+	size_t sz;               /* sizeof(struct poketrace_link_opts) */
+	void *data;              /* ctx->data */
+	int priority;            /* lower runs first */
+	unsigned flags;          /* enum poketrace_link_flags */
+};
+
+struct poketrace_link;
+
+/* Attaches handler to the function named func ("name", or "module:name" when
+ * several modules have one; module is a path or file name glob) or, with
+ * poketrace_link_attach_addr, at a function or site address. */
+POKETRACE_API int poketrace_link_attach(enum poketrace_link_kind kind, const char *func,
+					void *handler, const struct poketrace_link_opts *opts,
+					struct poketrace_link **out);
+POKETRACE_API int poketrace_link_attach_addr(enum poketrace_link_kind kind, uintptr_t addr,
+					     void *handler, const struct poketrace_link_opts *opts,
+					     struct poketrace_link **out);
+
+struct poketrace_link_spec {
+	enum poketrace_link_kind kind;
+	const char *func;        /* or NULL and addr */
+	uintptr_t addr;
+	void *handler;
+	struct poketrace_link_opts opts;
+	struct poketrace_link *link; /* out */
+};
+/* All or nothing, one batch. */
+POKETRACE_API int poketrace_links_attach(struct poketrace_link_spec *specs, size_t n);
+POKETRACE_API int poketrace_links_detach(struct poketrace_link **links, size_t n);
+POKETRACE_API int poketrace_link_detach(struct poketrace_link *link);
+/* The function's body (site+5): what a REPLACE handler calls for the original. */
+POKETRACE_API void *poketrace_link_original(const struct poketrace_link *link);
+POKETRACE_API const struct poketrace_fn *poketrace_link_fn(const struct poketrace_link *link);
+
+/* Waits (up to timeout_ms; -1 forever) until every retired image is
+ * reclaimed: no thread can still run a detached handler.  -ETIMEDOUT if some
+ * thread stayed inside one (e.g. asleep in a function called from it). */
+POKETRACE_API int poketrace_quiesce(int timeout_ms);
+
+/* ------------------------------------------------------------------- ops
+ *
+ * ftrace-style callbacks: one function, many sites, chosen by filters.  A
+ * site with exactly one ops calls a trampoline made for that ops (shared by
+ * all its sites in a module); a site with several calls the list trampoline,
+ * which walks that site's list.  Lists are immutable, replaced through
+ * batches and reclaimed like images: read without locks.  On a site that
+ * also has links, the ops run first in its image.  Register, unregister and
+ * set_filter each change exactly the sites whose state changes, in one batch.
+ * ctx->args/xmm hold all six and eight argument registers.
+ */
+typedef void (*poketrace_ops_fn)(struct poketrace_ctx *ctx);
+
+struct poketrace_ops_opts {
+	size_t sz;               /* sizeof(struct poketrace_ops_opts) */
+	void *data;              /* ctx->data */
+	const char *filter;      /* comma-separated symbol globs; NULL or "": every function */
+	const char *modules;     /* comma-separated module globs (path or file name); NULL: all */
+	const char *notrace;     /* comma-separated symbol globs never traced */
+};
+
+struct poketrace_ops;
+POKETRACE_API int poketrace_ops_register(poketrace_ops_fn fn, const struct poketrace_ops_opts *opts,
+					 struct poketrace_ops **out);
+POKETRACE_API int poketrace_ops_set_filter(struct poketrace_ops *ops, const char *filter,
+					   const char *modules, const char *notrace);
+POKETRACE_API int poketrace_ops_unregister(struct poketrace_ops *ops);
+/* Sites the ops is attached to now. */
+POKETRACE_API long poketrace_ops_nsites(const struct poketrace_ops *ops);
+
 /* ------------------------------------------------------------- statistics */
 
 struct poketrace_stats {
@@ -224,6 +397,10 @@ struct poketrace_stats {
 	uint64_t traps_emulated;  /* int3 on a site in flight, emulated */
 	uint64_t traps_restarted; /* int3 already gone when handled: re-executed */
 	uint64_t traps_chained;   /* not ours: passed to the program's handler */
+	uint64_t recursion_misses; /* handler calls skipped: the thread was in a handler */
+	uint64_t images_live;      /* trampoline images in use */
+	uint64_t images_retired;   /* replaced, waiting until no thread can be in them */
+	uint64_t images_reclaimed; /* retired and freed */
 	unsigned sync_mode;       /* enum poketrace_sync_mode in use */
 	unsigned write_mode;      /* enum poketrace_write_mode in use */
 };

@@ -14,7 +14,7 @@ CET          = -fcf-protection=full
 
 SITE_FLAVORS = mcount mcount_cet pfe_gcc pfe_clang pfe_clang_cet
 TEST_BINS = $(SITE_FLAVORS:%=$(T)/t_sites_%) $(T)/t_poke $(T)/t_signals $(T)/t_stress \
-	$(T)/t_gcc_threaded
+	$(T)/t_gcc_threaded $(T)/t_links
 TEST_LIBS = $(T)/libt_shared.so $(T)/libt_dl.so $(T)/libt_dl_clang.so
 
 tests: $(TEST_BINS) $(TEST_LIBS) $(CLI) examples
@@ -89,3 +89,13 @@ $(T)/t_stress: tests/t_stress.c $(TO)/gen10k.o $(TO)/tramp.o $(T)/libt_dl_clang.
 $(T)/t_gcc_threaded: tests/t_gcc_threaded.c $(TO)/funcs_pfe_gcc.o $(T)/libt_dl.so $(STLIB) tests/harness.h
 	@echo "  TEST    $@"
 	@$(CC) $(TESTCFLAGS) -DDL_PATH='"$(abspath $(T))/libt_dl.so"' -o $@ $< $(TO)/funcs_pfe_gcc.o $(TESTLIBS)
+
+# --- links and ops: functions with DWARF prototypes, and some without
+$(TO)/hookfns.o: tests/targets/hookfns.c tests/targets/hookfns.h $(TO)/.dir
+	@$(CLANG) -O2 -g $(PFE_FLAGS) -fPIE -c $< -o $@
+$(TO)/nodebug.o: tests/targets/nodebug.c $(TO)/.dir
+	@$(CLANG) -O2 -g0 $(PFE_FLAGS) -fPIE -c $< -o $@
+
+$(T)/t_links: tests/t_links.c $(TO)/hookfns.o $(TO)/nodebug.o $(STLIB) tests/harness.h
+	@echo "  TEST    $@"
+	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/hookfns.o $(TO)/nodebug.o $(TESTLIBS) -lm

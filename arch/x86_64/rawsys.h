@@ -18,6 +18,20 @@ static inline long raw_syscall4(long nr, long a, long b, long c, long d)
 	return ret;
 }
 
+static inline long raw_syscall6(long nr, long a, long b, long c, long d, long e, long f)
+{
+	long ret;
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
 static inline long raw_gettid(void)
 {
 	return raw_syscall4(SYS_gettid, 0, 0, 0, 0);

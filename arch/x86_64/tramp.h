@@ -1,0 +1,70 @@
+/* Generated trampolines ("images"), BPF-trampoline style: per function, saving
+ * only what the function's prototype needs, calling handlers directly. */
+#ifndef PT_ARCH_TRAMP_H
+#define PT_ARCH_TRAMP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "poketrace.h"
+
+enum tramp_handler_kind {
+	TH_CTX = 0,   /* void fn(struct poketrace_ctx *) */
+	TH_TYPED,     /* void fn(the function's own arguments) */
+	TH_MODRET,    /* int fn(struct poketrace_ctx *): non-zero skips the body */
+};
+
+struct tramp_handler {
+	void *fn;
+	void *data;
+	uint8_t kind;
+};
+
+/* Bytes of caller stack copied for a body whose stack-argument area is
+ * unknown (varargs, no prototype): read with process_vm_readv, so the copy
+ * stops at the end of the stack instead of faulting. */
+#define TRAMP_DYNAMIC_STACK_COPY 512
+
+struct tramp_spec {
+	const struct poketrace_fn *fn; /* NULL: taken from r11 (ops stubs) */
+	int nint, nsse;                /* argument registers to save: 0-6, 0-8 */
+	bool save_rax;                 /* varargs / unknown prototype: al counts xmm args */
+	const struct tramp_handler *entry;
+	int nentry;
+	const struct tramp_handler *modret;
+	int nmodret;
+	const struct tramp_handler *exit;
+	int nexit;
+	bool call_orig;                /* the image calls the body: the site is `jmp image` */
+	uintptr_t orig;                /* call_orig: the body (site+5) or a replacement */
+	size_t stack_bytes;            /* call_orig: stack arguments to copy (multiple of 8) */
+	bool stack_dynamic;            /* call_orig: unknown size: copy TRAMP_DYNAMIC_STACK_COPY */
+	int32_t guard_tpoff;           /* fs offset of the per-thread "in a handler" byte */
+	uintptr_t miss_counter;        /* incremented (locked) when the guard skips handlers */
+};
+
+struct tramp_out {
+	size_t len;
+	size_t after_call;   /* call_orig: offset of the nop5 after the body's return */
+	size_t ret_path;     /* call_orig: where that nop5 jumps once the image is retired */
+	size_t fn_stored;    /* r11 (a stub's info pointer) is in the ctx from here on */
+	/* unwind: offsets of the prologue steps and of each leave/exit */
+	size_t cfi_push, cfi_mov;
+	size_t cfi_leave[4], cfi_exit[4];
+	int ncfi;
+};
+
+/* Emits the image for address `at` into buf.  -ENOSPC if cap is too small. */
+int tramp_emit(const struct tramp_spec *s, uintptr_t at, uint8_t *buf, size_t cap,
+	       struct tramp_out *out);
+
+/* The per-site stub of a shared trampoline: lea r11, [rip+info]; jmp shared.
+ * Writes the code and returns its length (info follows at `info_off`). */
+size_t tramp_emit_stub(uintptr_t at, uintptr_t shared, uintptr_t info, uint8_t *buf, size_t cap);
+
+/* .eh_frame bytes (CIE, FDE, terminator) describing an image's frames, for
+ * __register_frame.  Returns a malloc'd buffer, or NULL. */
+void *tramp_eh_frame(uintptr_t at, const struct tramp_out *o, bool frame, size_t *len);
+
+#endif

@@ -1,0 +1,64 @@
+/* A small x86-64 machine-code writer for trampolines: one function per
+ * instruction form, labels with rel32 fixups, code emitted for a known final
+ * address.  No instruction bytes are written anywhere else. */
+#ifndef PT_ARCH_WRITER_H
+#define PT_ARCH_WRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum xreg {
+	XREG_RAX = 0, XREG_RCX, XREG_RDX, XREG_RBX, XREG_RSP, XREG_RBP, XREG_RSI, XREG_RDI,
+	XREG_R8, XREG_R9, XREG_R10, XREG_R11, XREG_R12, XREG_R13, XREG_R14, XREG_R15,
+};
+
+#define XW_MAX_LABELS 16
+#define XW_MAX_FIXUPS 64
+
+struct xw {
+	uint8_t *buf;
+	size_t len, cap;
+	uintptr_t pc0;        /* address buf[0] will have */
+	bool overflow;        /* buf too small or too many labels: the result is unusable */
+	long label[XW_MAX_LABELS]; /* offsets, -1 while unbound */
+	struct { size_t at; int label; } fixup[XW_MAX_FIXUPS];
+	int nfixups;
+};
+
+void xw_init(struct xw *w, uint8_t *buf, size_t cap, uintptr_t pc0);
+uintptr_t xw_pc(const struct xw *w);
+/* Resolves label fixups; false if any label is unbound or buf overflowed. */
+bool xw_finish(struct xw *w);
+
+int xw_new_label(struct xw *w);
+void xw_bind(struct xw *w, int label);
+
+void xw_bytes(struct xw *w, const void *p, size_t n);
+void xw_endbr64(struct xw *w);
+void xw_nop5(struct xw *w);
+void xw_push(struct xw *w, enum xreg r);
+void xw_pop(struct xw *w, enum xreg r);
+void xw_mov_rr(struct xw *w, enum xreg dst, enum xreg src);
+void xw_mov_imm64(struct xw *w, enum xreg dst, uint64_t imm);
+void xw_store(struct xw *w, enum xreg base, int32_t disp, enum xreg src);  /* mov [base+disp], src */
+void xw_load(struct xw *w, enum xreg dst, enum xreg base, int32_t disp);   /* mov dst, [base+disp] */
+void xw_lea(struct xw *w, enum xreg dst, enum xreg base, int32_t disp);
+void xw_lea_rip(struct xw *w, enum xreg dst, uintptr_t target); /* lea dst, [rip+rel32] */
+void xw_store_xmm(struct xw *w, enum xreg base, int32_t disp, int xmm);    /* movups [base+disp], xmmN */
+void xw_load_xmm(struct xw *w, int xmm, enum xreg base, int32_t disp);     /* movups xmmN, [base+disp] */
+void xw_sub_rsp(struct xw *w, int32_t n);
+void xw_add_rsp(struct xw *w, int32_t n);
+void xw_test_eax(struct xw *w);                   /* test eax, eax */
+void xw_call(struct xw *w, uintptr_t target);     /* rel32 if reachable, else via r11 */
+void xw_jmp(struct xw *w, uintptr_t target);      /* rel32 if reachable, else via r11 */
+void xw_jmp_keep_regs(struct xw *w, uintptr_t target); /* rel32, else jmp [rip]; .quad target */
+void xw_jmp_label(struct xw *w, int label);
+void xw_jnz_label(struct xw *w, int label);
+void xw_fs_cmp_byte0(struct xw *w, int32_t tpoff);          /* cmp byte fs:[tpoff], 0 */
+void xw_fs_store_byte(struct xw *w, int32_t tpoff, uint8_t v); /* mov byte fs:[tpoff], v */
+void xw_lock_inc_abs(struct xw *w, uintptr_t addr);          /* via r11 */
+void xw_leave(struct xw *w);
+void xw_ret(struct xw *w);
+
+#endif

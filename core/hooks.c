@@ -1,0 +1,496 @@
+/* Hooked sites.  Each site with anything attached gets, per change, a new
+ * target:
+ *   only a REPLACE link         -> jmp replacement (no image)
+ *   only ops, exactly one       -> call stub -> that ops' shared trampoline
+ *   only ops, several           -> call stub -> the list trampoline, which
+ *                                  walks the stub's immutable ops list
+ *   any other link              -> call image (entry handlers only) or
+ *                                  jmp image (the image calls the body)
+ * Shared trampolines are per (ops, module), within rel32 reach of it.  Old
+ * images and stubs are retired after their batch and reclaimed once no
+ * thread can be in them (reclaim.c). */
+#include "core/hooks.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/x86_64/insn.h"
+#include "base/error.h"
+#include "core/patch.h"
+#include "core/reclaim.h"
+
+static __thread uint8_t in_handler __attribute__((tls_model("initial-exec")));
+static int32_t guard_tpoff;
+static uint64_t recursion_misses;
+static unsigned sites_gen;
+
+/* ------------------------------------------------------- site -> hook map */
+
+static struct {
+	struct hook **slot; /* NULL empty, TOMB deleted */
+	size_t cap, used, n;
+} map;
+#define TOMB ((struct hook *)1)
+
+static size_t hash(uintptr_t a)
+{
+	return (size_t)((a * 0x9e3779b97f4a7c15ULL) >> 17);
+}
+
+static struct hook **map_find(uintptr_t site)
+{
+	if (!map.cap)
+		return NULL;
+	for (size_t i = hash(site) & (map.cap - 1);; i = (i + 1) & (map.cap - 1)) {
+		struct hook *h = map.slot[i];
+
+		if (!h)
+			return NULL;
+		if (h != TOMB && h->site == site)
+			return &map.slot[i];
+	}
+}
+
+static int map_put(struct hook *h)
+{
+	if ((map.used + 1) * 2 > map.cap) {
+		size_t cap = map.cap ? map.cap * 2 : 256;
+		struct hook **old = map.slot, **nv = calloc(cap, sizeof(*nv));
+		size_t oldcap = map.cap;
+
+		if (!nv)
+			return -ENOMEM;
+		map.slot = nv;
+		map.cap = cap;
+		map.used = map.n = 0;
+		for (size_t i = 0; i < oldcap; i++)
+			if (old[i] && old[i] != TOMB)
+				map_put(old[i]);
+		free(old);
+	}
+	for (size_t i = hash(h->site) & (map.cap - 1);; i = (i + 1) & (map.cap - 1)) {
+		if (!map.slot[i] || map.slot[i] == TOMB) {
+			map.used += !map.slot[i];
+			map.slot[i] = h;
+			map.n++;
+			return 0;
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ hooks */
+
+int hooks_init(void)
+{
+	uintptr_t tp;
+
+	__asm__("mov %%fs:0, %0" : "=r"(tp));
+	guard_tpoff = (int32_t)((intptr_t)&in_handler - (intptr_t)tp);
+	return 0;
+}
+
+uint64_t hooks_recursion_misses(void)
+{
+	return __atomic_load_n(&recursion_misses, __ATOMIC_RELAXED);
+}
+
+struct hook *hooks_get(uintptr_t site, bool create)
+{
+	struct hook **p = map_find(site), *h;
+	struct pt_module *m;
+	struct pt_site *s;
+
+	if (p)
+		return *p;
+	if (!create || !(s = sites_find(site, &m)))
+		return NULL;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->site = s->addr;
+	h->func = s->func;
+	h->symbol = strdup(s->symbol ? s->symbol : "?");
+	h->module = strdup(m->path);
+	h->module_vaddr = s->func - m->bias;
+	memcpy(h->written, s->cur, INSN_SITE_LEN);
+	if (!h->symbol || !h->module || map_put(h) < 0) {
+		free(h->symbol);
+		free(h->module);
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+static bool empty(const struct hook *h)
+{
+	return !h->links && !h->nops;
+}
+
+static void hook_free(struct hook *h)
+{
+	struct hook **p = map_find(h->site);
+
+	if (p) {
+		*p = TOMB;
+		map.n--;
+	}
+	if (h->img)
+		reclaim_retire(h->img);
+	free(h->ops);
+	free(h->symbol);
+	free(h->module);
+	free(h);
+}
+
+void hooks_drop_if_empty(struct hook *h)
+{
+	if (h && empty(h) && !h->img)
+		hook_free(h);
+}
+
+/* A module was unloaded (or unloaded and loaded again at the same place):
+ * its hooks are void.  Links stay valid objects, detached. */
+void hooks_sync(void)
+{
+	unsigned gen = sites_generation();
+
+	if (gen == sites_gen)
+		return;
+	sites_gen = gen;
+	for (size_t i = 0; i < map.cap; i++) {
+		struct hook *h = map.slot[i];
+		struct pt_site *s;
+
+		if (!h || h == TOMB)
+			continue;
+		s = sites_find(h->site, NULL);
+		if (s && !memcmp(s->cur, h->written, INSN_SITE_LEN))
+			continue;
+		for (struct poketrace_link *l = h->links; l; l = l->next)
+			l->hook = NULL;
+		h->links = NULL;
+		for (size_t k = 0; k < h->nops; k++) {
+			struct poketrace_ops *o = h->ops[k];
+
+			for (size_t j = 0; j < o->nsites; j++)
+				if (o->sites[j] == h->site)
+					o->sites[j] = 0; /* compacted by ops.c */
+		}
+		h->nops = 0;
+		proto_forget(h->module);
+		hook_free(h);
+	}
+}
+
+int touched_add(struct touched *t, struct hook *h)
+{
+	if (h->touched)
+		return 0;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		struct hook **nv = realloc(t->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		t->v = nv;
+		t->cap = cap;
+	}
+	h->touched = true;
+	t->v[t->n++] = h;
+	return 0;
+}
+
+void touched_clear(struct touched *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i]) /* NULL: freed by hooks_apply */
+			t->v[i]->touched = false;
+	free(t->v);
+	memset(t, 0, sizeof(*t));
+}
+
+/* ------------------------------------------------- shared ops trampolines */
+
+struct shared {
+	struct poketrace_ops *ops; /* NULL: the list trampoline */
+	char *module;
+	struct image *img;
+	struct shared *next;
+};
+
+static struct shared *shared_list;
+static struct image **shared_imgs;
+static size_t nshared_imgs;
+
+static void ops_list_walk(struct poketrace_ctx *ctx)
+{
+	const struct stub_info *si = (const struct stub_info *)ctx->fn;
+
+	for (uint32_t i = 0; i < si->nops; i++) {
+		ctx->data = si->ops[i].data;
+		si->ops[i].fn(ctx);
+	}
+}
+
+static void shared_index(void)
+{
+	size_t n = 0;
+
+	for (struct shared *s = shared_list; s; s = s->next)
+		n++;
+	free(shared_imgs);
+	shared_imgs = calloc(n ? n : 1, sizeof(*shared_imgs));
+	nshared_imgs = 0;
+	for (struct shared *s = shared_list; s && shared_imgs; s = s->next)
+		shared_imgs[nshared_imgs++] = s->img;
+}
+
+struct image *const *reclaim_shared_tramps(size_t *n)
+{
+	*n = nshared_imgs;
+	return shared_imgs;
+}
+
+static int shared_for(struct poketrace_ops *ops, const struct hook *h, uintptr_t *out)
+{
+	struct tramp_handler th = { ops ? (void *)ops->fn : (void *)ops_list_walk, ops ? ops->data : NULL,
+				    TH_CTX };
+	struct tramp_spec spec = { 0 };
+	struct shared *s;
+	int r;
+
+	for (s = shared_list; s; s = s->next) {
+		if (s->ops == ops && !strcmp(s->module, h->module)) {
+			*out = s->img->code;
+			return 0;
+		}
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->module = strdup(h->module))) {
+		free(s);
+		return pt_error(ENOMEM, "out of memory");
+	}
+	spec.nint = 6;
+	spec.nsse = 8;
+	spec.save_rax = true;
+	spec.entry = &th;
+	spec.nentry = 1;
+	spec.guard_tpoff = guard_tpoff;
+	spec.miss_counter = (uintptr_t)&recursion_misses;
+	if ((r = image_new_tramp(&spec, NULL, h->site, &s->img)) < 0) {
+		free(s->module);
+		free(s);
+		return r;
+	}
+	s->ops = ops;
+	s->next = shared_list;
+	shared_list = s;
+	shared_index();
+	*out = s->img->code;
+	return 0;
+}
+
+void hooks_forget_ops(struct poketrace_ops *ops)
+{
+	for (struct shared **p = &shared_list; *p;) {
+		struct shared *s = *p;
+
+		if (s->ops != ops) {
+			p = &s->next;
+			continue;
+		}
+		*p = s->next;
+		reclaim_retire(s->img);
+		free(s->module);
+		free(s);
+	}
+	shared_index();
+}
+
+/* ------------------------------------------------------------------ plans */
+
+static void describe(const struct hook *h, const struct tramp_spec *spec, struct fn_desc *d)
+{
+	d->addr = h->func;
+	d->site = h->site;
+	d->symbol = h->symbol;
+	d->module = h->module;
+	d->nargs = (uint8_t)spec->nint;
+	d->nfargs = (uint8_t)spec->nsse;
+	d->flags = (uint8_t)((h->proto.known ? POKETRACE_FN_PROTO : 0) |
+			     (h->proto.varargs ? POKETRACE_FN_VARARGS : 0) |
+			     (h->proto.stack_bytes ? POKETRACE_FN_STACK_ARGS : 0) |
+			     (h->proto.ret_sse ? POKETRACE_FN_RET_SSE : 0));
+}
+
+static int plan_image(struct hook *h, struct image **img, uint8_t bytes[5])
+{
+	struct tramp_handler *th;
+	struct tramp_spec spec = { 0 };
+	struct poketrace_link *repl = NULL;
+	struct fn_desc d;
+	size_t n = h->nops;
+	int ne = 0, nm = 0, nx = 0, r;
+
+	for (struct poketrace_link *l = h->links; l; l = l->next)
+		n++;
+	th = calloc(n, sizeof(*th));
+	if (!th)
+		return pt_error(ENOMEM, "out of memory");
+	/* Entry handlers: ops first, then fentry links; then fmod_ret; then fexit. */
+	for (size_t i = 0; i < h->nops; i++)
+		th[ne++] = (struct tramp_handler){ (void *)h->ops[i]->fn, h->ops[i]->data, TH_CTX };
+	for (struct poketrace_link *l = h->links; l; l = l->next)
+		if (l->kind == POKETRACE_FENTRY)
+			th[ne++] = (struct tramp_handler){ l->handler, l->data,
+							   (l->flags & POKETRACE_LINK_TYPED) ? TH_TYPED : TH_CTX };
+	for (struct poketrace_link *l = h->links; l; l = l->next)
+		if (l->kind == POKETRACE_FMOD_RET)
+			th[ne + nm++] = (struct tramp_handler){ l->handler, l->data, TH_MODRET };
+	for (struct poketrace_link *l = h->links; l; l = l->next) {
+		if (l->kind == POKETRACE_FEXIT)
+			th[ne + nm + nx++] = (struct tramp_handler){ l->handler, l->data, TH_CTX };
+		if (l->kind == POKETRACE_REPLACE)
+			repl = l;
+	}
+	if (!h->proto_done) {
+		proto_lookup(h->module, h->module_vaddr, &h->proto);
+		h->proto_done = true;
+	}
+	spec.entry = th;
+	spec.nentry = ne;
+	spec.modret = th + ne;
+	spec.nmodret = nm;
+	spec.exit = th + ne + nm;
+	spec.nexit = nx;
+	spec.call_orig = nm || nx || repl;
+	spec.orig = repl ? (uintptr_t)repl->handler : h->site + INSN_SITE_LEN;
+	/* Variadic arguments use the remaining registers too. */
+	spec.nint = h->proto.known && !h->proto.varargs ? h->proto.nint : 6;
+	spec.nsse = h->proto.known && !h->proto.varargs ? h->proto.nsse : 8;
+	spec.save_rax = !h->proto.known || h->proto.varargs;
+	spec.stack_dynamic = spec.call_orig && (!h->proto.known || h->proto.varargs);
+	spec.stack_bytes = spec.stack_dynamic ? 0 : h->proto.stack_bytes;
+	spec.guard_tpoff = guard_tpoff;
+	spec.miss_counter = (uintptr_t)&recursion_misses;
+	describe(h, &spec, &d);
+	r = image_new_tramp(&spec, &d, h->site, img);
+	free(th);
+	if (r < 0)
+		return r;
+	return insn_encode(spec.call_orig ? INSN_JMP : INSN_CALL, h->site, (*img)->code, bytes) < 0
+		       ? pt_error(ERANGE, "trampoline out of reach of %s", h->symbol)
+		       : 0;
+}
+
+/* What the site should hold now, and the new image or stub it needs. */
+static int plan(struct hook *h, const struct pt_site *s, struct image **img, uint8_t bytes[5])
+{
+	struct poketrace_link *l = h->links;
+	uintptr_t shared = 0;
+	struct fn_desc d;
+	struct tramp_spec none = { 0 };
+	struct ops_pair *pairs;
+	int r;
+
+	*img = NULL;
+	if (empty(h)) {
+		memcpy(bytes, s->nop, INSN_SITE_LEN);
+		return 0;
+	}
+	if (!h->nops && l && !l->next && l->kind == POKETRACE_REPLACE)
+		return insn_encode(INSN_JMP, h->site, (uintptr_t)l->handler, bytes) < 0
+			       ? pt_error(ERANGE, "replacement %p is out of rel32 reach of %s: place it "
+					  "in the same module or in poketrace_execmem_alloc memory",
+					  l->handler, h->symbol)
+			       : 0;
+	if (h->links)
+		return plan_image(h, img, bytes);
+	if ((r = shared_for(h->nops == 1 ? h->ops[0] : NULL, h, &shared)) < 0)
+		return r;
+	pairs = calloc(h->nops, sizeof(*pairs));
+	if (!pairs)
+		return pt_error(ENOMEM, "out of memory");
+	for (size_t i = 0; i < h->nops; i++)
+		pairs[i] = (struct ops_pair){ h->ops[i]->fn, h->ops[i]->data };
+	none.nint = 6;
+	none.nsse = 8;
+	describe(h, &none, &d);
+	r = image_new_stub(shared, &d, pairs, h->nops > 1 ? (uint32_t)h->nops : 0, h->site, img);
+	free(pairs);
+	if (r < 0)
+		return r;
+	return insn_encode(INSN_CALL, h->site, (*img)->code, bytes) < 0
+		       ? pt_error(ERANGE, "stub out of reach of %s", h->symbol)
+		       : 0;
+}
+
+int hooks_apply(struct hook **t, size_t n)
+{
+	struct poke_entry *v = calloc(2 * n + 1, sizeof(*v));
+	struct image **imgs = calloc(n + 1, sizeof(*imgs));
+	size_t nv = 0;
+	int r = 0;
+
+	if (!v || !imgs) {
+		free(v);
+		free(imgs);
+		return pt_error(ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		struct pt_site *s = sites_find(t[i]->site, NULL);
+		struct image *old = t[i]->img;
+
+		if (!s) {
+			r = pt_error(ENOENT, "%s: its module was unloaded", t[i]->symbol);
+			break;
+		}
+		if ((r = plan(t[i], s, &imgs[i], v[nv].new)) < 0)
+			break;
+		v[nv].addr = s->addr;
+		v[nv].cookie = s;
+		memcpy(v[nv].old, s->cur, INSN_SITE_LEN);
+		nv++;
+		if (old && old->after_call) {
+			/* Threads still in the old body return past its handlers. */
+			v[nv].addr = old->after_call;
+			memcpy(v[nv].old, insn_nop5, INSN_SITE_LEN);
+			insn_encode(INSN_JMP, old->after_call, old->ret_path, v[nv].new);
+			nv++;
+		}
+	}
+	if (r == 0)
+		r = patch_commit_entries(v, nv, NULL);
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++)
+			if (imgs[i])
+				image_discard(imgs[i]);
+		free(v);
+		free(imgs);
+		return r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct hook *h = t[i];
+		struct pt_site *s = sites_find(h->site, NULL);
+
+		if (h->img)
+			reclaim_retire(h->img);
+		h->img = imgs[i];
+		memcpy(h->written, s->cur, INSN_SITE_LEN);
+		if (empty(h)) {
+			s->flags &= ~SITE_HOOKED;
+			h->img = NULL;
+			h->touched = false;
+			hook_free(h);
+			t[i] = NULL;
+		} else {
+			s->flags |= SITE_HOOKED;
+		}
+	}
+	free(v);
+	free(imgs);
+	reclaim_try();
+	return 0;
+}

@@ -1,0 +1,58 @@
+/* Trampoline images in executable memory: code, the poketrace_fn it hands
+ * to handlers, unwind information and a perf map entry. */
+#ifndef PT_CORE_IMAGE_H
+#define PT_CORE_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/x86_64/tramp.h"
+#include "poketrace.h"
+
+struct fn_desc {
+	uintptr_t addr, site;
+	const char *symbol, *module;
+	uint8_t nargs, nfargs, flags;
+};
+
+struct ops_pair {
+	void (*fn)(struct poketrace_ctx *);
+	void *data;
+};
+
+/* What a stub hands its shared trampoline (through r11, then ctx->fn). */
+struct stub_info {
+	struct poketrace_fn fn;
+	uint32_t nops;
+	struct ops_pair ops[];
+};
+
+struct image {
+	uintptr_t code;          /* start of the block */
+	size_t len;              /* code bytes */
+	size_t size;             /* the whole block: code and info */
+	struct poketrace_fn *fn; /* inside the block */
+	uintptr_t after_call;    /* call-orig images: the nop5 after the body's return, else 0 */
+	uintptr_t ret_path;
+	uintptr_t r11_end;       /* shared trampolines: r11 holds a stub's info up to here */
+	bool call_orig;
+	bool is_stub;
+	void *eh_frame;
+	struct image *next;      /* in the retired list */
+};
+
+int image_new_tramp(struct tramp_spec *spec, const struct fn_desc *d, uintptr_t near,
+		    struct image **out);
+int image_new_stub(uintptr_t shared, const struct fn_desc *d, const struct ops_pair *ops,
+		   uint32_t nops, uintptr_t near, struct image **out);
+/* Any byte of the block: code, or the info a ctx points to. */
+bool image_contains(const struct image *im, uintptr_t a);
+/* A retired image, proven unused. */
+void image_free(struct image *im);
+/* An image that was never published (a batch failed). */
+void image_discard(struct image *im);
+void image_counts(uint64_t *live, uint64_t *retired, uint64_t *reclaimed);
+void image_count_retired(int delta);
+
+#endif

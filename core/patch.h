@@ -1,0 +1,20 @@
+/* Committing prepared batch entries (used by the public patch API and by
+ * hooks); the engine lock must be held. */
+#ifndef PT_CORE_PATCH_H
+#define PT_CORE_PATCH_H
+
+#include <stdbool.h>
+
+#include "arch/x86_64/poke.h"
+#include "poketrace.h"
+
+/* Commits v while the modules are pinned; entries whose cookie is a
+ * struct pt_site * update the site table.  -EAGAIN if the module set
+ * changed since the table was built (nothing written). */
+int patch_commit_entries(struct poke_entry *v, size_t n, struct poketrace_batch_stats *stats);
+/* Resolves addr to a site the caller may patch (not unpatchable, and, if
+ * !hooks_ok, not owned by links/ops). */
+struct pt_site;
+int patch_resolve(uintptr_t addr, bool hooks_ok, struct pt_site **out);
+
+#endif

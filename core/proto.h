@@ -1,0 +1,23 @@
+/* A function's calling convention as its DWARF prototype tells it. */
+#ifndef PT_CORE_PROTO_H
+#define PT_CORE_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct pt_proto {
+	bool known;        /* a DWARF prototype was found */
+	bool varargs;
+	bool ret_sse;      /* returns in xmm0 */
+	int nint, nsse;    /* argument registers used: 0-6, 0-8 */
+	size_t stack_bytes; /* caller stack area holding arguments (an upper bound) */
+};
+
+/* The prototype of the function at link-time address vaddr in the module
+ * file path; known = false when there is no usable debug information. */
+void proto_lookup(const char *path, uint64_t vaddr, struct pt_proto *out);
+/* Closes the cached debug information of path (module unloaded). */
+void proto_forget(const char *path);
+
+#endif

@@ -1,0 +1,54 @@
+#include "hookfns.h"
+
+#include <stdarg.h>
+#include <time.h>
+
+#define NI __attribute__((noinline))
+#define BARRIER __asm__ volatile("")
+
+volatile int hsleep_inside;
+int order_log[32], order_n;
+
+NI int h0(void) { BARRIER; return 42; }
+NI long h1(long a) { BARRIER; return a + 1; }
+NI long h2(long a, long b) { BARRIER; return a + b; }
+NI long h6(long a, long b, long c, long d, long e, long f)
+{
+	BARRIER;
+	return a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f;
+}
+NI long h8(long a, long b, long c, long d, long e, long f, long g, long h)
+{
+	BARRIER;
+	return a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f + 7 * g + 8 * h;
+}
+NI double hd(double x, float y) { BARRIER; return x * 2 + y; }
+NI double hmix(int a, double b, long c, double d) { BARRIER; return a + b * 2 + c * 3 + d * 4; }
+NI long hs(struct small s, long k) { BARRIER; return s.a * 10 + s.b + k; }
+NI long hbig(struct big b, long k) { BARRIER; return b.a * 100 + b.b * 10 + b.c + k; }
+NI long hv(int n, ...)
+{
+	va_list ap;
+	long sum = 0;
+
+	va_start(ap, n);
+	for (int i = 0; i < n; i++)
+		sum += va_arg(ap, long) * (i + 1);
+	va_end(ap);
+	return sum;
+}
+NI long hsleep(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	hsleep_inside = 1;
+	nanosleep(&ts, NULL);
+	hsleep_inside = 0;
+	return ms * 2;
+}
+NI long hrec(long n) { BARRIER; return n <= 0 ? 0 : n + hrec(n - 1); }
+NI long horder(long x)
+{
+	order_log[order_n++ & 31] = 100; /* the body */
+	return x;
+}
