@@ -219,9 +219,9 @@ POKETRACE_API int poketrace_links_attach(struct poketrace_link_spec *specs, size
 	}
 	if (r == 0)
 		r = hooks_apply(t.v, t.n);
+	touched_clear(&t); /* before undo, which may free hooks */
 	if (r < 0)
 		undo(specs, n);
-	touched_clear(&t);
 	engine_leave();
 	return r;
 }

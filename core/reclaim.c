@@ -95,8 +95,9 @@ static uintptr_t mapping_end(const struct range *m, int n, uintptr_t a)
 	return 0;
 }
 
-/* Marks retired images referenced from [sp, end) or by pc. */
-static void mark(uintptr_t sp, uintptr_t end, uintptr_t pc, bool *busy)
+/* Marks retired images referenced from [sp, end) or by pc.  Reads whole
+ * stacks, sanitizer redzones included. */
+PT_NOSANITIZE static void mark(uintptr_t sp, uintptr_t end, uintptr_t pc, bool *busy)
 {
 	int i = 0;
 

@@ -14,7 +14,7 @@ CET          = -fcf-protection=full
 
 SITE_FLAVORS = mcount mcount_cet pfe_gcc pfe_clang pfe_clang_cet
 TEST_BINS = $(SITE_FLAVORS:%=$(T)/t_sites_%) $(T)/t_poke $(T)/t_signals $(T)/t_stress \
-	$(T)/t_gcc_threaded $(T)/t_links
+	$(T)/t_gcc_threaded $(T)/t_links $(T)/t_ops
 TEST_LIBS = $(T)/libt_shared.so $(T)/libt_dl.so $(T)/libt_dl_clang.so
 
 tests: $(TEST_BINS) $(TEST_LIBS) $(CLI) examples
@@ -98,4 +98,8 @@ $(TO)/nodebug.o: tests/targets/nodebug.c $(TO)/.dir
 
 $(T)/t_links: tests/t_links.c $(TO)/hookfns.o $(TO)/nodebug.o $(STLIB) tests/harness.h
 	@echo "  TEST    $@"
-	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/hookfns.o $(TO)/nodebug.o $(TESTLIBS) -lm
+	@$(CC) $(TESTCFLAGS) -rdynamic -o $@ $< $(TO)/hookfns.o $(TO)/nodebug.o $(TESTLIBS) -lm
+
+$(T)/t_ops: tests/t_ops.c $(TO)/hookfns.o $(STLIB) tests/harness.h
+	@echo "  TEST    $@"
+	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/hookfns.o $(TESTLIBS)

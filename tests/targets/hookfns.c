@@ -46,7 +46,9 @@ NI long hsleep(long ms)
 	hsleep_inside = 0;
 	return ms * 2;
 }
-NI long hrec(long n) { BARRIER; return n <= 0 ? 0 : n + hrec(n - 1); }
+/* Called through a volatile pointer: clang would turn direct self-recursion into a loop. */
+long (*volatile hrec_self)(long) = hrec;
+NI long hrec(long n) { BARRIER; return n <= 0 ? 0 : n + hrec_self(n - 1); }
 NI long horder(long x)
 {
 	order_log[order_n++ & 31] = 100; /* the body */
