@@ -15,6 +15,7 @@
 #include "arch/x86_64/execmem.h"
 #include "base/error.h"
 #include "core/engine.h"
+#include "core/gdbjit.h"
 
 /* libgcc's registry of unwind tables for generated code. */
 extern void __register_frame(void *begin);
@@ -92,8 +93,13 @@ static int finish(struct image *im, uint8_t *block, size_t total, const struct t
 	if (r < 0)
 		return r;
 	im->eh_frame = tramp_eh_frame(im->code, o, frame, &ehlen);
-	if (im->eh_frame)
+	if (im->eh_frame) {
+		char name[256];
+
 		__register_frame(im->eh_frame);
+		snprintf(name, sizeof(name), "poketrace_%s:%s", kind, sym);
+		im->gdb = gdbjit_add(im->code, im->len, name, im->eh_frame, ehlen);
+	}
 	perf_map_add(im->code, im->len, kind, sym);
 	atomic_fetch_add(&n_live, 1);
 	return 0;
@@ -200,6 +206,7 @@ bool image_contains(const struct image *im, uintptr_t a)
 
 static void release(struct image *im)
 {
+	gdbjit_remove(im->gdb);
 	if (im->eh_frame) {
 		__deregister_frame(im->eh_frame);
 		free(im->eh_frame);

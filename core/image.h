@@ -39,6 +39,7 @@ struct image {
 	bool call_orig;
 	bool is_stub;
 	void *eh_frame;
+	struct gdbjit_entry *gdb;
 	struct image *next;      /* in the retired list */
 };
 

@@ -14,7 +14,7 @@ CET          = -fcf-protection=full
 
 SITE_FLAVORS = mcount mcount_cet pfe_gcc pfe_clang pfe_clang_cet
 TEST_BINS = $(SITE_FLAVORS:%=$(T)/t_sites_%) $(T)/t_poke $(T)/t_signals $(T)/t_stress \
-	$(T)/t_gcc_threaded $(T)/t_links $(T)/t_ops
+	$(T)/t_gcc_threaded $(T)/t_links $(T)/t_ops $(T)/t_links_cpp $(T)/gdb_target
 TEST_LIBS = $(T)/libt_shared.so $(T)/libt_dl.so $(T)/libt_dl_clang.so
 
 tests: $(TEST_BINS) $(TEST_LIBS) $(CLI) examples
@@ -102,4 +102,16 @@ $(T)/t_links: tests/t_links.c $(TO)/hookfns.o $(TO)/nodebug.o $(STLIB) tests/har
 
 $(T)/t_ops: tests/t_ops.c $(TO)/hookfns.o $(STLIB) tests/harness.h
 	@echo "  TEST    $@"
+	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/hookfns.o $(TESTLIBS)
+
+CXX ?= g++
+CLANGXX ?= clang++
+$(TO)/thrower.o: tests/targets/thrower.cc $(TO)/.dir
+	@$(CLANGXX) -O2 -g $(PFE_FLAGS) -fPIE -c $< -o $@
+
+$(T)/t_links_cpp: tests/t_links_cpp.cc $(TO)/thrower.o $(STLIB) tests/harness.h
+	@echo "  TEST    $@"
+	@$(CXX) -std=gnu++17 -I. -Iinclude -Itests $(WARN) $(SAN) -O1 -g -o $@ $< $(TO)/thrower.o $(TESTLIBS)
+
+$(T)/gdb_target: tests/targets/gdb_target.c $(TO)/hookfns.o $(STLIB)
 	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/hookfns.o $(TESTLIBS)

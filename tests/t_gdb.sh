@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# gdb's `bt` from inside a handler unwinds through the generated image
+# (registered with gdb's JIT interface) to the caller.
+set -u
+B=${B:-build}
+T="$B/tests"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+bt_through() {
+	local out
+	out=$(gdb -nx -batch -ex 'break handler_stop' -ex run -ex bt --args "$T/gdb_target" "$1" 2>&1)
+	grep -q "in poketrace_image:h2 ()\|in poketrace_entry:h2 ()" <<<"$out" || fail "no image frame:"$'\n'"$out"
+	grep -q "in outer_caller ()" <<<"$out" || fail "bt stopped at the image:"$'\n'"$out"
+	grep -q " in main (" <<<"$out" || fail "bt did not reach main:"$'\n'"$out"
+}
+bt_fexit() { bt_through fexit; }
+bt_fentry() { bt_through fentry; }
+
+cases="bt_fexit bt_fentry"
+if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
+for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
+echo "usage: $0 --list | CASE" >&2; exit 2

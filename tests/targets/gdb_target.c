@@ -1,0 +1,31 @@
+/* For tests/t_gdb.sh: gdb stops in a handler and must unwind through the
+ * image to the caller.  gdb_target KIND: fexit | fentry */
+#include <stdio.h>
+#include <string.h>
+
+#include "poketrace.h"
+#include "targets/hookfns.h"
+
+__attribute__((noinline)) void handler_stop(struct poketrace_ctx *c)
+{
+	(void)c;
+	__asm__ volatile("nop");
+}
+
+__attribute__((noinline)) long outer_caller(void)
+{
+	return h2(1, 2) + 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct poketrace_link *l;
+	enum poketrace_link_kind k = argc > 1 && !strcmp(argv[1], "fentry") ? POKETRACE_FENTRY : POKETRACE_FEXIT;
+
+	if (poketrace_link_attach(k, "h2", (void *)handler_stop, NULL, &l) < 0) {
+		fprintf(stderr, "%s\n", poketrace_last_error());
+		return 1;
+	}
+	printf("%ld\n", outer_caller());
+	return 0;
+}
