@@ -275,6 +275,7 @@ static int shared_for(struct poketrace_ops *ops, const struct hook *h, uintptr_t
 	spec.nint = 6;
 	spec.nsse = 8;
 	spec.save_rax = true;
+	spec.fn_in_r11 = true;
 	spec.entry = &th;
 	spec.nentry = 1;
 	spec.guard_tpoff = guard_tpoff;
@@ -373,10 +374,12 @@ static int plan_image(struct hook *h, struct image **img, uint8_t bytes[5])
 	spec.save_rax = !h->proto.known || h->proto.varargs;
 	spec.stack_dynamic = spec.call_orig && (!h->proto.known || h->proto.varargs);
 	spec.stack_bytes = spec.stack_dynamic ? 0 : h->proto.stack_bytes;
+	spec.ret_regs = h->proto.known && !repl ? h->proto.ret_regs : TRAMP_RET_ALL;
 	spec.guard_tpoff = guard_tpoff;
 	spec.miss_counter = (uintptr_t)&recursion_misses;
 	describe(h, &spec, &d);
-	r = image_new_tramp(&spec, &d, h->site, img);
+	/* Typed-only images build no ctx: they need no poketrace_fn. */
+	r = image_new_tramp(&spec, tramp_needs_ctx(&spec) ? &d : NULL, h->site, img);
 	free(th);
 	if (r < 0)
 		return r;

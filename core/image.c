@@ -1,6 +1,7 @@
-/* Building images.  A block is [code][struct poketrace_fn or stub_info]
- * [symbol][module]: the handlers' poketrace_fn lives and dies with the code
- * that passes it, so nothing else has to be kept alive for it. */
+/* Building images.  The code is packed densely in executable memory (1,000
+ * hooked functions share the instruction cache); the poketrace_fn (or
+ * stub_info) handlers get, with its strings, is one malloc'd block that
+ * lives and dies with the code that passes it. */
 #include "core/image.h"
 
 #include <errno.h>
@@ -67,21 +68,26 @@ static size_t info_size(const struct fn_desc *d, size_t head)
 	return head + strlen(d->symbol) + 1 + strlen(d->module) + 1;
 }
 
-/* Lays the info out in buf as it will be at address `at`. */
-static void fill_info(uint8_t *buf, uintptr_t at, const struct fn_desc *d, size_t head)
+/* The info block: a poketrace_fn (at the start of `head` bytes), then the
+ * strings it points to. */
+static struct poketrace_fn *new_info(const struct fn_desc *d, size_t head, size_t *size)
 {
-	struct poketrace_fn *fn = (struct poketrace_fn *)buf;
 	size_t sl = strlen(d->symbol) + 1;
+	uint8_t *buf = calloc(1, *size = info_size(d, head));
+	struct poketrace_fn *fn = (struct poketrace_fn *)buf;
 
+	if (!buf)
+		return NULL;
 	memcpy(buf + head, d->symbol, sl);
 	memcpy(buf + head + sl, d->module, strlen(d->module) + 1);
 	fn->addr = d->addr;
 	fn->site = d->site;
-	fn->symbol = (const char *)(at + head);
-	fn->module = (const char *)(at + head + sl);
+	fn->symbol = (const char *)(buf + head);
+	fn->module = (const char *)(buf + head + sl);
 	fn->nargs = d->nargs;
 	fn->nfargs = d->nfargs;
 	fn->flags = d->flags;
+	return fn;
 }
 
 static int finish(struct image *im, uint8_t *block, size_t total, const struct tramp_out *o,
@@ -107,43 +113,34 @@ static int finish(struct image *im, uint8_t *block, size_t total, const struct t
 
 int image_new_tramp(struct tramp_spec *spec, const struct fn_desc *d, uintptr_t near, struct image **out)
 {
-	uint8_t *block = calloc(1, MAX_CODE + 1024);
-	size_t code_max, head = sizeof(struct poketrace_fn), total;
-	struct tramp_out o;
+	uint8_t *block = calloc(1, MAX_CODE);
 	struct image *im = calloc(1, sizeof(*im));
+	struct tramp_out o;
 	void *mem;
-	int r;
+	int r = -ENOMEM;
 
-	if (!block || !im) {
-		free(block);
-		free(im);
-		return pt_error(ENOMEM, "out of memory for a trampoline");
-	}
+	if (!block || !im)
+		goto fail;
+	/* The info exists only for images that build a ctx (d != NULL). */
+	if (d && !(im->fn = new_info(d, sizeof(struct poketrace_fn), &im->fn_size)))
+		goto fail;
+	spec->fn = im->fn;
 	/* Sized at address 0: every call then takes its longest form. */
-	spec->fn = d ? (const struct poketrace_fn *)16 : NULL;
 	if ((r = tramp_emit(spec, 0, block, MAX_CODE, &o)) < 0)
 		goto fail;
-	code_max = (o.len + 15) & ~(size_t)15;
-	total = code_max + (d ? info_size(d, head) : 0);
-	if ((r = engine_execmem_near(near, total, &mem)) < 0)
+	im->size = (o.len + 15) & ~(size_t)15;
+	if ((r = engine_execmem_near(near, im->size, &mem)) < 0)
 		goto fail;
 	im->code = (uintptr_t)mem;
-	if (d) {
-		im->fn = (struct poketrace_fn *)(im->code + code_max);
-		spec->fn = im->fn;
-	}
-	memset(block, 0xcc, code_max);
-	if ((r = tramp_emit(spec, im->code, block, code_max, &o)) < 0)
+	memset(block, 0xcc, im->size);
+	if ((r = tramp_emit(spec, im->code, block, im->size, &o)) < 0)
 		goto fail_mem;
-	if (d)
-		fill_info(block + code_max, (uintptr_t)im->fn, d, head);
 	im->len = o.len;
-	im->size = total;
 	im->call_orig = spec->call_orig;
 	im->after_call = spec->call_orig ? im->code + o.after_call : 0;
 	im->ret_path = spec->call_orig ? im->code + o.ret_path : 0;
-	im->r11_end = d ? 0 : im->code + o.fn_stored;
-	if ((r = finish(im, block, total, &o, true, spec->call_orig ? "image" : "entry",
+	im->r11_end = spec->fn_in_r11 ? im->code + o.fn_stored : 0;
+	if ((r = finish(im, block, im->size, &o, true, spec->call_orig ? "image" : "entry",
 			d ? d->symbol : "shared")) < 0)
 		goto fail_mem;
 	free(block);
@@ -153,55 +150,56 @@ fail_mem:
 	execmem_free(mem);
 fail:
 	free(block);
+	if (im)
+		free(im->fn);
 	free(im);
-	return r == -ENOSPC ? pt_error(ENOSPC, "trampoline too large") : r;
+	return r == -ENOSPC ? pt_error(ENOSPC, "trampoline too large")
+	       : r == -ENOMEM ? pt_error(ENOMEM, "out of memory for a trampoline") : r;
 }
 
 int image_new_stub(uintptr_t shared, const struct fn_desc *d, const struct ops_pair *ops, uint32_t nops,
 		   uintptr_t near, struct image **out)
 {
 	size_t head = sizeof(struct stub_info) + nops * sizeof(struct ops_pair);
-	size_t total = 32 + info_size(d, head);
-	uint8_t *block = calloc(1, total);
 	struct image *im = calloc(1, sizeof(*im));
 	struct tramp_out o = { 0 };
+	uint8_t block[32];
+	struct stub_info *si;
 	void *mem;
 	int r;
 
-	if (!block || !im) {
-		free(block);
+	if (!im || !(im->fn = new_info(d, head, &im->fn_size))) {
 		free(im);
 		return pt_error(ENOMEM, "out of memory for a stub");
 	}
-	if ((r = engine_execmem_near(near, total, &mem)) < 0) {
-		free(block);
+	si = (struct stub_info *)im->fn;
+	si->nops = nops;
+	memcpy(si->ops, ops, nops * sizeof(*ops));
+	im->is_stub = true;
+	im->size = sizeof(block);
+	if ((r = engine_execmem_near(near, im->size, &mem)) < 0) {
+		free(im->fn);
 		free(im);
 		return r;
 	}
 	im->code = (uintptr_t)mem;
-	im->fn = (struct poketrace_fn *)(im->code + 32);
-	im->is_stub = true;
-	memset(block, 0xcc, 32);
-	o.len = tramp_emit_stub(im->code, shared, (uintptr_t)im->fn, block, 32);
-	fill_info(block + 32, (uintptr_t)im->fn, d, head);
-	((struct stub_info *)(block + 32))->nops = nops;
-	memcpy(((struct stub_info *)(block + 32))->ops, ops, nops * sizeof(*ops));
+	memset(block, 0xcc, sizeof(block));
+	o.len = tramp_emit_stub(im->code, shared, (uintptr_t)im->fn, block, sizeof(block));
 	im->len = o.len;
-	im->size = total;
-	if (!o.len || (r = finish(im, block, total, &o, false, "stub", d->symbol)) < 0) {
+	if (!o.len || (r = finish(im, block, im->size, &o, false, "stub", d->symbol)) < 0) {
 		execmem_free(mem);
-		free(block);
+		free(im->fn);
 		free(im);
 		return r < 0 ? r : pt_error(ENOSPC, "stub too large");
 	}
-	free(block);
 	*out = im;
 	return 0;
 }
 
 bool image_contains(const struct image *im, uintptr_t a)
 {
-	return a >= im->code && a < im->code + im->size;
+	return (a >= im->code && a < im->code + im->size) ||
+	       (im->fn && a >= (uintptr_t)im->fn && a < (uintptr_t)im->fn + im->fn_size);
 }
 
 static void release(struct image *im)
@@ -212,6 +210,7 @@ static void release(struct image *im)
 		free(im->eh_frame);
 	}
 	execmem_free((void *)im->code);
+	free(im->fn);
 	free(im);
 }
 

@@ -31,8 +31,9 @@ struct stub_info {
 struct image {
 	uintptr_t code;          /* start of the block */
 	size_t len;              /* code bytes */
-	size_t size;             /* the whole block: code and info */
-	struct poketrace_fn *fn; /* inside the block */
+	size_t size;             /* code bytes allocated */
+	struct poketrace_fn *fn; /* the info handlers get (malloc'd, with its strings) */
+	size_t fn_size;
 	uintptr_t after_call;    /* call-orig images: the nop5 after the body's return, else 0 */
 	uintptr_t ret_path;
 	uintptr_t r11_end;       /* shared trampolines: r11 holds a stub's info up to here */
@@ -47,7 +48,7 @@ int image_new_tramp(struct tramp_spec *spec, const struct fn_desc *d, uintptr_t 
 		    struct image **out);
 int image_new_stub(uintptr_t shared, const struct fn_desc *d, const struct ops_pair *ops,
 		   uint32_t nops, uintptr_t near, struct image **out);
-/* Any byte of the block: code, or the info a ctx points to. */
+/* Any byte of the code, or of the info a ctx points to. */
 bool image_contains(const struct image *im, uintptr_t a);
 /* A retired image, proven unused. */
 void image_free(struct image *im);

@@ -154,15 +154,21 @@ void proto_lookup(const char *path, uint64_t vaddr, struct pt_proto *p)
 	fn = &w.found;
 	if (dwarf_attr(fn, DW_AT_abstract_origin, &ra) && dwarf_formref_die(&ra, &origin))
 		fn = &origin;
+	p->ret_regs = PROTO_RET_RAX; /* void: nothing, but rax is cheap to keep */
 	if (dwarf_attr_integrate(fn, DW_AT_type, &ra) && dwarf_formref_die(&ra, &rtype)) {
 		Dwarf_Word size;
 		enum cls c = classify(&rtype, &size);
+		static const unsigned regs[] = {
+			[C_NONE] = PROTO_RET_RAX, [C_INT] = PROTO_RET_RAX,
+			[C_INT2] = PROTO_RET_RAX | PROTO_RET_RDX, [C_SSE] = PROTO_RET_XMM0,
+			[C_SSE2] = PROTO_RET_XMM0 | PROTO_RET_XMM1, [C_MEMORY] = PROTO_RET_RAX,
+			[C_SMALL_STRUCT] = PROTO_RET_ALL,
+		};
 
 		p->ret_sse = c == C_SSE || c == C_SSE2;
+		p->ret_regs = regs[c];
 		if (c == C_MEMORY)
 			ints++; /* the hidden pointer to the returned struct */
-		if (c == C_SMALL_STRUCT)
-			p->ret_sse = true; /* may come back in xmm0: saved anyway */
 	}
 	if (dwarf_child(fn, &child) == 0) {
 		do {

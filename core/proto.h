@@ -6,10 +6,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+enum {
+	PROTO_RET_RAX = 1, PROTO_RET_RDX = 2, PROTO_RET_XMM0 = 4, PROTO_RET_XMM1 = 8,
+	PROTO_RET_ALL = 15,
+};
+
 struct pt_proto {
 	bool known;        /* a DWARF prototype was found */
 	bool varargs;
 	bool ret_sse;      /* returns in xmm0 */
+	unsigned ret_regs; /* PROTO_RET_*: registers the return value may use */
 	int nint, nsse;    /* argument registers used: 0-6, 0-8 */
 	size_t stack_bytes; /* caller stack area holding arguments (an upper bound) */
 };

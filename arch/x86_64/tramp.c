@@ -121,7 +121,24 @@ static void call_handlers(struct xw *w, const struct tramp_spec *s, const struct
 	}
 }
 
-static bool needs_ctx(const struct tramp_spec *s)
+/* The registers the return value may be in, to or from ctx.  An fmod_ret
+ * override returns the value its handler put in ctx, which is what these
+ * read back. */
+static void save_ret(struct xw *w, const struct tramp_spec *s, bool store)
+{
+	unsigned r = s->ret_regs ? s->ret_regs : TRAMP_RET_ALL;
+
+	if (r & TRAMP_RET_RAX)
+		store ? xw_store(w, XREG_RSP, CTX(ret), XREG_RAX) : xw_load(w, XREG_RAX, XREG_RSP, CTX(ret));
+	if (r & TRAMP_RET_RDX)
+		store ? xw_store(w, XREG_RSP, CTX(ret2), XREG_RDX) : xw_load(w, XREG_RDX, XREG_RSP, CTX(ret2));
+	if (r & TRAMP_RET_XMM0)
+		store ? xw_store_xmm(w, XREG_RSP, CTX(fret), 0) : xw_load_xmm(w, 0, XREG_RSP, CTX(fret));
+	if (r & TRAMP_RET_XMM1)
+		store ? xw_store_xmm(w, XREG_RSP, CTX(fret) + 16, 1) : xw_load_xmm(w, 1, XREG_RSP, CTX(fret) + 16);
+}
+
+bool tramp_needs_ctx(const struct tramp_spec *s)
 {
 	for (int i = 0; i < s->nentry; i++)
 		if (s->entry[i].kind != TH_TYPED)
@@ -187,7 +204,7 @@ static void copy_stack(struct xw *w, const struct tramp_spec *s, int32_t from, i
 
 int tramp_emit(const struct tramp_spec *s, uintptr_t at, uint8_t *buf, size_t cap, struct tramp_out *o)
 {
-	bool ctx = needs_ctx(s) || !s->fn;
+	bool ctx = tramp_needs_ctx(s) || s->fn_in_r11;
 	struct layout l = layout_of(s, ctx);
 	/* rsp before a call must be 0 mod 16: entry mode enters at 0 (the
 	 * site's call), call-orig mode at 8 (the site's jmp); push rbp adds 8. */
@@ -211,9 +228,9 @@ int tramp_emit(const struct tramp_spec *s, uintptr_t at, uint8_t *buf, size_t ca
 	xw_sub_rsp(&w, frame);
 	save_args(&w, s, &l);
 	if (ctx) {
-		if (s->fn)
+		if (!s->fn_in_r11)
 			xw_mov_imm64(&w, XREG_R11, (uintptr_t)s->fn);
-		xw_store(&w, XREG_RSP, CTX(fn), XREG_R11); /* stubs pass fn in r11 */
+		xw_store(&w, XREG_RSP, CTX(fn), XREG_R11);
 		xw_load(&w, XREG_R11, XREG_RBP, above);
 		xw_store(&w, XREG_RSP, CTX(caller), XREG_R11);
 		xw_lea(&w, XREG_R11, XREG_RBP, above + 8);
@@ -252,10 +269,7 @@ int tramp_emit(const struct tramp_spec *s, uintptr_t at, uint8_t *buf, size_t ca
 		xw_call(&w, s->orig);
 		if (extra)
 			xw_add_rsp(&w, extra);
-		xw_store(&w, XREG_RSP, CTX(ret), XREG_RAX);
-		xw_store(&w, XREG_RSP, CTX(ret2), XREG_RDX);
-		xw_store_xmm(&w, XREG_RSP, CTX(fret), 0);
-		xw_store_xmm(&w, XREG_RSP, CTX(fret) + 16, 1);
+		save_ret(&w, s, true);
 		/* Retiring the image turns this nop into `jmp retpath`: a thread
 		 * still in the body then returns without running handlers that
 		 * were detached meanwhile. */
@@ -269,10 +283,7 @@ int tramp_emit(const struct tramp_spec *s, uintptr_t at, uint8_t *buf, size_t ca
 			xw_fs_store_byte(&w, s->guard_tpoff, 0);
 		xw_bind(&w, retpath);
 		o->ret_path = w.len;
-		xw_load(&w, XREG_RAX, XREG_RSP, CTX(ret));
-		xw_load(&w, XREG_RDX, XREG_RSP, CTX(ret2));
-		xw_load_xmm(&w, 0, XREG_RSP, CTX(fret));
-		xw_load_xmm(&w, 1, XREG_RSP, CTX(fret) + 16);
+		save_ret(&w, s, false);
 		leave_ret(&w, o);
 	}
 	if (nested >= 0) {
@@ -290,7 +301,7 @@ size_t tramp_emit_stub(uintptr_t at, uintptr_t shared, uintptr_t info, uint8_t *
 	struct xw w;
 
 	xw_init(&w, buf, cap, at);
-	xw_lea_rip(&w, XREG_R11, info);
+	xw_mov_imm64(&w, XREG_R11, info);
 	xw_jmp_keep_regs(&w, shared); /* r11 carries info */
 	return xw_finish(&w) ? w.len : 0;
 }

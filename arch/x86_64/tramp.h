@@ -26,8 +26,11 @@ struct tramp_handler {
  * stops at the end of the stack instead of faulting. */
 #define TRAMP_DYNAMIC_STACK_COPY 512
 
+enum { TRAMP_RET_RAX = 1, TRAMP_RET_RDX = 2, TRAMP_RET_XMM0 = 4, TRAMP_RET_XMM1 = 8, TRAMP_RET_ALL = 15 };
+
 struct tramp_spec {
-	const struct poketrace_fn *fn; /* NULL: taken from r11 (ops stubs) */
+	const struct poketrace_fn *fn; /* for the ctx */
+	bool fn_in_r11;                /* shared trampolines: fn comes from the stub in r11 */
 	int nint, nsse;                /* argument registers to save: 0-6, 0-8 */
 	bool save_rax;                 /* varargs / unknown prototype: al counts xmm args */
 	const struct tramp_handler *entry;
@@ -39,6 +42,7 @@ struct tramp_spec {
 	bool call_orig;                /* the image calls the body: the site is `jmp image` */
 	uintptr_t orig;                /* call_orig: the body (site+5) or a replacement */
 	size_t stack_bytes;            /* call_orig: stack arguments to copy (multiple of 8) */
+	unsigned ret_regs;             /* call_orig: TRAMP_RET_* the return value may use */
 	bool stack_dynamic;            /* call_orig: unknown size: copy TRAMP_DYNAMIC_STACK_COPY */
 	int32_t guard_tpoff;           /* fs offset of the per-thread "in a handler" byte */
 	uintptr_t miss_counter;        /* incremented (locked) when the guard skips handlers */
@@ -55,12 +59,16 @@ struct tramp_out {
 	int ncfi;
 };
 
-/* Emits the image for address `at` into buf.  -ENOSPC if cap is too small. */
+/* Whether the image builds a poketrace_ctx (any handler but typed ones). */
+bool tramp_needs_ctx(const struct tramp_spec *s);
+
+/* Emits the image for address `at` into buf.  -ENOSPC if cap is too small.
+ */
 int tramp_emit(const struct tramp_spec *s, uintptr_t at, uint8_t *buf, size_t cap,
 	       struct tramp_out *out);
 
-/* The per-site stub of a shared trampoline: lea r11, [rip+info]; jmp shared.
- * Writes the code and returns its length (info follows at `info_off`). */
+/* The per-site stub of a shared trampoline: mov r11, info; jmp shared.
+ * Writes the code and returns its length, 0 if cap is too small. */
 size_t tramp_emit_stub(uintptr_t at, uintptr_t shared, uintptr_t info, uint8_t *buf, size_t cap);
 
 /* .eh_frame bytes (CIE, FDE, terminator) describing an image's frames, for
