@@ -299,9 +299,15 @@ static inline void poketrace_ctx_set_ret_double(struct poketrace_ctx *c, double 
  * poketrace_stats.recursion_misses).
  *
  * Functions whose body the image calls itself (FEXIT, FMOD_RET, REPLACE with
- * others) must have a known stack-argument area: a DWARF prototype without
- * varargs.  For varargs functions and functions without a prototype these
- * kinds fail with -EOPNOTSUPP; FENTRY works everywhere.
+ * others) get their stack arguments copied below the image's frame: the
+ * exact area from the DWARF prototype (7+ integer arguments, structs by
+ * value, long double).  Varargs functions and functions without a prototype
+ * have no known area: the image then copies up to 512 bytes of the caller's
+ * stack with process_vm_readv (which stops at the end of the stack instead
+ * of faulting) — correct for up to 64 stack-passed words, and a system call
+ * (~0.3 us) per call.  Typed FENTRY handlers receive the stack arguments too
+ * when the prototype is known.  Vector arguments (__m256 and wider) are not
+ * preserved beyond their low 128 bits.
  *
  * Detach stops new calls from reaching the handler when it returns.  A thread
  * already inside the old image finishes with it; its memory is reclaimed once

@@ -227,6 +227,103 @@ static void stacking_order(void)
 	CHECK(horder(1) == 1 && order_n == 1, "only the body after detaching");
 }
 
+/* ------------------------------------------------ every kind, every shape */
+
+static int calls_seen;
+
+static void count_ctx(struct poketrace_ctx *c)
+{
+	(void)c;
+	calls_seen++;
+}
+
+static int pass_modret(struct poketrace_ctx *c)
+{
+	(void)c;
+	calls_seen++;
+	return 0;
+}
+
+/* Calls each of the 10 shapes once (a CHECK's message arguments are only
+ * evaluated when it fails); bonus: what replacements add. */
+static void call_shapes(int bonus)
+{
+	struct small sm = { 4, 5 };
+	struct big bg = { 1, 2, 3 };
+
+	CHECK(h0() == 42 + bonus, "h0 %d", h0());
+	CHECK(h1(1) == 2 && h2(30, 12) == 42, "h1/h2");
+	CHECK(h6(1, 2, 3, 4, 5, 6) == 91, "h6: 6 integer arguments");
+	CHECK(h8(1, 2, 3, 4, 5, 6, 7, 8) == 204 + bonus, "h8: 8 integer arguments %ld", h8(1, 2, 3, 4, 5, 6, 7, 8));
+	CHECK(hd(2.0, 0.5f) == 4.5 + bonus, "hd: double and float arguments");
+	CHECK(hmix(1, 2.0, 3, 4.0) == 30.0, "hmix: mixed");
+	CHECK(hs(sm, 7) == 52 + bonus, "hs: struct by value in registers");
+	CHECK(hbig(bg, 4) == 127, "hbig: struct by value on the stack");
+	CHECK(hv(10, 1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L) == 385, "hv: varargs");
+}
+
+static void kinds_by_shape(void)
+{
+	static const char *const shapes[] = { "h0", "h1", "h2", "h6", "h8", "hd", "hmix", "hs", "hbig", "hv" };
+	const enum poketrace_link_kind kinds[] = { POKETRACE_FENTRY, POKETRACE_FEXIT, POKETRACE_FMOD_RET };
+	void *handlers[] = { (void *)count_ctx, (void *)count_ctx, (void *)pass_modret };
+	const size_t n = sizeof(shapes) / sizeof(shapes[0]);
+	struct poketrace_link_spec s[10];
+	struct poketrace_link *l[10];
+
+	OK(poketrace_init(NULL));
+	for (int k = 0; k < 3; k++) {
+		for (size_t i = 0; i < n; i++) {
+			memset(&s[i], 0, sizeof(s[i]));
+			s[i].kind = kinds[k];
+			s[i].func = shapes[i];
+			s[i].handler = handlers[k];
+		}
+		OK(poketrace_links_attach(s, n));
+		calls_seen = 0;
+		call_shapes(0);
+		CHECK(calls_seen == 10, "kind %d: handlers ran %d times for 10 calls", kinds[k], calls_seen);
+		for (size_t i = 0; i < n; i++)
+			l[i] = s[i].link;
+		OK(poketrace_links_detach(l, n));
+	}
+	/* replace, on shapes with registers, stack arguments, structs, floats */
+	{
+		struct { const char *fn; void *repl; void **orig; } r[] = {
+			{ "h0", (void *)r_h0, &orig_h0 }, { "h8", (void *)r_h8, &orig_h8 },
+			{ "hs", (void *)r_hs, &orig_hs }, { "hd", (void *)r_hd, &orig_hd },
+		};
+
+		for (int i = 0; i < 4; i++) {
+			memset(&s[i], 0, sizeof(s[i]));
+			s[i].kind = POKETRACE_REPLACE;
+			s[i].func = r[i].fn;
+			s[i].handler = r[i].repl;
+		}
+		OK(poketrace_links_attach(s, 4));
+		for (int i = 0; i < 4; i++) {
+			*r[i].orig = poketrace_link_original(s[i].link);
+			l[i] = s[i].link;
+		}
+		call_shapes(1000);
+		/* and with an fexit around each replacement */
+		for (int i = 0; i < 4; i++) {
+			memset(&s[4 + i], 0, sizeof(s[0]));
+			s[4 + i].kind = POKETRACE_FEXIT;
+			s[4 + i].func = r[i].fn;
+			s[4 + i].handler = (void *)count_ctx;
+		}
+		OK(poketrace_links_attach(s + 4, 4));
+		calls_seen = 0;
+		call_shapes(1000);
+		CHECK(calls_seen == 4, "fexit around replacements: %d", calls_seen);
+		for (int i = 0; i < 4; i++)
+			l[4 + i] = s[4 + i].link;
+		OK(poketrace_links_detach(l, 8));
+		call_shapes(0);
+	}
+}
+
 /* ------------------------------------------------ no prototype (no -g) */
 
 static void no_prototype(void)
@@ -558,5 +655,5 @@ static void perf_map(void)
 }
 
 TEST_MAIN(CASE(fentry_typed), CASE(fentry_ctx), CASE(fexit_shapes), CASE(fmod_ret_replace),
-	  CASE(stacking_order), CASE(no_prototype), CASE(attach_detach_stress), CASE(recursion_guard),
+	  CASE(stacking_order), CASE(kinds_by_shape), CASE(no_prototype), CASE(attach_detach_stress), CASE(recursion_guard),
 	  CASE(sleeping_detach), CASE(unwinding), CASE(bad_input), CASE(perf_map))

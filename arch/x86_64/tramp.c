@@ -61,9 +61,11 @@ struct layout {
 
 static struct layout layout_of(const struct tramp_spec *s, bool ctx)
 {
+	int32_t rax = 8 * s->nint, xmm = (rax + (s->save_rax ? 8 : 0) + 15) & ~15;
+
 	if (ctx)
 		return (struct layout){ CTX(args), CTX(xmm), CTX(rax), CTX_SIZE };
-	return (struct layout){ 0, 64, 48, 64 + 16 * s->nsse };
+	return (struct layout){ 0, xmm, rax, xmm + 16 * s->nsse };
 }
 
 static void save_args(struct xw *w, const struct tramp_spec *s, const struct layout *l)

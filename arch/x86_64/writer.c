@@ -49,13 +49,18 @@ static void put8(struct xw *w, uint64_t v)
 	xw_bytes(w, &v, 8);
 }
 
-/* ModRM + SIB + disp32 for [base + disp] with reg in the reg field. */
+/* ModRM (+ SIB) + disp8 or disp32 for [base + disp] with reg in the reg field. */
 static void modrm_mem(struct xw *w, int reg, enum xreg base, int32_t disp)
 {
-	put1(w, (uint8_t)(0x80 | ((reg & 7) << 3) | (base & 7)));
+	bool d8 = disp >= -128 && disp <= 127;
+
+	put1(w, (uint8_t)((d8 ? 0x40 : 0x80) | ((reg & 7) << 3) | (base & 7)));
 	if ((base & 7) == XREG_RSP)
 		put1(w, 0x24); /* SIB: no index, base rsp/r12 */
-	put4(w, disp);
+	if (d8)
+		put1(w, (uint8_t)(int8_t)disp);
+	else
+		put4(w, disp);
 }
 
 static void rex_mem(struct xw *w, bool wide, int reg, enum xreg base)

@@ -54,3 +54,14 @@ NI long horder(long x)
 	order_log[order_n++ & 31] = 100; /* the body */
 	return x;
 }
+
+/* Replacements of the same prototypes: they call the original through the
+ * pointer the test stores (poketrace_link_original) and add 1000. */
+void *orig_h8, *orig_hs, *orig_hd, *orig_h0;
+NI long r_h8(long a, long b, long c, long d, long e, long f, long g, long h)
+{
+	return ((long (*)(long, long, long, long, long, long, long, long))orig_h8)(a, b, c, d, e, f, g, h) + 1000;
+}
+NI long r_hs(struct small s, long k) { return ((long (*)(struct small, long))orig_hs)(s, k) + 1000; }
+NI double r_hd(double x, float y) { return ((double (*)(double, float))orig_hd)(x, y) + 1000; }
+NI int r_h0(void) { return ((int (*)(void))orig_h0)() + 1000; }

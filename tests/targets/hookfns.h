@@ -22,6 +22,12 @@ long horder(long x);
 extern volatile int hsleep_inside;
 extern int order_log[32], order_n;
 
+extern void *orig_h8, *orig_hs, *orig_hd, *orig_h0;
+long r_h8(long a, long b, long c, long d, long e, long f, long g, long h);
+long r_hs(struct small s, long k);
+double r_hd(double x, float y);
+int r_h0(void);
+
 /* The same shapes without debug information (prototype unknown). */
 long nd2(long a, long b);
 long nd8(long a, long b, long c, long d, long e, long f, long g, long h);
