@@ -634,6 +634,33 @@ static void bad_input(void)
 	}
 }
 
+/* A hooked library is unloaded: its links become detached (detach still
+ * works), nothing touches its memory, and a fresh load is unhooked. */
+static void module_unloaded(void)
+{
+	struct poketrace_link *l;
+	int (*fn)(int);
+	void *h = dlopen(DL_PATH, RTLD_NOW);
+
+	OK(poketrace_init(NULL));
+	CHECK(h, "dlopen: %s", dlerror());
+	fn = (int (*)(int))dlsym(h, "dl_fn");
+	exits = 0;
+	l = attach(POKETRACE_FEXIT, "libt_dl_clang.so:dl_fn", (void *)on_exit_, NULL, 0, 0);
+	CHECK(fn(3) == 30 && exits == 1, "hooked in the library");
+	CHECK(dlclose(h) == 0, "dlclose");
+	h = dlopen(DL_PATH, RTLD_NOW);
+	fn = (int (*)(int))dlsym(h, "dl_fn");
+	CHECK(fn(4) == 40 && exits == 1, "a fresh load of the library is still hooked");
+	OK(poketrace_link_detach(l));
+	CHECK(fn(5) == 50 && exits == 1, "detaching a link of an unloaded module touched the new one");
+	l = attach(POKETRACE_FEXIT, "dl_fn", (void *)on_exit_, NULL, 0, 0);
+	CHECK(fn(6) == 60 && exits == 2, "hooking the reloaded library");
+	OK(poketrace_link_detach(l));
+	dlclose(h);
+	OK(poketrace_quiesce(3000));
+}
+
 static void perf_map(void)
 {
 	char path[64], line[256];
@@ -656,4 +683,4 @@ static void perf_map(void)
 
 TEST_MAIN(CASE(fentry_typed), CASE(fentry_ctx), CASE(fexit_shapes), CASE(fmod_ret_replace),
 	  CASE(stacking_order), CASE(kinds_by_shape), CASE(no_prototype), CASE(attach_detach_stress), CASE(recursion_guard),
-	  CASE(sleeping_detach), CASE(unwinding), CASE(bad_input), CASE(perf_map))
+	  CASE(sleeping_detach), CASE(unwinding), CASE(bad_input), CASE(module_unloaded), CASE(perf_map))

@@ -91,14 +91,15 @@ $(T)/t_gcc_threaded: tests/t_gcc_threaded.c $(TO)/funcs_pfe_gcc.o $(T)/libt_dl.s
 	@$(CC) $(TESTCFLAGS) -DDL_PATH='"$(abspath $(T))/libt_dl.so"' -o $@ $< $(TO)/funcs_pfe_gcc.o $(TESTLIBS)
 
 # --- links and ops: functions with DWARF prototypes, and some without
-$(TO)/hookfns.o: tests/targets/hookfns.c tests/targets/hookfns.h $(TO)/.dir
+$(TO)/hookfns.o: tests/targets/hookfns.c tests/targets/hookfns.h tests/targets/varsum.h $(TO)/.dir
 	@$(CLANG) -O2 -g $(PFE_FLAGS) -fPIE -c $< -o $@
-$(TO)/nodebug.o: tests/targets/nodebug.c $(TO)/.dir
+$(TO)/nodebug.o: tests/targets/nodebug.c tests/targets/varsum.h $(TO)/.dir
 	@$(CLANG) -O2 -g0 $(PFE_FLAGS) -fPIE -c $< -o $@
 
-$(T)/t_links: tests/t_links.c $(TO)/hookfns.o $(TO)/nodebug.o $(STLIB) tests/harness.h
+$(T)/t_links: tests/t_links.c $(TO)/hookfns.o $(TO)/nodebug.o $(T)/libt_dl_clang.so $(STLIB) tests/harness.h
 	@echo "  TEST    $@"
-	@$(CC) $(TESTCFLAGS) -rdynamic -o $@ $< $(TO)/hookfns.o $(TO)/nodebug.o $(TESTLIBS) -lm
+	@$(CC) $(TESTCFLAGS) -rdynamic -DDL_PATH='"$(abspath $(T))/libt_dl_clang.so"' -o $@ $< \
+		$(TO)/hookfns.o $(TO)/nodebug.o $(TESTLIBS) -lm
 
 $(T)/t_ops: tests/t_ops.c $(TO)/hookfns.o $(STLIB) tests/harness.h
 	@echo "  TEST    $@"

@@ -1,6 +1,8 @@
 #include "hookfns.h"
 
 #include <stdarg.h>
+
+#include "varsum.h"
 #include <time.h>
 
 #define NI __attribute__((noinline))
@@ -29,11 +31,10 @@ NI long hbig(struct big b, long k) { BARRIER; return b.a * 100 + b.b * 10 + b.c 
 NI long hv(int n, ...)
 {
 	va_list ap;
-	long sum = 0;
+	long sum;
 
 	va_start(ap, n);
-	for (int i = 0; i < n; i++)
-		sum += va_arg(ap, long) * (i + 1);
+	sum = varsum(n, ap);
 	va_end(ap);
 	return sum;
 }

@@ -1,6 +1,8 @@
 /* Built without -g: poketrace knows no prototype for these. */
 #include <stdarg.h>
 
+#include "varsum.h"
+
 #define NI __attribute__((noinline))
 
 NI long nd2(long a, long b) { __asm__ volatile(""); return a * 3 + b; }
@@ -12,11 +14,10 @@ NI long nd8(long a, long b, long c, long d, long e, long f, long g, long h)
 NI long ndv(int n, ...)
 {
 	va_list ap;
-	long sum = 0;
+	long sum;
 
 	va_start(ap, n);
-	for (int i = 0; i < n; i++)
-		sum += va_arg(ap, long) * (i + 1);
+	sum = varsum(n, ap);
 	va_end(ap);
 	return sum;
 }
