@@ -21,21 +21,25 @@ LIB_SRCS = base/error.c base/ptrset.c \
 	arch/x86_64/writer.c arch/x86_64/tramp.c \
 	core/elfscan.c core/proto.c core/module.c core/sites.c core/siteapi.c core/patch.c core/engine.c \
 	core/image.c core/gdbjit.c core/reclaim.c core/hooks.c core/links.c core/ops.c
-CLI_SRCS = cli/main.c cli/cmd_sites.c
+CLI_SRCS = cli/main.c cli/cmd_sites.c cli/cmd_record.c cli/cmd_report.c cli/trace.c cli/analyze.c
+AGENT_SRCS = trace/clock.c trace/tbuf.c trace/ctf.c trace/tracer.c \
+	agent/agent.c agent/config.c agent/writer.c
 
 LIB_OBJS = $(LIB_SRCS:%.c=$(B)/obj/%.o)
 CLI_OBJS = $(CLI_SRCS:%.c=$(B)/obj/%.o)
-HDRS = $(wildcard include/*.h base/*.h arch/x86_64/*.h core/*.h cli/*.h)
+AGENT_OBJS = $(AGENT_SRCS:%.c=$(B)/obj/%.o)
+HDRS = $(wildcard include/*.h base/*.h arch/x86_64/*.h core/*.h trace/*.h agent/*.h cli/*.h)
 
 SHLIB  = $(B)/libpoketrace.so.$(VERSION)
 STLIB  = $(B)/libpoketrace.a
 CLI    = $(B)/poketrace
+AGENT  = $(B)/libpoketrace-agent.so
 
 # Keep generated intermediates (objects of pattern rules, generated C).
 .SECONDARY:
 
 .PHONY: all deps check check-asan demo bench clean tests examples
-all: $(SHLIB) $(STLIB) $(CLI)
+all: $(SHLIB) $(STLIB) $(CLI) $(AGENT)
 
 $(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -56,7 +60,12 @@ $(STLIB): $(LIB_OBJS)
 
 $(CLI): $(CLI_OBJS) $(STLIB)
 	@echo "  LD      $@"
-	@$(CC) $(SAN) -o $@ $(CLI_OBJS) $(STLIB) $(LIBS)
+	@$(CC) $(SAN) -o $@ $(CLI_OBJS) $(STLIB) $(LIBS) -lstdc++
+
+$(AGENT): $(AGENT_OBJS) $(LIB_OBJS) libpoketrace.map
+	@echo "  LD      $@"
+	@$(CC) -shared $(SAN) -Wl,--version-script=agent/agent.map -Wl,-z,now -o $@ \
+		$(AGENT_OBJS) $(LIB_OBJS) $(LIBS)
 
 deps:
 	@bash scripts/install-deps.sh

@@ -14,8 +14,17 @@ static const char usage[] =
 	"-fpatchable-function-entry=5 with gcc or clang).\n"
 	"\n"
 	"commands:\n"
+	"  record [OPTS] -- PROG ARGS   run PROG and record a trace (graph, function, profile)\n"
+	"  report [DIR]     calls, total, self, avg, min, max time per function\n"
+	"  graph [DIR [FN]] the call tree with times and calls\n"
+	"  replay [DIR]     every call in order, indented, with durations\n"
+	"  dump --chrome|--flame [DIR]  Chrome trace JSON, or folded stacks\n"
+	"  info [DIR]       what was recorded\n"
 	"  sites PROG       list the patch sites of an executable or shared library\n"
 	"  sites -p PID     list the patch sites of every module a running process loaded\n"
+	"\n"
+	"The trace directory (DIR) defaults to poketrace.data; it is CTF 1.8, which\n"
+	"babeltrace2 reads too.\n"
 	"\n"
 	"'poketrace COMMAND --help' describes a command.\n";
 
@@ -44,8 +53,17 @@ int main(int argc, char **argv)
 		printf("poketrace %s\n", poketrace_version());
 		return 0;
 	}
-	if (!strcmp(argv[1], "sites"))
-		return cmd_sites(argc - 1, argv + 1);
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} cmds[] = {
+		{ "sites", cmd_sites }, { "record", cmd_record }, { "report", cmd_report },
+		{ "graph", cmd_graph }, { "replay", cmd_replay }, { "dump", cmd_dump }, { "info", cmd_info },
+	};
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
 	cli_error("unknown command '%s'", argv[1]);
 	fputs(usage, stderr);
 	return EXIT_USAGE;

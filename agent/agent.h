@@ -1,0 +1,39 @@
+/* libpoketrace-agent.so: preloaded into the traced program by
+ * `poketrace record`; reads the configuration record left in the trace
+ * directory, enables the tracer, and writes the trace. */
+#ifndef PT_AGENT_H
+#define PT_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "trace/clock.h"
+#include "trace/tracer.h"
+
+struct agent_config {
+	char dir[4096];
+	enum tracer_mode mode;
+	char filter[1024], notrace[1024], modules[1024];
+	int max_depth;
+	uint64_t min_time_ns;
+	uint64_t chunk_size;
+	int nchunks;
+};
+
+int agent_config_read(const char *dir, struct agent_config *c);
+
+/* The writer thread: moves full chunks to the stream files. */
+int writer_start(const char *dir);
+/* Seals every thread's chunk, writes everything, stops the thread. */
+void writer_finish(void);
+/* From a fatal signal handler: writes what is full, nothing else. */
+void writer_emergency(void);
+struct writer_totals {
+	uint64_t events, lost, bytes, lost_on_disk;
+	uint32_t threads;
+	int error;              /* errno of the first failed write, or 0 */
+	char error_file[256];
+};
+void writer_totals(struct writer_totals *t);
+
+#endif

@@ -1,0 +1,162 @@
+/* The writer thread.  It polls every thread's ring (no signal or wake-up
+ * from the traced threads, which must not make system calls) and appends
+ * each full chunk, as one CTF packet, to that thread's stream file.  A
+ * failed write (full disk, RLIMIT_FSIZE) is cut back to the last whole
+ * packet, so the file stays readable, and tracing to disk stops there. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "trace/ctf.h"
+#include "trace/tbuf.h"
+
+static char dir[4096];
+static pthread_t thread;
+static atomic_int stop, running;
+static pthread_mutex_t drain_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t bytes, lost_on_disk;
+static int first_error;
+static char error_file[256];
+
+static int stream_fd(struct tbuf *b)
+{
+	char path[4200];
+
+	if (b->fd >= 0 || b->write_failed)
+		return b->fd;
+	snprintf(path, sizeof(path), "%s/stream_%u", dir, b->tid);
+	b->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (b->fd < 0)
+		b->write_failed = true;
+	return b->fd;
+}
+
+static void fail(struct tbuf *b, int err, off_t good)
+{
+	if (b->fd >= 0 && ftruncate(b->fd, good) < 0)
+		err = err ? err : errno;
+	b->write_failed = true;
+	if (!first_error) {
+		first_error = err ? err : EIO;
+		snprintf(error_file, sizeof(error_file), "stream_%u", b->tid);
+	}
+}
+
+static void write_chunk(struct tbuf *b, struct tb_chunk *c)
+{
+	int fd = stream_fd(b);
+
+	if (fd >= 0 && !b->write_failed) {
+		off_t at = lseek(fd, 0, SEEK_END);
+		size_t done = 0;
+
+		ctf_packet_header(c, b->tid);
+		while (done < c->len) {
+			ssize_t w = write(fd, c->data + done, c->len - done);
+
+			if (w <= 0) {
+				fail(b, w < 0 ? errno : ENOSPC, at);
+				break;
+			}
+			done += (size_t)w;
+		}
+		if (done == c->len)
+			bytes += c->len;
+	}
+	if (b->write_failed)
+		lost_on_disk += c->nevents;
+	atomic_store_explicit(&c->state, CHUNK_FREE, memory_order_release);
+}
+
+static bool drain(void)
+{
+	bool any = false;
+
+	pthread_mutex_lock(&drain_lock);
+	for (struct tbuf *b = tb_all(); b; b = b->next) {
+		for (;;) {
+			struct tb_chunk *c = &b->chunks[b->wr_idx];
+
+			if (atomic_load_explicit(&c->state, memory_order_acquire) != CHUNK_FULL)
+				break;
+			write_chunk(b, c);
+			b->wr_idx = (b->wr_idx + 1) % b->nchunks;
+			any = true;
+		}
+	}
+	pthread_mutex_unlock(&drain_lock);
+	return any;
+}
+
+static void *loop(void *arg)
+{
+	struct timespec pause = { 0, 1000000 };
+
+	(void)arg;
+	while (!atomic_load(&stop))
+		if (!drain())
+			nanosleep(&pause, NULL);
+	drain();
+	return NULL;
+}
+
+int writer_start(const char *d)
+{
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s", d);
+	r = pthread_create(&thread, NULL, loop, NULL);
+	if (r == 0)
+		atomic_store(&running, 1);
+	return -r;
+}
+
+void writer_finish(void)
+{
+	for (struct tbuf *b = tb_all(); b; b = b->next)
+		tb_seal(b);
+	if (atomic_exchange(&running, 0)) {
+		atomic_store(&stop, 1);
+		pthread_join(thread, NULL);
+	}
+	drain();
+	for (struct tbuf *b = tb_all(); b; b = b->next)
+		if (b->fd >= 0)
+			fsync(b->fd);
+}
+
+void writer_emergency(void)
+{
+	/* Only what needs no lock: a crash may have happened inside drain. */
+	for (struct tbuf *b = tb_all(); b; b = b->next) {
+		tb_seal(b);
+		for (int n = 0; n < b->nchunks; n++) {
+			struct tb_chunk *c = &b->chunks[b->wr_idx];
+
+			if (atomic_load(&c->state) != CHUNK_FULL)
+				break;
+			write_chunk(b, c);
+			b->wr_idx = (b->wr_idx + 1) % b->nchunks;
+		}
+	}
+}
+
+void writer_totals(struct writer_totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (struct tbuf *b = tb_all(); b; b = b->next) {
+		t->events += b->events;
+		t->lost += b->lost;
+		t->threads++;
+	}
+	t->bytes = bytes;
+	t->lost_on_disk = lost_on_disk;
+	t->error = first_error;
+	snprintf(t->error_file, sizeof(t->error_file), "%s", error_file);
+}

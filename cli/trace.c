@@ -1,0 +1,431 @@
+/* Trace reading.  A stream file is a sequence of packets: a 52-byte header
+ * and context (magic, stream id, timestamp_begin/end, content_size and
+ * packet_size in bits, events_discarded, tid) then events, compact (4-byte
+ * header: id:5, clock low 27 bits; uint32 function) or extended (id 31,
+ * uint32 id, uint64 clock, uint32 function).  A compact clock value is
+ * completed from the previous one, starting with timestamp_begin, as every
+ * CTF reader does. */
+#include "cli/trace.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+#define PACKET_HEADER 52
+#define MAGIC 0xc1fc1fc1u
+
+char *__cxa_demangle(const char *mangled, char *out, size_t *len, int *status);
+
+static char *demangle(const char *s)
+{
+	int st = -1;
+	char *d = (s[0] == '_' && s[1] == 'Z') ? __cxa_demangle(s, NULL, NULL, &st) : NULL;
+
+	return st == 0 && d ? d : strdup(s);
+}
+
+static void problem(struct trace *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(struct trace *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "poketrace: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	t->problems++;
+}
+
+static int load_functions(struct trace *t)
+{
+	char path[4200], line[8192];
+	uint32_t cap = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/poketrace/functions", t->dir);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned id;
+		unsigned long long addr;
+		char mod[4096], sym[4096];
+
+		if (line[0] == '#')
+			continue;
+		if (sscanf(line, "%u\t%llx\t%4095[^\t]\t%4095[^\n]", &id, &addr, mod, sym) != 4 || id != t->nfuncs) {
+			problem(t, "%s: malformed line %u; functions after it are unnamed", path, t->nfuncs + 1);
+			break;
+		}
+		if (t->nfuncs == cap) {
+			struct tr_func *nv = realloc(t->funcs, (cap = cap ? cap * 2 : 256) * sizeof(*nv));
+
+			if (!nv) {
+				fclose(f);
+				return -ENOMEM;
+			}
+			t->funcs = nv;
+		}
+		t->funcs[t->nfuncs].addr = addr;
+		t->funcs[t->nfuncs].module = strdup(mod);
+		t->funcs[t->nfuncs].symbol = demangle(sym);
+		t->nfuncs++;
+	}
+	fclose(f);
+	return 0;
+}
+
+static void load_info(struct trace *t)
+{
+	char path[4200], line[2048];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/poketrace/info", t->dir);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	t->have_info = true;
+	while (fgets(line, sizeof(line), f)) {
+		char *eq = strchr(line, '='), *v;
+
+		if (!eq)
+			continue;
+		*eq = '\0';
+		v = eq + 1;
+		v[strcspn(v, "\n")] = '\0';
+		if (!strcmp(line, "clock_freq"))
+			t->freq = strtoull(v, NULL, 10);
+		else if (!strcmp(line, "tracer"))
+			snprintf(t->tracer, sizeof(t->tracer), "%s", v);
+		else if (!strcmp(line, "command"))
+			snprintf(t->command, sizeof(t->command), "%s", v);
+		else if (!strcmp(line, "error"))
+			snprintf(t->error, sizeof(t->error), "%s", v);
+		else if (!strcmp(line, "events"))
+			t->info_events = strtoull(v, NULL, 10);
+		else if (!strcmp(line, "lost"))
+			t->info_lost = strtoull(v, NULL, 10);
+		else if (!strcmp(line, "lost_on_disk"))
+			t->info_lost_on_disk = strtoull(v, NULL, 10);
+		else if (!strcmp(line, "bytes"))
+			t->info_bytes = strtoull(v, NULL, 10);
+		else if (!strcmp(line, "duration_ns"))
+			t->duration_ns = strtoull(v, NULL, 10);
+	}
+	fclose(f);
+}
+
+/* Without info (the program was killed), the clock comes from metadata. */
+static void load_freq_from_metadata(struct trace *t)
+{
+	char path[4200], line[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/metadata", t->dir);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, " freq = %lu;", &t->freq) == 1)
+			break;
+	fclose(f);
+}
+
+static int push(struct tr_stream *s, size_t *cap, uint64_t ts, uint32_t fn, uint8_t type)
+{
+	if (s->n == *cap) {
+		struct tr_event *nv = realloc(s->ev, (*cap = *cap ? *cap * 2 : 4096) * sizeof(*nv));
+
+		if (!nv)
+			return -1;
+		s->ev = nv;
+	}
+	s->ev[s->n++] = (struct tr_event){ ts, fn, type };
+	return 0;
+}
+
+static void parse_stream(struct trace *t, struct tr_stream *s, const uint8_t *d, size_t size)
+{
+	size_t off = 0, cap = 0;
+
+	while (off < size) {
+		uint32_t magic, tid;
+		uint64_t tsb, content, psize, lost, prev;
+		size_t end, pos;
+
+		if (size - off < PACKET_HEADER) {
+			problem(t, "%s/%s: truncated at offset %zu (a partial packet header); the %zu events "
+				"before it are read", t->dir, s->file, off, s->n);
+			s->damaged = true;
+			return;
+		}
+		memcpy(&magic, d + off, 4);
+		if (magic != MAGIC) {
+			problem(t, "%s/%s: corrupted at offset %zu (no packet magic); the %zu events before it "
+				"are read, the rest of the file is skipped", t->dir, s->file, off, s->n);
+			s->damaged = true;
+			return;
+		}
+		memcpy(&tsb, d + off + 8, 8);
+		memcpy(&content, d + off + 24, 8);
+		memcpy(&psize, d + off + 32, 8);
+		memcpy(&lost, d + off + 40, 8);
+		memcpy(&tid, d + off + 48, 4);
+		s->tid = tid;
+		if (lost > s->lost)
+			s->lost = lost;
+		if (content % 8 || psize % 8 || content < PACKET_HEADER * 8 || psize < content || psize / 8 > 1 << 30) {
+			problem(t, "%s/%s: corrupted packet header at offset %zu; the %zu events before it are "
+				"read", t->dir, s->file, off, s->n);
+			s->damaged = true;
+			return;
+		}
+		end = off + content / 8;
+		if (off + psize / 8 > size) {
+			problem(t, "%s/%s: truncated at offset %zu (the packet there needs %llu bytes, %zu "
+				"remain); its events up to the end of the file are read", t->dir, s->file, off,
+				(unsigned long long)(psize / 8), size - off);
+			s->damaged = true;
+			end = size;
+		}
+		prev = tsb;
+		for (pos = off + PACKET_HEADER; pos < end;) {
+			uint32_t h, id, fn;
+			uint64_t ts;
+
+			if (end - pos < 8)
+				break;
+			memcpy(&h, d + pos, 4);
+			if ((h & 31) != 31) {
+				id = h & 31;
+				ts = (prev & ~0x7ffffffULL) | (h >> 5);
+				if (ts < prev)
+					ts += 1ULL << 27;
+				memcpy(&fn, d + pos + 4, 4);
+				pos += 8;
+			} else {
+				if (end - pos < 17)
+					break;
+				memcpy(&id, d + pos + 1, 4);
+				memcpy(&ts, d + pos + 5, 8);
+				memcpy(&fn, d + pos + 13, 4);
+				pos += 17;
+			}
+			if (id > TR_EXIT || fn >= t->nfuncs || ts < prev) {
+				problem(t, "%s/%s: corrupted event at offset %zu (event id %u, function %u); the "
+					"rest of that packet is skipped", t->dir, s->file, pos, id, fn);
+				s->damaged = true;
+				break;
+			}
+			prev = ts;
+			if (push(s, &cap, ts, fn, (uint8_t)id) < 0)
+				return;
+		}
+		if (end == size && off + psize / 8 > size)
+			return;
+		off += psize / 8;
+	}
+}
+
+static int read_file(const char *path, uint8_t **out, size_t *size)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	*out = NULL;
+	*size = 0;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !(*out = malloc((size_t)st.st_size + 1))) {
+		close(fd);
+		return -ENOMEM;
+	}
+	n = read(fd, *out, (size_t)st.st_size);
+	close(fd);
+	*size = n > 0 ? (size_t)n : 0;
+	return 0;
+}
+
+static int by_tid(const void *a, const void *b)
+{
+	const struct tr_stream *x = a, *y = b;
+
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+static void load_profile(struct trace *t)
+{
+	char path[4200], line[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/poketrace/profile", t->dir);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	t->prof = calloc(t->nfuncs ? t->nfuncs : 1, sizeof(*t->prof));
+	while (t->prof && fgets(line, sizeof(line), f)) {
+		unsigned id;
+		struct tr_prof p;
+
+		if (line[0] == '#' || sscanf(line, "%u\t%lu\t%lu\t%lu\t%lu\t%lu", &id, &p.calls, &p.total, &p.self,
+					     &p.min, &p.max) != 6)
+			continue;
+		if (id < t->nfuncs)
+			t->prof[id] = p;
+	}
+	fclose(f);
+}
+
+int trace_load(const char *dir, struct trace *t)
+{
+	struct dirent *e;
+	size_t cap = 0;
+	DIR *d;
+	int r;
+
+	memset(t, 0, sizeof(*t));
+	snprintf(t->dir, sizeof(t->dir), "%s", dir);
+	if ((r = load_functions(t)) < 0) {
+		cli_error("%s is not a poketrace trace directory (cannot read %s/poketrace/functions: %s); record one "
+			  "with 'poketrace record'", dir, dir, strerror(-r));
+		return -1;
+	}
+	load_info(t);
+	if (!t->freq)
+		load_freq_from_metadata(t);
+	if (!t->freq) {
+		cli_error("%s: no clock frequency in info or metadata", dir);
+		return -1;
+	}
+	load_profile(t);
+	d = opendir(dir);
+	if (!d) {
+		cli_error("cannot list %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	while ((e = readdir(d))) {
+		char path[4400];
+		uint8_t *data;
+		size_t size;
+		struct tr_stream *s;
+
+		if (strncmp(e->d_name, "stream_", 7))
+			continue;
+		if (t->nstreams == cap) {
+			struct tr_stream *nv = realloc(t->streams, (cap = cap ? cap * 2 : 16) * sizeof(*nv));
+
+			if (!nv)
+				break;
+			t->streams = nv;
+		}
+		s = &t->streams[t->nstreams];
+		memset(s, 0, sizeof(*s));
+		snprintf(s->file, sizeof(s->file), "%s", e->d_name);
+		s->tid = (uint32_t)atoi(e->d_name + 7);
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (read_file(path, &data, &size) < 0) {
+			problem(t, "cannot read %s", path);
+			continue;
+		}
+		s->bytes = size;
+		parse_stream(t, s, data, size);
+		free(data);
+		t->nstreams++;
+	}
+	closedir(d);
+	qsort(t->streams, t->nstreams, sizeof(*t->streams), by_tid);
+	return 0;
+}
+
+void trace_free(struct trace *t)
+{
+	for (uint32_t i = 0; i < t->nfuncs; i++) {
+		free(t->funcs[i].module);
+		free(t->funcs[i].symbol);
+	}
+	for (size_t i = 0; i < t->nstreams; i++)
+		free(t->streams[i].ev);
+	free(t->funcs);
+	free(t->streams);
+	free(t->prof);
+}
+
+double trace_ns(const struct trace *t, uint64_t cycles)
+{
+	return (double)cycles * 1e9 / (double)t->freq;
+}
+
+int trace_remove_streams(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char path[4400];
+
+		if (strncmp(e->d_name, "stream_", 7))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	return 0;
+}
+
+double trace_streams_bytes(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	double sum = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char path[4400];
+		struct stat st;
+
+		if (strncmp(e->d_name, "stream_", 7))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (stat(path, &st) == 0)
+			sum += (double)st.st_size;
+	}
+	closedir(d);
+	return sum;
+}
+
+void trace_print_summary(const char *dir, double secs)
+{
+	struct trace t;
+	uint64_t events = 0, lost = 0;
+	double bytes = 0;
+
+	if (trace_load(dir, &t) < 0)
+		return;
+	for (size_t i = 0; i < t.nstreams; i++) {
+		events += t.streams[i].n;
+		lost += t.streams[i].lost;
+		bytes += (double)t.streams[i].bytes;
+	}
+	if (t.have_info && t.info_lost > lost)
+		lost = t.info_lost;
+	fprintf(stderr, "poketrace: %llu events, %llu lost, %.1f KB in %zu thread%s (%.1f bytes/event), "
+		"%.2f s: %s%s\n", (unsigned long long)events, (unsigned long long)lost, bytes / 1024,
+		t.nstreams, t.nstreams == 1 ? "" : "s", events ? bytes / (double)events : 0.0, secs, dir,
+		t.have_info ? "" : " (the program did not exit normally)");
+	if (t.error[0])
+		fprintf(stderr, "poketrace: %s\n", t.error);
+	trace_free(&t);
+}

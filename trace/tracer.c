@@ -1,0 +1,154 @@
+/* Tracer handlers.  Each thread keeps a shadow stack of its traced frames
+ * (function, entry time, the caller's stack position), which gives the depth
+ * for -D, the duration for -t and the profile, and survives longjmp and
+ * exceptions: frames deeper than the current stack position are dropped. */
+#include "trace/tracer.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/mman.h>
+
+#include "trace/tbuf.h"
+
+static struct tracer_config cfg;
+
+struct prof_table {
+	struct prof_table *next;
+	struct prof_entry e[];
+};
+
+static _Atomic(struct prof_table *) tables;
+static __thread struct prof_table *my_table __attribute__((tls_model("initial-exec")));
+
+void tracer_configure(const struct tracer_config *c)
+{
+	cfg = *c;
+}
+
+static struct prof_table *table(void)
+{
+	struct prof_table *t = my_table;
+
+	if (t)
+		return t;
+	t = mmap(NULL, sizeof(*t) + cfg.nfuncs * sizeof(struct prof_entry), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (t == MAP_FAILED)
+		return NULL;
+	t->next = atomic_load(&tables);
+	while (!atomic_compare_exchange_weak(&tables, &t->next, t))
+		;
+	return my_table = t;
+}
+
+/* Pops frames left behind by longjmp or an exception: they are deeper in
+ * the stack (lower addresses) than a frame being entered or left. */
+static void resync(struct tbuf *b, const void *sp, bool entering)
+{
+	while (b->depth > 0) {
+		const void *top = b->frames[b->depth - 1].sp;
+
+		if (entering ? top > sp : top >= sp)
+			break;
+		b->depth--;
+	}
+}
+
+void tracer_entry(struct poketrace_ctx *ctx)
+{
+	struct tbuf *b = tb_self();
+	uint32_t fn = (uint32_t)(uintptr_t)ctx->data;
+	uint64_t ts = clock_now(cfg.clock);
+	struct tb_frame *f;
+
+	if (!b)
+		return;
+	if (cfg.mode == TRACER_FUNCTION) {
+		tb_put(b, EV_ENTRY, fn, ts);
+		return;
+	}
+	resync(b, ctx->stack, true);
+	if (b->depth == TB_MAX_DEPTH) {
+		b->lost++;
+		return;
+	}
+	f = &b->frames[b->depth++];
+	f->fn = fn;
+	f->sp = ctx->stack;
+	f->child = 0;
+	f->traced = cfg.mode == TRACER_GRAPH && (!cfg.max_depth || b->depth <= cfg.max_depth);
+	if (f->traced) {
+		uint8_t *before = b->cur;
+		uint64_t n = b->events;
+		int idx = b->idx;
+
+		f->prev_ts = b->last_ts;
+		tb_put(b, EV_ENTRY, fn, ts);
+		f->events = b->events;
+		/* Can be taken back only if written whole into the same chunk. */
+		f->len = b->events == n + 1 && b->idx == idx ? (uint8_t)(b->cur - before) : 0;
+	}
+	f->ts = clock_now(cfg.clock);
+}
+
+void tracer_exit(struct poketrace_ctx *ctx)
+{
+	uint64_t ts = clock_now(cfg.clock), dur;
+	struct tbuf *b = tb_self();
+	struct tb_frame *f;
+
+	if (!b)
+		return;
+	resync(b, ctx->stack, false);
+	if (b->depth == 0 || b->frames[b->depth - 1].fn != (uint32_t)(uintptr_t)ctx->data)
+		return; /* its entry was not seen (lost, or before tracing began) */
+	f = &b->frames[--b->depth];
+	dur = ts - f->ts;
+	if (b->depth > 0)
+		b->frames[b->depth - 1].child += dur;
+	if (cfg.mode == TRACER_PROFILE) {
+		struct prof_table *t = table();
+		struct prof_entry *e;
+
+		if (!t)
+			return;
+		e = &t->e[f->fn];
+		if (e->calls == 0 || dur < e->min)
+			e->min = dur;
+		if (dur > e->max)
+			e->max = dur;
+		e->calls++;
+		e->total += dur;
+		e->self += dur > f->child ? dur - f->child : 0;
+		return;
+	}
+	if (!f->traced)
+		return;
+	if (dur < cfg.min_time && f->len && f->events == b->events && b->idx >= 0) {
+		/* -t: a short call with nothing traced inside: take back its entry. */
+		b->cur -= f->len;
+		b->last_ts = f->prev_ts;
+		b->events--;
+		return;
+	}
+	tb_put(b, EV_EXIT, f->fn, ts);
+}
+
+void tracer_profile_sum(struct prof_entry *out)
+{
+	for (struct prof_table *t = atomic_load(&tables); t; t = t->next) {
+		for (uint32_t i = 0; i < cfg.nfuncs; i++) {
+			struct prof_entry *a = &out[i], *e = &t->e[i];
+
+			if (!e->calls)
+				continue;
+			if (!a->calls || e->min < a->min)
+				a->min = e->min;
+			if (e->max > a->max)
+				a->max = e->max;
+			a->calls += e->calls;
+			a->total += e->total;
+			a->self += e->self;
+		}
+	}
+}

@@ -1,0 +1,33 @@
+/* The tracers: function (entry events), graph (entry and exit events:
+ * a call tree with durations) and profile (counts and times per function,
+ * kept in the process; only a table is written). */
+#ifndef PT_TRACE_TRACER_H
+#define PT_TRACE_TRACER_H
+
+#include <stdint.h>
+
+#include "poketrace.h"
+#include "trace/clock.h"
+
+enum tracer_mode { TRACER_FUNCTION = 0, TRACER_GRAPH, TRACER_PROFILE };
+
+struct tracer_config {
+	enum tracer_mode mode;
+	int max_depth;         /* 0: no limit */
+	uint64_t min_time;     /* clock cycles; calls shorter are dropped (graph) */
+	uint32_t nfuncs;
+	const struct trace_clock *clock;
+};
+
+struct prof_entry {
+	uint64_t calls, total, self, min, max;
+};
+
+void tracer_configure(const struct tracer_config *c);
+/* Link handlers: ctx->data is the function's id. */
+void tracer_entry(struct poketrace_ctx *ctx);
+void tracer_exit(struct poketrace_ctx *ctx);
+/* Sums every thread's profile into out[nfuncs]. */
+void tracer_profile_sum(struct prof_entry *out);
+
+#endif
