@@ -23,7 +23,7 @@ LIB_SRCS = base/error.c base/ptrset.c \
 	core/image.c core/gdbjit.c core/reclaim.c core/hooks.c core/links.c core/ops.c
 CLI_SRCS = cli/main.c cli/cmd_sites.c cli/cmd_record.c cli/cmd_report.c cli/trace.c cli/analyze.c
 AGENT_SRCS = trace/clock.c trace/tbuf.c trace/ctf.c trace/tracer.c \
-	agent/agent.c agent/config.c agent/writer.c
+	agent/agent.c agent/config.c agent/writer.c agent/dlhook.c
 
 LIB_OBJS = $(LIB_SRCS:%.c=$(B)/obj/%.o)
 CLI_OBJS = $(CLI_SRCS:%.c=$(B)/obj/%.o)

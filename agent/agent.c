@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,19 @@ struct pick {
 	size_t n, cap;
 };
 
+/* Sites traced so far (sorted insert is not needed: a lookup per new site
+ * at dlopen time), so a rescan picks only new modules' functions. */
+static uintptr_t *traced;
+static size_t ntraced, captraced;
+
+static bool is_traced(uintptr_t site)
+{
+	for (size_t i = 0; i < ntraced; i++)
+		if (traced[i] == site)
+			return true;
+	return false;
+}
+
 static int pick_site(const struct poketrace_site *s, void *arg)
 {
 	struct pick *p = arg;
@@ -61,6 +75,16 @@ static int pick_site(const struct poketrace_site *s, void *arg)
 		return 0;
 	if (!match_list(cfg.filter, s->symbol, true) || match_list(cfg.notrace, s->symbol, false))
 		return 0;
+	if (is_traced(s->addr))
+		return 0;
+	if (ntraced == captraced) {
+		uintptr_t *nv = realloc(traced, (captraced = captraced ? captraced * 2 : 1024) * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		traced = nv;
+	}
+	traced[ntraced++] = s->addr;
 	if (p->n + 2 > p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 1024;
 		struct poketrace_link_spec *nv = realloc(p->specs, cap * sizeof(*nv));
@@ -190,11 +214,44 @@ static void catch_fatal(void)
 	}
 }
 
+/* Picks the matching sites not traced yet, names them in poketrace/functions,
+ * and attaches their links in one batch. */
+static int trace_new_sites(bool first)
+{
+	struct pick p = { 0 };
+	char path[4200];
+	long r;
+
+	snprintf(path, sizeof(path), "%s/poketrace/functions", cfg.dir);
+	p.funcs = fopen(path, first ? "we" : "ae");
+	if (!p.funcs)
+		return -errno;
+	if (first)
+		fprintf(p.funcs, "# id\taddress\tmodule\tsymbol\n");
+	r = poketrace_sites_foreach(NULL, NULL, pick_site, &p);
+	fclose(p.funcs);
+	tracer_set_nfuncs(nfuncs);
+	if (r >= 0 && p.n && poketrace_links_attach(p.specs, p.n) < 0)
+		r = -1;
+	free(p.specs);
+	return r < 0 ? -1 : 0;
+}
+
+static pthread_mutex_t rescan_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void agent_module_loaded(void)
+{
+	if (!active)
+		return;
+	pthread_mutex_lock(&rescan_lock);
+	if (trace_new_sites(false) < 0)
+		say("cannot trace a newly loaded module: %s%s", poketrace_last_error(), "");
+	pthread_mutex_unlock(&rescan_lock);
+}
+
 __attribute__((constructor)) static void agent_load(void)
 {
 	const char *dir = getenv("POKETRACE_AGENT_DIR");
-	struct pick p = { 0 };
-	char path[4200];
 	int r;
 
 	if (!dir)
@@ -211,27 +268,17 @@ __attribute__((constructor)) static void agent_load(void)
 	}
 	clock_setup(&clk);
 	tb_configure(&(struct tb_config){ cfg.chunk_size, cfg.nchunks, &clk });
-	snprintf(path, sizeof(path), "%s/poketrace/functions", dir);
-	p.funcs = fopen(path, "we");
-	if (!p.funcs) {
-		say("cannot write %s: %s", path, strerror(errno));
-		return;
-	}
-	fprintf(p.funcs, "# id\taddress\tmodule\tsymbol\n");
-	r = (int)poketrace_sites_foreach(NULL, NULL, pick_site, &p);
-	fclose(p.funcs);
 	tracer_configure(&(struct tracer_config){
-		cfg.mode, cfg.max_depth,
-		(uint64_t)((double)cfg.min_time_ns * (double)clk.freq / 1e9), nfuncs, &clk });
-	if (r < 0 || (r = ctf_write_metadata(dir, &clk)) < 0 || (r = writer_start(dir)) < 0) {
-		say("cannot start: %s%s", r < 0 ? strerror(-r) : poketrace_last_error(), "");
-		free(p.specs);
+		cfg.mode, cfg.max_depth, (uint64_t)((double)cfg.min_time_ns * (double)clk.freq / 1e9), 0, &clk });
+	if ((r = ctf_write_metadata(dir, &clk)) < 0 || (r = writer_start(dir)) < 0) {
+		say("cannot start: %s%s", strerror(-r), "");
 		return;
 	}
 	active = true;
 	atexit(finish);
 	catch_fatal();
-	if (p.n && poketrace_links_attach(p.specs, p.n) < 0)
+	pthread_mutex_lock(&rescan_lock);
+	if (trace_new_sites(true) < 0)
 		say("cannot attach the tracer: %s%s", poketrace_last_error(), "");
-	free(p.specs);
+	pthread_mutex_unlock(&rescan_lock);
 }

@@ -21,6 +21,8 @@ struct agent_config {
 };
 
 int agent_config_read(const char *dir, struct agent_config *c);
+/* A module was loaded: trace its functions that match the filters. */
+void agent_module_loaded(void);
 
 /* The writer thread: moves full chunks to the stream files. */
 int writer_start(const char *dir);

@@ -156,10 +156,11 @@ static int push(struct tr_stream *s, size_t *cap, uint64_t ts, uint32_t fn, uint
 static void parse_stream(struct trace *t, struct tr_stream *s, const uint8_t *d, size_t size)
 {
 	size_t off = 0, cap = 0;
+	uint64_t prev_end = 0;
 
 	while (off < size) {
 		uint32_t magic, tid;
-		uint64_t tsb, content, psize, lost, prev;
+		uint64_t tsb, tse, content, psize, lost, prev;
 		size_t end, pos;
 
 		if (size - off < PACKET_HEADER) {
@@ -176,6 +177,7 @@ static void parse_stream(struct trace *t, struct tr_stream *s, const uint8_t *d,
 			return;
 		}
 		memcpy(&tsb, d + off + 8, 8);
+		memcpy(&tse, d + off + 16, 8);
 		memcpy(&content, d + off + 24, 8);
 		memcpy(&psize, d + off + 32, 8);
 		memcpy(&lost, d + off + 40, 8);
@@ -183,7 +185,8 @@ static void parse_stream(struct trace *t, struct tr_stream *s, const uint8_t *d,
 		s->tid = tid;
 		if (lost > s->lost)
 			s->lost = lost;
-		if (content % 8 || psize % 8 || content < PACKET_HEADER * 8 || psize < content || psize / 8 > 1 << 30) {
+		if (content % 8 || psize % 8 || content < PACKET_HEADER * 8 || psize < content || psize / 8 > 1 << 30 ||
+		    tse < tsb || tsb < prev_end) {
 			problem(t, "%s/%s: corrupted packet header at offset %zu; the %zu events before it are "
 				"read", t->dir, s->file, off, s->n);
 			s->damaged = true;
@@ -220,7 +223,7 @@ static void parse_stream(struct trace *t, struct tr_stream *s, const uint8_t *d,
 				memcpy(&fn, d + pos + 13, 4);
 				pos += 17;
 			}
-			if (id > TR_EXIT || fn >= t->nfuncs || ts < prev) {
+			if (id > TR_EXIT || fn >= t->nfuncs || ts < prev || ts > tse) {
 				problem(t, "%s/%s: corrupted event at offset %zu (event id %u, function %u); the "
 					"rest of that packet is skipped", t->dir, s->file, pos, id, fn);
 				s->damaged = true;
@@ -232,6 +235,7 @@ static void parse_stream(struct trace *t, struct tr_stream *s, const uint8_t *d,
 		}
 		if (end == size && off + psize / 8 > size)
 			return;
+		prev_end = tse;
 		off += psize / 8;
 	}
 }

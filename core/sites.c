@@ -69,7 +69,7 @@ static int collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
 		c->adds = info->dlpi_adds;
 		c->subs = info->dlpi_subs;
 	}
-	if (info->dlpi_name[0] && info->dlpi_name[0] != '/')
+	if (info->dlpi_name[0] && !strchr(info->dlpi_name, '/'))
 		return 0; /* the vDSO and other objects with no file: no sites */
 	if (c->n == c->cap) {
 		struct loaded *nv = realloc(c->v, sizeof(*nv) * (c->cap = c->cap ? c->cap * 2 : 32));
@@ -82,12 +82,13 @@ static int collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	}
 	l = &c->v[c->n];
 	memset(l, 0, sizeof(*l));
-	l->path = info->dlpi_name[0] ? strdup(info->dlpi_name) : main_path();
+	/* dlopen("dir/lib.so") keeps the relative name: resolve it now, while
+	 * the working directory is the one it was opened from. */
+	l->path = !info->dlpi_name[0] ? main_path()
+		  : info->dlpi_name[0] == '/' ? strdup(info->dlpi_name) : realpath(info->dlpi_name, NULL);
 	l->bias = info->dlpi_addr;
-	if (!l->path) {
-		c->err = -ENOMEM;
-		return 1;
-	}
+	if (!l->path)
+		return 0; /* a relative name that no longer resolves */
 	c->n++;
 	return 0;
 }

@@ -3,7 +3,7 @@
 # Idempotent: does nothing (and needs no root) when everything is there.
 set -euo pipefail
 
-pkgs=(gcc g++ make clang gdb libelf-dev libdw-dev)
+pkgs=(gcc g++ make clang gdb libelf-dev libdw-dev babeltrace2 python3)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

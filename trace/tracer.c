@@ -12,6 +12,10 @@
 
 static struct tracer_config cfg;
 
+/* Profile tables are reserved for this many functions (virtual memory; only
+ * the pages touched are allocated), so that modules loaded later fit. */
+#define PROF_CAP (1u << 20)
+
 struct prof_table {
 	struct prof_table *next;
 	struct prof_entry e[];
@@ -25,14 +29,19 @@ void tracer_configure(const struct tracer_config *c)
 	cfg = *c;
 }
 
+void tracer_set_nfuncs(uint32_t n)
+{
+	__atomic_store_n(&cfg.nfuncs, n < PROF_CAP ? n : PROF_CAP, __ATOMIC_RELEASE);
+}
+
 static struct prof_table *table(void)
 {
 	struct prof_table *t = my_table;
 
 	if (t)
 		return t;
-	t = mmap(NULL, sizeof(*t) + cfg.nfuncs * sizeof(struct prof_entry), PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	t = mmap(NULL, sizeof(*t) + PROF_CAP * sizeof(struct prof_entry), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (t == MAP_FAILED)
 		return NULL;
 	t->next = atomic_load(&tables);
@@ -42,14 +51,18 @@ static struct prof_table *table(void)
 }
 
 /* Pops frames left behind by longjmp or an exception: they are deeper in
- * the stack (lower addresses) than a frame being entered or left. */
-static void resync(struct tbuf *b, const void *sp, bool entering)
+ * the stack (lower addresses) than a frame being entered or left.  Their
+ * exits are written now, so that the trace nests correctly for readers
+ * (which do not see stack positions). */
+static void resync(struct tbuf *b, const void *sp, bool entering, uint64_t ts)
 {
 	while (b->depth > 0) {
-		const void *top = b->frames[b->depth - 1].sp;
+		const struct tb_frame *f = &b->frames[b->depth - 1];
 
-		if (entering ? top > sp : top >= sp)
+		if (entering ? f->sp > sp : f->sp >= sp)
 			break;
+		if (f->traced)
+			tb_put(b, EV_EXIT, f->fn, ts);
 		b->depth--;
 	}
 }
@@ -67,7 +80,7 @@ void tracer_entry(struct poketrace_ctx *ctx)
 		tb_put(b, EV_ENTRY, fn, ts);
 		return;
 	}
-	resync(b, ctx->stack, true);
+	resync(b, ctx->stack, true, ts);
 	if (b->depth == TB_MAX_DEPTH) {
 		b->lost++;
 		return;
@@ -99,7 +112,7 @@ void tracer_exit(struct poketrace_ctx *ctx)
 
 	if (!b)
 		return;
-	resync(b, ctx->stack, false);
+	resync(b, ctx->stack, false, ts);
 	if (b->depth == 0 || b->frames[b->depth - 1].fn != (uint32_t)(uintptr_t)ctx->data)
 		return; /* its entry was not seen (lost, or before tracing began) */
 	f = &b->frames[--b->depth];
@@ -110,7 +123,7 @@ void tracer_exit(struct poketrace_ctx *ctx)
 		struct prof_table *t = table();
 		struct prof_entry *e;
 
-		if (!t)
+		if (!t || f->fn >= PROF_CAP)
 			return;
 		e = &t->e[f->fn];
 		if (e->calls == 0 || dur < e->min)

@@ -24,6 +24,8 @@ struct prof_entry {
 };
 
 void tracer_configure(const struct tracer_config *c);
+/* Functions known so far (ids below it); grows as modules are loaded. */
+void tracer_set_nfuncs(uint32_t n);
 /* Link handlers: ctx->data is the function's id. */
 void tracer_entry(struct poketrace_ctx *ctx);
 void tracer_exit(struct poketrace_ctx *ctx);

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# record / report / graph / replay / dump / info, end to end on
+# build/tests/e2e, plus babeltrace2, damaged traces, a full disk and lost events.
+set -u
+B=${B:-build}
+P="$B/poketrace"
+T="$B/tests"
+W="$T/rec.$$"
+trap 'rm -rf "$W"' EXIT
+mkdir -p "$W"
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+expect() {
+	local want=$1; shift
+	out=$("$@" 2>"$W/err"); st=$?
+	err=$(cat "$W/err")
+	[ "$st" -eq "$want" ] || fail "'$*' exited $st, want $want; stderr: $err"
+}
+has() { grep -q -- "$2" <<<"$1" || fail "output lacks '$2':"$'\n'"$1"; }
+
+record() { # DIR [record options] : records e2e with the dlopen'ed library
+	local d=$1; shift
+	"$P" record -o "$d" "$@" -- "$T/e2e" "$T/libt_dl_clang.so" >"$W/prog.out" 2>"$W/rec.err" ||
+		fail "record failed: $(cat "$W/rec.err")"
+}
+# calls FUNCTION REPORT: the Calls column (5th field: times take two)
+calls() { awk -v f="$1" '$NF == f { print $5 }' <<<"$2"; }
+
+counts_match() {
+	record "$W/d"
+	expect 0 "$P" report "$W/d"
+	local report=$out
+	while read -r _ fn n; do
+		[ "$(calls "$fn" "$report")" = "$n" ] ||
+			fail "$fn: the trace has $(calls "$fn" "$report") calls, the program counted $n"$'\n'"$report"
+	done < <(grep '^count ' "$W/prog.out")
+	has "$(cat "$W/rec.err")" "^poketrace: [0-9]* events, 0 lost, .* in 4 threads (8.0 bytes/event)"
+}
+
+views() {
+	record "$W/d"
+	expect 0 "$P" graph "$W/d"
+	has "$out" "(1) main"; has "$out" "+-(100) lib_twice"; has "$out" "(200) lib_scale"
+	expect 0 "$P" graph "$W/d" lib_twice
+	has "$out" "^ .*(100) lib_twice$"; grep -q worker <<<"$out" && fail "graph FUNC shows other trees"
+	expect 0 "$P" replay "$W/d"
+	has "$out" "main() {"; has "$out" "} /\* main \*/"; has "$out" "  lib_scale();"
+	[ "$(grep -c 'dl_fn();' <<<"$out")" -eq 250 ] || fail "replay: dl_fn lines"
+	expect 0 "$P" info "$W/d"
+	has "$out" "^threads:    4"; has "$out" "module:   .*libe2e.so"; has "$out" "module:   .*libt_dl_clang.so"
+	local events
+	events=$(awk '/^events:/ { print $2 }' <<<"$out")
+	expect 0 "$P" dump --chrome "$W/d"
+	echo "$out" > "$W/chrome.json"
+	python3 - "$W/chrome.json" "$events" <<'PY' || fail "chrome JSON"
+import json, sys
+d = json.load(open(sys.argv[1]))
+n = len(d["traceEvents"])
+assert n == int(sys.argv[2]), f"{n} JSON events, info says {sys.argv[2]}"
+assert all(e["ph"] in "BE" for e in d["traceEvents"])
+PY
+	expect 0 "$P" dump --flame "$W/d"
+	has "$out" "^main;lib_twice;lib_scale [0-9]*$"
+	grep -qv '^[^ ]* [0-9]*$' <<<"$out" && fail "flame lines are not 'stack value'"
+	return 0
+}
+
+babeltrace() {
+	command -v babeltrace2 >/dev/null || { echo "babeltrace2 missing: scripts/install-deps.sh installs it"; exit 1; }
+	record "$W/d"
+	expect 0 "$P" info "$W/d"
+	local events
+	events=$(awk '/^events:/ { print $2 }' <<<"$out")
+	expect 0 babeltrace2 "$W/d"
+	[ "$(wc -l <<<"$out")" -eq "$events" ] || fail "babeltrace2 printed $(wc -l <<<"$out") events, info counts $events"
+	has "$out" "entry: { tid = [0-9]* }, { fn = 0 }"
+}
+
+tracers() {
+	record "$W/f" --tracer function
+	expect 0 "$P" report "$W/f"
+	[ "$(awk '$2 == "leaf" { print $1 }' <<<"$out")" = 15005 ] || fail "function tracer: $out"
+	record "$W/p" --tracer profile
+	expect 0 "$P" report "$W/p"
+	[ "$(calls leaf "$out")" = 15005 ] && [ "$(calls fib "$out")" = 1973 ] || fail "profile tracer: $out"
+	expect 1 "$P" graph "$W/p"; has "$err" "graph needs --tracer graph"
+}
+
+filters() {
+	record "$W/d" -F 'lib_*' -F fib
+	expect 0 "$P" report "$W/d"
+	[ "$(awk 'NR > 2' <<<"$out" | wc -l)" -eq 3 ] || fail "-F: $out"
+	record "$W/n" -N 'leaf' -N 'worker*'
+	expect 0 "$P" report "$W/n"
+	grep -q 'leaf\|worker' <<<"$out" && fail "-N: $out"
+	record "$W/D" -D 1
+	expect 0 "$P" report "$W/D"
+	[ -z "$(calls lib_scale "$out")" ] && [ "$(calls main "$out")" = 1 ] || fail "-D 1: $out"
+	record "$W/t" -t 10us
+	expect 0 "$P" report "$W/t"
+	[ "$(calls main "$out")" = 1 ] || fail "-t 10us dropped main: $out"
+	[ "$(calls leaf "$out")" != 15005 ] || fail "-t 10us dropped nothing: $out"
+	# every call left lasted 10 us or more (exiter never returns: no duration)
+	awk 'NR > 2 && $NF != "exiter" && !(($9 == "us" && $8 >= 10) || $9 == "ms" || $9 == "s") { bad = 1; print }
+	     END { exit bad }' <<<"$out" || fail "-t 10us left shorter calls"
+}
+
+damaged() {
+	record "$W/d" -b 64K
+	local s
+	s=$(ls -S "$W"/d/stream_* | head -1)
+	cp -r "$W/d" "$W/cut"
+	truncate -s $(( $(stat -c %s "$s") - 1000 )) "$W/cut/$(basename "$s")"
+	expect 1 "$P" report "$W/cut"
+	has "$err" "$(basename "$s"): truncated at offset [0-9]*"
+	has "$out" "main$"
+	cp -r "$W/d" "$W/bad"
+	printf 'XXXX' | dd of="$W/bad/$(basename "$s")" bs=1 seek=16384 conv=notrunc status=none
+	expect 1 "$P" report "$W/bad"
+	has "$err" "$(basename "$s"): corrupted"
+	has "$err" "offset"
+	has "$out" "main$"
+	expect 1 "$P" report "$W/missing"; has "$err" "not a poketrace trace directory"
+	expect 2 "$P" report --sort bogus "$W/d"
+	expect 2 "$P" dump "$W/d"
+	expect 2 "$P" record
+	expect 2 "$P" record --tracer nope -- true
+}
+
+full_disk() {
+	# RLIMIT_FSIZE: writes past 64 KiB fail with EFBIG (SIGXFSZ is ignored).
+	( ulimit -f 64; "$P" record -o "$W/d" -b 1M -- "$T/e2e" >/dev/null 2>"$W/rec.err" )
+	has "$(cat "$W/rec.err")" "failed: File too large"
+	expect 0 "$P" info "$W/d"
+	has "$out" "unwritten:  [1-9]"
+	expect 0 "$P" report "$W/d"
+	has "$out" "main$"
+	if command -v babeltrace2 >/dev/null; then expect 0 babeltrace2 "$W/d"; fi
+}
+
+lost_events() {
+	record "$W/d" -b 16K -F leaf -F worker_step
+	expect 0 "$P" info "$W/d"
+	local lost
+	lost=$(awk '/^lost:/ { print $2 }' <<<"$out")
+	[ "$lost" -gt 0 ] || fail "a 16K buffer lost nothing:"$'\n'"$out"
+	has "$(cat "$W/rec.err")" " $lost lost"
+	expect 0 "$P" report "$W/d"
+	if command -v babeltrace2 >/dev/null; then expect 0 babeltrace2 "$W/d"; fi
+}
+
+killed() {
+	"$P" record -o "$W/d" -b 16K -- sh -c "exec $T/e2e" >/dev/null 2>&1 &
+	record "$W/k" -- true 2>/dev/null || true
+	wait
+	# a program killed by SIGKILL: what the writer wrote stays readable
+	"$P" record -o "$W/k" -b 16K -- "$T/e2e" >/dev/null 2>"$W/rec.err" &
+	local rp=$!
+	sleep 0.3
+	pkill -KILL -f "$T/e2e" || true
+	wait $rp
+	expect 0 "$P" info "$W/k"
+	has "$out" "did not exit normally"
+}
+
+cases="counts_match views babeltrace tracers filters damaged full_disk lost_events"
+if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
+for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
+echo "usage: $0 --list | CASE" >&2; exit 2
