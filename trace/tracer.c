@@ -50,6 +50,22 @@ static struct prof_table *table(void)
 	return my_table = t;
 }
 
+/* The exit of a traced frame of the graph tracer: written, or, if the call
+ * was shorter than -t and nothing was written since its entry, its entry is
+ * taken back instead. */
+static void close_frame(struct tbuf *b, const struct tb_frame *f, uint64_t ts)
+{
+	if (!f->traced)
+		return;
+	if (ts - f->ts < cfg.min_time && f->len && f->events == b->events && b->idx >= 0) {
+		b->cur -= f->len;
+		b->last_ts = f->prev_ts;
+		b->events--;
+		return;
+	}
+	tb_put(b, EV_EXIT, f->fn, ts);
+}
+
 /* Pops frames left behind by longjmp or an exception: they are deeper in
  * the stack (lower addresses) than a frame being entered or left.  Their
  * exits are written now, so that the trace nests correctly for readers
@@ -61,9 +77,9 @@ static void resync(struct tbuf *b, const void *sp, bool entering, uint64_t ts)
 
 		if (entering ? f->sp > sp : f->sp >= sp)
 			break;
-		if (f->traced)
-			tb_put(b, EV_EXIT, f->fn, ts);
 		b->depth--;
+		if (cfg.mode == TRACER_GRAPH)
+			close_frame(b, f, ts);
 	}
 }
 
@@ -135,16 +151,7 @@ void tracer_exit(struct poketrace_ctx *ctx)
 		e->self += dur > f->child ? dur - f->child : 0;
 		return;
 	}
-	if (!f->traced)
-		return;
-	if (dur < cfg.min_time && f->len && f->events == b->events && b->idx >= 0) {
-		/* -t: a short call with nothing traced inside: take back its entry. */
-		b->cur -= f->len;
-		b->last_ts = f->prev_ts;
-		b->events--;
-		return;
-	}
-	tb_put(b, EV_EXIT, f->fn, ts);
+	close_frame(b, f, ts);
 }
 
 void tracer_profile_sum(struct prof_entry *out)
