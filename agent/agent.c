@@ -103,6 +103,7 @@ static int pick_site(const struct poketrace_site *s, void *arg)
 		sp->handler = k ? (void *)tracer_exit : (void *)tracer_entry;
 		sp->opts.sz = sizeof(sp->opts);
 		sp->opts.data = (void *)(uintptr_t)nfuncs;
+		sp->opts.flags = POKETRACE_LINK_RAW;
 	}
 	fprintf(p->funcs, "%u\t%#lx\t%s\t%s\n", nfuncs, (unsigned long)s->func, s->module, s->symbol);
 	nfuncs++;

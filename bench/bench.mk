@@ -25,9 +25,14 @@ $(BO)/hook_bench: bench/hook_bench.c $(BO)/gen1k.o $(STLIB)
 	@echo "  BENCH   $@"
 	@$(CC) -std=gnu11 -O2 -Iinclude -o $@ bench/hook_bench.c $(BO)/gen1k.o $(STLIB) $(LIBS)
 
+$(BO)/rec_target: bench/rec_target.c $(BO)/gen1k.o
+	@$(CLANG) -O2 -o $@ bench/rec_target.c $(BO)/gen1k.o
+
 bench: deps
-	@$(MAKE) --no-print-directory all $(BO)/patch_bench $(BO)/hook_bench
+	@$(MAKE) --no-print-directory all $(BO)/patch_bench $(BO)/hook_bench $(BO)/rec_target
 	@echo "machine: $$(nproc) CPUs, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $$(uname -r), $$(date -u +%Y-%m-%d)"
 	@$(BO)/patch_bench
 	@echo
 	@$(BO)/hook_bench
+	@echo
+	@bash bench/record_bench.sh $(B)

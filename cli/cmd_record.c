@@ -248,7 +248,8 @@ int cmd_record(int argc, char **argv)
 		const char *old = getenv("LD_PRELOAD");
 		char *pre = malloc(strlen(agent) + (old ? strlen(old) : 0) + 2);
 
-		sprintf(pre, "%s%s%s", agent, old ? ":" : "", old ? old : "");
+		/* the caller's preloads first: a sanitizer runtime must come first */
+		sprintf(pre, "%s%s%s", old ? old : "", old ? ":" : "", agent);
 		setenv("LD_PRELOAD", pre, 1);
 		setenv("POKETRACE_AGENT_DIR", dir, 1);
 		execvp(argv[optind], argv + optind);

@@ -118,6 +118,8 @@ static void load_info(struct trace *t)
 			t->info_lost_on_disk = strtoull(v, NULL, 10);
 		else if (!strcmp(line, "bytes"))
 			t->info_bytes = strtoull(v, NULL, 10);
+		else if (!strcmp(line, "threads"))
+			t->info_threads = strtoull(v, NULL, 10);
 		else if (!strcmp(line, "duration_ns"))
 			t->duration_ns = strtoull(v, NULL, 10);
 	}
@@ -347,7 +349,8 @@ int trace_load(const char *dir, struct trace *t)
 		t->nstreams++;
 	}
 	closedir(d);
-	qsort(t->streams, t->nstreams, sizeof(*t->streams), by_tid);
+	if (t->nstreams)
+		qsort(t->streams, t->nstreams, sizeof(*t->streams), by_tid);
 	return 0;
 }
 
@@ -410,26 +413,42 @@ double trace_streams_bytes(const char *dir)
 	return sum;
 }
 
+/* From the agent's info and the files' sizes: the trace is not parsed
+ * (it may be gigabytes).  Only a trace without info (the program did not
+ * exit normally) is read to count its events. */
 void trace_print_summary(const char *dir, double secs)
 {
 	struct trace t;
 	uint64_t events = 0, lost = 0;
-	double bytes = 0;
+	double bytes = trace_streams_bytes(dir);
+	size_t threads = 0;
+	bool parsed = false;
 
-	if (trace_load(dir, &t) < 0)
-		return;
-	for (size_t i = 0; i < t.nstreams; i++) {
-		events += t.streams[i].n;
-		lost += t.streams[i].lost;
-		bytes += (double)t.streams[i].bytes;
-	}
-	if (t.have_info && t.info_lost > lost)
+	memset(&t, 0, sizeof(t));
+	snprintf(t.dir, sizeof(t.dir), "%s", dir);
+	load_info(&t);
+	if (t.have_info) {
+		events = t.info_events;
 		lost = t.info_lost;
-	fprintf(stderr, "poketrace: %llu events, %llu lost, %.1f KB in %zu thread%s (%.1f bytes/event), "
-		"%.2f s: %s%s\n", (unsigned long long)events, (unsigned long long)lost, bytes / 1024,
-		t.nstreams, t.nstreams == 1 ? "" : "s", events ? bytes / (double)events : 0.0, secs, dir,
-		t.have_info ? "" : " (the program did not exit normally)");
+		threads = t.info_threads;
+	} else if (trace_load(dir, &t) == 0) {
+		parsed = true;
+		for (size_t i = 0; i < t.nstreams; i++) {
+			events += t.streams[i].n;
+			lost += t.streams[i].lost;
+		}
+		threads = t.nstreams;
+	}
+	if (!strcmp(t.tracer, "profile"))
+		fprintf(stderr, "poketrace: profile of %zu thread%s written, %.2f s: %s\n", threads,
+			threads == 1 ? "" : "s", secs, dir);
+	else
+		fprintf(stderr, "poketrace: %llu events, %llu lost, %.1f KB in %zu thread%s (%.1f bytes/event), "
+			"%.2f s: %s%s\n", (unsigned long long)events, (unsigned long long)lost, bytes / 1024,
+			threads, threads == 1 ? "" : "s", events ? bytes / (double)events : 0.0, secs, dir,
+			t.have_info ? "" : " (the program did not exit normally)");
 	if (t.error[0])
 		fprintf(stderr, "poketrace: %s\n", t.error);
-	trace_free(&t);
+	if (parsed)
+		trace_free(&t);
 }

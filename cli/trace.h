@@ -43,7 +43,7 @@ struct trace {
 	char tracer[16];
 	char command[1024];
 	char error[512];        /* the agent's write error, if any */
-	uint64_t info_events, info_lost, info_lost_on_disk, info_bytes, duration_ns;
+	uint64_t info_events, info_lost, info_lost_on_disk, info_bytes, duration_ns, info_threads;
 	bool have_info;
 	struct tr_prof *prof;   /* profile tracer: per function, or NULL */
 	int problems;           /* damaged parts reported */

@@ -280,7 +280,7 @@ static int shared_for(struct poketrace_ops *ops, const struct hook *h, uintptr_t
 	spec.nentry = 1;
 	spec.guard_tpoff = guard_tpoff;
 	spec.miss_counter = (uintptr_t)&recursion_misses;
-	if ((r = image_new_tramp(&spec, NULL, h->site, &s->img)) < 0) {
+	if ((r = image_new_tramp(&spec, NULL, ops ? "ops" : "ops_list", h->site, &s->img)) < 0) {
 		free(s->module);
 		free(s);
 		return r;
@@ -346,13 +346,15 @@ static int plan_image(struct hook *h, struct image **img, uint8_t bytes[5])
 	for (struct poketrace_link *l = h->links; l; l = l->next)
 		if (l->kind == POKETRACE_FENTRY)
 			th[ne++] = (struct tramp_handler){ l->handler, l->data,
-							   (l->flags & POKETRACE_LINK_TYPED) ? TH_TYPED : TH_CTX };
+							   (l->flags & POKETRACE_LINK_TYPED) ? TH_TYPED
+							   : (l->flags & POKETRACE_LINK_RAW) ? TH_RAW : TH_CTX };
 	for (struct poketrace_link *l = h->links; l; l = l->next)
 		if (l->kind == POKETRACE_FMOD_RET)
 			th[ne + nm++] = (struct tramp_handler){ l->handler, l->data, TH_MODRET };
 	for (struct poketrace_link *l = h->links; l; l = l->next) {
 		if (l->kind == POKETRACE_FEXIT)
-			th[ne + nm + nx++] = (struct tramp_handler){ l->handler, l->data, TH_CTX };
+			th[ne + nm + nx++] = (struct tramp_handler){ l->handler, l->data,
+								     (l->flags & POKETRACE_LINK_RAW) ? TH_RAW : TH_CTX };
 		if (l->kind == POKETRACE_REPLACE)
 			repl = l;
 	}
@@ -379,7 +381,7 @@ static int plan_image(struct hook *h, struct image **img, uint8_t bytes[5])
 	spec.miss_counter = (uintptr_t)&recursion_misses;
 	describe(h, &spec, &d);
 	/* Typed-only images build no ctx: they need no poketrace_fn. */
-	r = image_new_tramp(&spec, tramp_needs_ctx(&spec) ? &d : NULL, h->site, img);
+	r = image_new_tramp(&spec, tramp_needs_ctx(&spec) ? &d : NULL, h->symbol, h->site, img);
 	free(th);
 	if (r < 0)
 		return r;

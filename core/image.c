@@ -111,7 +111,8 @@ static int finish(struct image *im, uint8_t *block, size_t total, const struct t
 	return 0;
 }
 
-int image_new_tramp(struct tramp_spec *spec, const struct fn_desc *d, uintptr_t near, struct image **out)
+int image_new_tramp(struct tramp_spec *spec, const struct fn_desc *d, const char *name, uintptr_t near,
+		    struct image **out)
 {
 	uint8_t *block = calloc(1, MAX_CODE);
 	struct image *im = calloc(1, sizeof(*im));
@@ -140,8 +141,7 @@ int image_new_tramp(struct tramp_spec *spec, const struct fn_desc *d, uintptr_t 
 	im->after_call = spec->call_orig ? im->code + o.after_call : 0;
 	im->ret_path = spec->call_orig ? im->code + o.ret_path : 0;
 	im->r11_end = spec->fn_in_r11 ? im->code + o.fn_stored : 0;
-	if ((r = finish(im, block, im->size, &o, true, spec->call_orig ? "image" : "entry",
-			d ? d->symbol : "shared")) < 0)
+	if ((r = finish(im, block, im->size, &o, true, spec->call_orig ? "image" : "entry", name)) < 0)
 		goto fail_mem;
 	free(block);
 	*out = im;

@@ -44,7 +44,8 @@ struct image {
 	struct image *next;      /* in the retired list */
 };
 
-int image_new_tramp(struct tramp_spec *spec, const struct fn_desc *d, uintptr_t near,
+/* d: the info handlers get (NULL if none takes a ctx); name: for perf/gdb. */
+int image_new_tramp(struct tramp_spec *spec, const struct fn_desc *d, const char *name, uintptr_t near,
 		    struct image **out);
 int image_new_stub(uintptr_t shared, const struct fn_desc *d, const struct ops_pair *ops,
 		   uint32_t nops, uintptr_t near, struct image **out);

@@ -122,6 +122,10 @@ static int check_spec(const struct poketrace_link_spec *s)
 				s->opts.sz);
 	if ((s->opts.flags & POKETRACE_LINK_TYPED) && s->kind != POKETRACE_FENTRY)
 		return pt_error(EINVAL, "POKETRACE_LINK_TYPED is for fentry links only");
+	if ((s->opts.flags & POKETRACE_LINK_RAW) && s->kind != POKETRACE_FENTRY && s->kind != POKETRACE_FEXIT)
+		return pt_error(EINVAL, "POKETRACE_LINK_RAW is for fentry and fexit links only");
+	if ((s->opts.flags & POKETRACE_LINK_RAW) && (s->opts.flags & POKETRACE_LINK_TYPED))
+		return pt_error(EINVAL, "a link is typed or raw, not both");
 	return 0;
 }
 

@@ -322,6 +322,10 @@ enum poketrace_link_kind {
 
 enum poketrace_link_flags {
 	POKETRACE_LINK_TYPED = 1u << 0, /* FENTRY handler takes the function's own arguments */
+	/* FENTRY or FEXIT handler void h(void *data, const void *stack): no ctx
+	 * is built, the cheapest form (stack: where the caller's stack
+	 * arguments begin, which identifies the call's frame). */
+	POKETRACE_LINK_RAW = 1u << 1,
 };
 
 struct poketrace_link_opts {

@@ -11,7 +11,7 @@
 
 static struct tb_config cfg = { 64 * 1024, 4, NULL };
 static _Atomic(struct tbuf *) all;
-static __thread struct tbuf *self __attribute__((tls_model("initial-exec")));
+__thread struct tbuf *tb_current __attribute__((tls_model("initial-exec")));
 
 void tb_configure(const struct tb_config *c)
 {
@@ -35,11 +35,11 @@ static void start_chunk(struct tbuf *b, int i, uint64_t ts)
 	b->end = c->data + cfg.chunk_size;
 }
 
-struct tbuf *tb_self(void)
+struct tbuf *tb_create(void)
 {
 	size_t head = sizeof(struct tbuf) + (size_t)cfg.nchunks * sizeof(struct tb_chunk);
 	size_t total = ((head + 4095) & ~4095UL) + (size_t)cfg.nchunks * cfg.chunk_size;
-	struct tbuf *b = self;
+	struct tbuf *b = tb_current;
 	uint8_t *mem;
 
 	if (b)
@@ -58,7 +58,7 @@ struct tbuf *tb_self(void)
 	b->next = atomic_load(&all);
 	while (!atomic_compare_exchange_weak(&all, &b->next, b))
 		;
-	self = b;
+	tb_current = b;
 	return b;
 }
 

@@ -75,7 +75,15 @@ struct tb_config {
 
 void tb_configure(const struct tb_config *c);
 /* This thread's buffer, created (mmap) at its first event; NULL if that failed. */
-struct tbuf *tb_self(void);
+struct tbuf *tb_create(void);
+extern __thread struct tbuf *tb_current __attribute__((tls_model("initial-exec")));
+
+static inline struct tbuf *tb_self(void)
+{
+	struct tbuf *b = tb_current;
+
+	return __builtin_expect(b != NULL, 1) ? b : tb_create();
+}
 struct tbuf *tb_all(void);
 /* Starts the next chunk; false when it is not free yet (the event is lost). */
 bool tb_switch(struct tbuf *b, uint64_t ts);

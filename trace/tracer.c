@@ -70,7 +70,7 @@ static void close_frame(struct tbuf *b, const struct tb_frame *f, uint64_t ts)
  * the stack (lower addresses) than a frame being entered or left.  Their
  * exits are written now, so that the trace nests correctly for readers
  * (which do not see stack positions). */
-static void resync(struct tbuf *b, const void *sp, bool entering, uint64_t ts)
+static void resync_slow(struct tbuf *b, const void *sp, bool entering, uint64_t ts)
 {
 	while (b->depth > 0) {
 		const struct tb_frame *f = &b->frames[b->depth - 1];
@@ -83,10 +83,23 @@ static void resync(struct tbuf *b, const void *sp, bool entering, uint64_t ts)
 	}
 }
 
-void tracer_entry(struct poketrace_ctx *ctx)
+/* The common case, nothing to pop, without a call. */
+static inline void resync(struct tbuf *b, const void *sp, bool entering, uint64_t ts)
+{
+	const void *top;
+
+	if (!b->depth)
+		return;
+	top = b->frames[b->depth - 1].sp;
+	if (entering ? top > sp : top >= sp)
+		return;
+	resync_slow(b, sp, entering, ts);
+}
+
+void tracer_entry(void *data, const void *stack)
 {
 	struct tbuf *b = tb_self();
-	uint32_t fn = (uint32_t)(uintptr_t)ctx->data;
+	uint32_t fn = (uint32_t)(uintptr_t)data;
 	uint64_t ts = clock_now(cfg.clock);
 	struct tb_frame *f;
 
@@ -96,14 +109,14 @@ void tracer_entry(struct poketrace_ctx *ctx)
 		tb_put(b, EV_ENTRY, fn, ts);
 		return;
 	}
-	resync(b, ctx->stack, true, ts);
+	resync(b, stack, true, ts);
 	if (b->depth == TB_MAX_DEPTH) {
 		b->lost++;
 		return;
 	}
 	f = &b->frames[b->depth++];
 	f->fn = fn;
-	f->sp = ctx->stack;
+	f->sp = stack;
 	f->child = 0;
 	f->traced = cfg.mode == TRACER_GRAPH && (!cfg.max_depth || b->depth <= cfg.max_depth);
 	if (f->traced) {
@@ -117,10 +130,10 @@ void tracer_entry(struct poketrace_ctx *ctx)
 		/* Can be taken back only if written whole into the same chunk. */
 		f->len = b->events == n + 1 && b->idx == idx ? (uint8_t)(b->cur - before) : 0;
 	}
-	f->ts = clock_now(cfg.clock);
+	f->ts = ts;
 }
 
-void tracer_exit(struct poketrace_ctx *ctx)
+void tracer_exit(void *data, const void *stack)
 {
 	uint64_t ts = clock_now(cfg.clock), dur;
 	struct tbuf *b = tb_self();
@@ -128,8 +141,8 @@ void tracer_exit(struct poketrace_ctx *ctx)
 
 	if (!b)
 		return;
-	resync(b, ctx->stack, false, ts);
-	if (b->depth == 0 || b->frames[b->depth - 1].fn != (uint32_t)(uintptr_t)ctx->data)
+	resync(b, stack, false, ts);
+	if (b->depth == 0 || b->frames[b->depth - 1].fn != (uint32_t)(uintptr_t)data)
 		return; /* its entry was not seen (lost, or before tracing began) */
 	f = &b->frames[--b->depth];
 	dur = ts - f->ts;

@@ -26,9 +26,10 @@ struct prof_entry {
 void tracer_configure(const struct tracer_config *c);
 /* Functions known so far (ids below it); grows as modules are loaded. */
 void tracer_set_nfuncs(uint32_t n);
-/* Link handlers: ctx->data is the function's id. */
-void tracer_entry(struct poketrace_ctx *ctx);
-void tracer_exit(struct poketrace_ctx *ctx);
+/* Raw link handlers (POKETRACE_LINK_RAW): data is the function's id, stack
+ * the caller's stack position (identifies the frame). */
+void tracer_entry(void *data, const void *stack);
+void tracer_exit(void *data, const void *stack);
 /* Sums every thread's profile into out[nfuncs]. */
 void tracer_profile_sum(struct prof_entry *out);
 

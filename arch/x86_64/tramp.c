@@ -99,6 +99,13 @@ static void call_ctx_handler(struct xw *w, const struct tramp_handler *h)
 
 static void copy_stack(struct xw *w, const struct tramp_spec *s, int32_t from, int32_t *extra);
 
+static void call_raw_handler(struct xw *w, const struct tramp_handler *h, int32_t stack_from)
+{
+	xw_mov_imm64(w, XREG_RDI, (uintptr_t)h->data);
+	xw_lea(w, XREG_RSI, XREG_RBP, stack_from);
+	xw_call(w, (uintptr_t)h->fn);
+}
+
 /* regs_live: the argument registers still hold the arguments (nothing was
  * called since they were saved), so a typed handler needs no reload.  A
  * typed handler gets the stack arguments too, copied where it expects them
@@ -116,6 +123,8 @@ static void call_handlers(struct xw *w, const struct tramp_spec *s, const struct
 			xw_call(w, (uintptr_t)h[i].fn);
 			if (extra)
 				xw_add_rsp(w, extra);
+		} else if (h[i].kind == TH_RAW) {
+			call_raw_handler(w, &h[i], stack_from);
 		} else {
 			call_ctx_handler(w, &h[i]);
 		}
@@ -140,12 +149,17 @@ static void save_ret(struct xw *w, const struct tramp_spec *s, bool store)
 		store ? xw_store_xmm(w, XREG_RSP, CTX(fret) + 16, 1) : xw_load_xmm(w, 1, XREG_RSP, CTX(fret) + 16);
 }
 
+/* Whether a handler receives a ctx (its fn, caller and stack fields must
+ * be filled). */
 bool tramp_needs_ctx(const struct tramp_spec *s)
 {
 	for (int i = 0; i < s->nentry; i++)
-		if (s->entry[i].kind != TH_TYPED)
+		if (s->entry[i].kind != TH_TYPED && s->entry[i].kind != TH_RAW)
 			return true;
-	return s->nmodret || s->nexit;
+	for (int i = 0; i < s->nexit; i++)
+		if (s->exit[i].kind != TH_RAW)
+			return true;
+	return s->nmodret > 0;
 }
 
 static void cfi_exit(struct tramp_out *o, size_t leave_at, size_t end)
@@ -206,8 +220,9 @@ static void copy_stack(struct xw *w, const struct tramp_spec *s, int32_t from, i
 
 int tramp_emit(const struct tramp_spec *s, uintptr_t at, uint8_t *buf, size_t cap, struct tramp_out *o)
 {
+	/* call-orig images keep the return registers in the ctx's slots */
 	bool ctx = tramp_needs_ctx(s) || s->fn_in_r11;
-	struct layout l = layout_of(s, ctx);
+	struct layout l = layout_of(s, ctx || s->call_orig);
 	/* rsp before a call must be 0 mod 16: entry mode enters at 0 (the
 	 * site's call), call-orig mode at 8 (the site's jmp); push rbp adds 8. */
 	int32_t frame = ((l.size + 15) & ~15) + (s->call_orig ? 0 : 8), extra;

@@ -13,6 +13,7 @@ enum tramp_handler_kind {
 	TH_CTX = 0,   /* void fn(struct poketrace_ctx *) */
 	TH_TYPED,     /* void fn(the function's own arguments) */
 	TH_MODRET,    /* int fn(struct poketrace_ctx *): non-zero skips the body */
+	TH_RAW,       /* void fn(void *data, const void *caller_stack_args) */
 };
 
 struct tramp_handler {
