@@ -31,7 +31,7 @@ static const char usage[] =
 	"  -m, --module GLOB      trace only modules (file names) matching GLOB (repeatable)\n"
 	"  -D, --depth N          graph: only calls at most N deep\n"
 	"  -t, --time-filter DUR  graph: drop calls shorter than DUR (e.g. 500ns, 2us, 1ms)\n"
-	"  -b, --buffer SIZE      per-thread buffer (e.g. 256K, 1M; default 256K in 4 packets)\n"
+	"  -b, --buffer SIZE      per-thread buffer (e.g. 256K, 4M; default 2M, in 4 packets)\n"
 	"\n"
 	"Events that find the buffer full are counted as lost, never dropped silently.\n"
 	"Exit status: PROG's (128+N if killed by signal N); 2 for bad usage.\n";
@@ -161,7 +161,7 @@ int cmd_record(int argc, char **argv)
 	};
 	char filter[1024] = "", notrace[1024] = "", modules[1024] = "", agent[PATH_MAX], path[PATH_MAX + 16];
 	const char *dir = "poketrace.data", *mode = "graph";
-	unsigned long long buffer = 256 * 1024, time_ns = 0;
+	unsigned long long buffer = 2 * 1024 * 1024, time_ns = 0;
 	int depth = 0, c, status;
 	struct timespec t0, t1;
 	pid_t pid;

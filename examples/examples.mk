@@ -26,13 +26,30 @@ $(EX)/minimal: examples/minimal.c $(SHLIB)
 	@$(CLANG) -O2 -fpatchable-function-entry=5 -Iinclude -o $@ $< -L$(B) -lpoketrace \
 		-Wl,-rpath,'$$ORIGIN/..'
 
-examples: $(EX)/kvdemo $(EX)/livecount $(EX)/minimal
+$(EX)/libmathx.so: examples/calc/mathx.c examples/calc/mathx.h
+	@mkdir -p $(EX)
+	@echo "  EXAMPLE $@"
+	@$(EX_SITES) -fPIC -shared -o $@ $<
+
+CALC_SRCS = examples/calc/main.c examples/calc/lex.c examples/calc/compile.c examples/calc/vm.c
+$(EX)/calc: $(CALC_SRCS) examples/calc/calc.h $(EX)/libkv.so $(EX)/libmathx.so
+	@echo "  EXAMPLE $@"
+	@$(EX_SITES) -pthread -Iexamples/kv -Iexamples/calc -o $@ $(CALC_SRCS) -L$(EX) -lkv -lmathx \
+		-Wl,-rpath,'$$ORIGIN'
+
+examples: $(EX)/kvdemo $(EX)/livecount $(EX)/minimal $(EX)/calc
+
+DEMO_DIR = $(B)/demo.trace
 
 demo: deps
 	@$(MAKE) --no-print-directory all examples
-	@echo; echo "\$$ poketrace sites $(EX)/kvdemo"
-	@$(CLI) sites $(EX)/kvdemo
-	@echo; echo "\$$ poketrace sites $(EX)/libkv.so"
-	@$(CLI) sites $(EX)/libkv.so
-	@echo; echo "\$$ $(EX)/livecount"
+	@echo; echo "\$$ poketrace sites -q $(EX)/calc   (and its libraries)"
+	@$(CLI) sites -q $(EX)/calc; $(CLI) sites -q $(EX)/libkv.so; $(CLI) sites -q $(EX)/libmathx.so
+	@echo; echo "\$$ poketrace record -o $(DEMO_DIR) -- $(EX)/calc 4 1"
+	@$(CLI) record -o $(DEMO_DIR) -- $(EX)/calc 4 1
+	@echo; echo "\$$ poketrace report -n 25 $(DEMO_DIR)"
+	@$(CLI) report -n 25 $(DEMO_DIR)
+	@echo; echo "\$$ poketrace graph $(DEMO_DIR) vm_run"
+	@$(CLI) graph $(DEMO_DIR) vm_run
+	@echo; echo "\$$ $(EX)/livecount   (the library API: counting calls live)"
 	@$(EX)/livecount

@@ -14,5 +14,6 @@ int kv_get(const struct kv *kv, const char *key, uint64_t *value);
 int kv_del(struct kv *kv, const char *key);
 size_t kv_count(const struct kv *kv);
 uint64_t kv_checksum(const struct kv *kv);
+uint64_t kv_hash(const char *s);
 
 #endif
