@@ -217,10 +217,27 @@ static struct node *child_of(struct node *p, uint32_t fn)
 	return n;
 }
 
-static void print_node(const struct trace *t, const struct node *n, int depth, bool last, char *prefix)
+/* The tree's left margin ("| " per level); grows with the depth. */
+struct margin {
+	char *s;
+	size_t len, cap;
+};
+
+static void margin_push(struct margin *m, const char *two)
+{
+	if (m->len + 3 > m->cap) {
+		m->cap = m->cap ? m->cap * 2 : 256;
+		m->s = realloc(m->s, m->cap);
+	}
+	memcpy(m->s + m->len, two, 3);
+	m->len += 2;
+}
+
+static void print_node(const struct trace *t, const struct node *n, int depth, bool last, struct margin *m)
 {
 	char b[32];
-	size_t plen = strlen(prefix);
+	size_t plen = m->len;
+	const char *prefix = m->len ? m->s : "";
 	const struct node *c;
 	int nchild = 0, i = 0;
 	const struct node **kids;
@@ -242,10 +259,12 @@ static void print_node(const struct trace *t, const struct node *n, int depth, b
 				kids[z] = tmp;
 			}
 	if (depth)
-		strcat(prefix, last ? "  " : "| ");
+		margin_push(m, last ? "  " : "| ");
 	for (i = 0; i < nchild; i++)
-		print_node(t, kids[i], depth + 1, i == nchild - 1, prefix);
-	prefix[plen] = '\0';
+		print_node(t, kids[i], depth + 1, i == nchild - 1, m);
+	m->len = plen;
+	if (m->s)
+		m->s[plen] = '\0';
 	free(kids);
 }
 
@@ -272,7 +291,7 @@ int cmd_graph(int argc, char **argv)
 	struct trace t;
 	struct node root = { 0 };
 	int32_t target = -1;
-	char prefix[4096] = "";
+	struct margin margin = { 0 };
 
 	if (parse(argc, argv, usage_graph, &o, false) < 0)
 		return EXIT_USAGE;
@@ -317,7 +336,8 @@ int cmd_graph(int argc, char **argv)
 	}
 	printf("# Function Call Graph: total time and (calls) per call path\n");
 	for (struct node *n = root.child; n; n = n->next)
-		print_node(&t, n, 0, true, prefix);
+		print_node(&t, n, 0, true, &margin);
+	free(margin.s);
 	free_node(root.child);
 	trace_free(&t);
 	return t.problems ? 1 : 0;

@@ -6,12 +6,17 @@ B=${B:-build}
 P="$B/poketrace"
 T="$B/tests"
 W="$T/rec.$$"
-trap 'rm -rf "$W"' EXIT
+trap 'kill -KILL $(jobs -p) 2>/dev/null; pkill -KILL -f "^$T/e2e none spin" 2>/dev/null; rm -rf "$W"' EXIT
 mkdir -p "$W"
-# Under check-asan the agent is sanitized: its runtime must be loaded first.
+# Under check-asan the agent is sanitized: its runtime must be loaded first
+# in the traced program (record passes its LD_PRELOAD on, before the agent).
 if ldd "$B/libpoketrace-agent.so" | grep -q libasan; then
-	export LD_PRELOAD=$(ldd "$B/libpoketrace-agent.so" | awk '/libasan/ { print $3 }')
-	export ASAN_OPTIONS=detect_leaks=0
+	ASAN_RT=$(ldd "$B/libpoketrace-agent.so" | awk '/libasan/ { print $3 }')
+	# the traced program keeps its own fatal-signal handling (the agent flushes)
+	export ASAN_OPTIONS=detect_leaks=0:handle_segv=0:handle_abort=0
+	P_REC() { LD_PRELOAD="$ASAN_RT" "$P" record "$@"; }
+else
+	P_REC() { "$P" record "$@"; }
 fi
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -25,7 +30,7 @@ has() { grep -q -- "$2" <<<"$1" || fail "output lacks '$2':"$'\n'"$1"; }
 
 record() { # DIR [record options] : records e2e with the dlopen'ed library
 	local d=$1; shift
-	"$P" record -o "$d" "$@" -- "$T/e2e" "$T/libt_dl_clang.so" >"$W/prog.out" 2>"$W/rec.err" ||
+	P_REC -o "$d" "$@" -- "$T/e2e" "$T/libt_dl_clang.so" >"$W/prog.out" 2>"$W/rec.err" ||
 		fail "record failed: $(cat "$W/rec.err")"
 }
 # calls FUNCTION REPORT: the Calls column (5th field: times take two)
@@ -140,7 +145,7 @@ PY
 
 full_disk() {
 	# RLIMIT_FSIZE: writes past 64 KiB fail with EFBIG (SIGXFSZ is ignored).
-	( ulimit -f 64; "$P" record -o "$W/d" -b 1M -- "$T/e2e" >/dev/null 2>"$W/rec.err" )
+	( ulimit -f 64; P_REC -o "$W/d" -b 64K -- "$T/e2e" >/dev/null 2>"$W/rec.err" )
 	has "$(cat "$W/rec.err")" "failed: File too large"
 	expect 0 "$P" info "$W/d"
 	has "$out" "unwritten:  [1-9]"
@@ -160,21 +165,51 @@ lost_events() {
 	if command -v babeltrace2 >/dev/null; then expect 0 babeltrace2 "$W/d"; fi
 }
 
-killed() {
-	"$P" record -o "$W/d" -b 16K -- sh -c "exec $T/e2e" >/dev/null 2>&1 &
-	record "$W/k" -- true 2>/dev/null || true
-	wait
-	# a program killed by SIGKILL: what the writer wrote stays readable
-	"$P" record -o "$W/k" -b 16K -- "$T/e2e" >/dev/null 2>"$W/rec.err" &
-	local rp=$!
-	sleep 0.3
-	pkill -KILL -f "$T/e2e" || true
-	wait $rp
-	expect 0 "$P" info "$W/k"
-	has "$out" "did not exit normally"
+crashed() {
+	# a segfault: the agent writes its buffers, then the program dies of it
+	P_REC -o "$W/d" -- "$T/e2e" "" crash >"$W/prog.out" 2>"$W/rec.err"
+	[ $? -eq $((128 + 11)) ] || fail "record did not report SIGSEGV: $(cat "$W/rec.err")"
+	has "$(cat "$W/rec.err")" "killed by signal 11"
+	has "$(cat "$W/rec.err")" "did not exit normally"
+	expect 0 "$P" report "$W/d"
+	[ "$(calls leaf "$out")" = "$(awk '/^count leaf/ { print $3 }' "$W/prog.out")" ] ||
+		fail "calls before the crash: $(calls leaf "$out")"$'\n'"$out"
 }
 
-cases="counts_match views babeltrace tracers filters damaged full_disk lost_events"
+killed() {
+	# SIGKILL: nothing runs in the program; the packets written stay readable
+	P_REC -o "$W/k" -b 64K -- "$T/e2e" none spin >/dev/null 2>"$W/rec.err" &
+	local rp=$! pid="" n=0
+	while [ $n -lt 100 ] && ! ls "$W"/k/stream_* >/dev/null 2>&1; do sleep 0.05; n=$((n + 1)); done
+	sleep 0.2
+	pid=$(pgrep -f "^$T/e2e none spin")
+	[ -n "$pid" ] || fail "the traced program is not running"
+	kill -KILL $pid
+	wait $rp
+	has "$(cat "$W/rec.err")" "killed by signal 9"
+	expect 0 "$P" report "$W/k"
+	[ "$(calls leaf "$out")" -gt 1000 ] || fail "leaf calls before the kill: $out"
+	expect 0 "$P" info "$W/k"
+	has "$out" "did not exit normally"
+	if command -v babeltrace2 >/dev/null; then expect 0 babeltrace2 "$W/k"; fi
+}
+
+cplusplus() {
+	P_REC -o "$W/d" -- "$T/cpp_prog" >/dev/null 2>&1 || fail "record"
+	expect 0 "$P" report "$W/d"
+	has "$out" "shapes::Circle::area() const$"
+	has "$out" "shapes::total(std::vector<shapes::Circle, std::allocator<shapes::Circle> > const&)$"
+	[ "$(calls 'const' "$out")" = 10 ] || fail "area() calls: $out"
+}
+
+modules() {
+	record "$W/d" -m libe2e.so
+	expect 0 "$P" report "$W/d"
+	[ "$(awk 'NR > 2' <<<"$out" | wc -l)" -eq 2 ] || fail "-m libe2e.so: $out"
+	has "$out" "lib_twice$"
+}
+
+cases="counts_match views babeltrace tracers filters modules damaged full_disk lost_events crashed killed cplusplus"
 if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
 for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
 echo "usage: $0 --list | CASE" >&2; exit 2

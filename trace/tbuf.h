@@ -18,7 +18,7 @@
  * timestamp_end, content_size, packet_size, events_discarded, tid). */
 #define TB_PACKET_HEADER 52
 #define TB_MAX_EVENT 17     /* an extended header (13) + a uint32 payload */
-#define TB_MAX_DEPTH 512
+#define TB_MAX_DEPTH 8192 /* deeper calls are counted as lost */
 
 enum tb_event_id {
 	EV_ENTRY = 0,

@@ -9,13 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define NI __attribute__((noinline))
 
 long lib_scale(long x);
 long lib_twice(long x);
 
-static long n_fib, n_leaf, n_worker_step, n_exiter, n_jumper, n_on_signal, n_dl_fn, n_lib_twice;
+static long n_deep, n_fib, n_leaf, n_worker_step, n_exiter, n_jumper, n_on_signal, n_dl_fn, n_lib_twice;
 static jmp_buf jb;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -30,6 +31,16 @@ NI long fib(long n)
 {
 	__atomic_add_fetch(&n_fib, 1, __ATOMIC_RELAXED);
 	return n < 2 ? n : fib_p(n - 1) + fib_p(n - 2);
+}
+
+long deep(long n);
+static long (*volatile deep_p)(long) = deep;
+
+/* Deep recursion: 3,000 frames. */
+NI long deep(long n)
+{
+	__atomic_add_fetch(&n_deep, 1, __ATOMIC_RELAXED);
+	return n ? deep_p(n - 1) + 1 : 0;
 }
 
 NI long leaf(long x)
@@ -83,6 +94,25 @@ int main(int argc, char **argv)
 	void *h;
 
 	fib(15);
+	deep(2999);
+	if (argc > 2 && !strcmp(argv[2], "spin")) {
+		/* until killed (the test sends SIGKILL), 10 s at most: a trace
+		 * grows by hundreds of MB a second */
+		time_t end = time(NULL) + 10;
+
+		for (long i = 0; time(NULL) < end; i++)
+			for (int k = 0; k < 1000; k++)
+				leaf(k);
+		return 3;
+	}
+	if (argc > 2 && !strcmp(argv[2], "crash")) {
+		/* a fatal signal: the agent writes its buffers before dying */
+		for (int i = 0; i < 1000; i++)
+			leaf(i);
+		printf("count leaf %ld\n", n_leaf);
+		fflush(stdout);
+		*(volatile int *)0 = 1;
+	}
 	for (int i = 0; i < 3; i++)
 		pthread_create(&th[i], NULL, worker, (void *)(long)i);
 	for (int i = 0; i < 3; i++)
@@ -107,9 +137,9 @@ int main(int argc, char **argv)
 		dlclose(h);
 	}
 	pthread_mutex_lock(&mu);
-	printf("count fib %ld\ncount leaf %ld\ncount worker_step %ld\ncount exiter %ld\n"
+	printf("count deep %ld\ncount fib %ld\ncount leaf %ld\ncount worker_step %ld\ncount exiter %ld\n"
 	       "count jumper %ld\ncount on_signal %ld\ncount lib_twice %ld\ncount lib_scale %ld\n"
-	       "count dl_fn %ld\n", n_fib, n_leaf, n_worker_step, n_exiter, n_jumper, n_on_signal,
+	       "count dl_fn %ld\n", n_deep, n_fib, n_leaf, n_worker_step, n_exiter, n_jumper, n_on_signal,
 	       n_lib_twice, 2 * n_lib_twice, n_dl_fn);
 	pthread_mutex_unlock(&mu);
 	return 0;
