@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "core/proto.h"
+#include "core/sites.h"
 #include "poketrace.h"
 #include "trace/ctf.h"
 #include "trace/tbuf.h"
@@ -63,6 +65,37 @@ static bool is_traced(uintptr_t site)
 	return false;
 }
 
+/* -A/-R: what to record for s, from its DWARF prototype (NULL: nothing).
+ * Lives as long as the process (a link's data). */
+static struct capture *capture_for(const struct poketrace_site *s)
+{
+	bool a = match_list(cfg.args, s->symbol, false), r = match_list(cfg.rets, s->symbol, false);
+	struct pt_module *m;
+	struct pt_proto proto;
+	struct capture *c;
+
+	if ((!a && !r) || !sites_find(s->addr, &m))
+		return NULL;
+	proto_lookup(m->path, s->func - m->bias, &proto);
+	if (!proto.known)
+		return NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->fn = nfuncs;
+	if (a) {
+		c->nargs = proto.nargkinds;
+		memcpy(c->kind, proto.argkind, sizeof(c->kind));
+	}
+	if (r && proto.retkind && proto.retkind != PROTO_ARG_VOID)
+		c->retkind = proto.retkind;
+	if (!c->nargs && !c->retkind) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
 static int pick_site(const struct poketrace_site *s, void *arg)
 {
 	struct pick *p = arg;
@@ -94,18 +127,42 @@ static int pick_site(const struct poketrace_site *s, void *arg)
 		p->specs = nv;
 		p->cap = cap;
 	}
+	struct capture *cap = cfg.mode == TRACER_GRAPH ? capture_for(s) : NULL;
+
 	for (int k = 0; k < per; k++) {
 		struct poketrace_link_spec *sp = &p->specs[p->n++];
 
 		memset(sp, 0, sizeof(*sp));
 		sp->kind = k ? POKETRACE_FEXIT : POKETRACE_FENTRY;
 		sp->addr = s->addr;
-		sp->handler = k ? (void *)tracer_exit : (void *)tracer_entry;
 		sp->opts.sz = sizeof(sp->opts);
-		sp->opts.data = (void *)(uintptr_t)nfuncs;
-		sp->opts.flags = POKETRACE_LINK_RAW;
+		if (cap) {
+			/* ctx-form handlers: they read the argument registers and rax */
+			sp->handler = k ? (void *)tracer_exit_capture : (void *)tracer_entry_capture;
+			sp->opts.data = cap;
+		} else {
+			sp->handler = k ? (void *)tracer_exit : (void *)tracer_entry;
+			sp->opts.data = (void *)(uintptr_t)nfuncs;
+			sp->opts.flags = POKETRACE_LINK_RAW;
+		}
 	}
-	fprintf(p->funcs, "%u\t%#lx\t%s\t%s\n", nfuncs, (unsigned long)s->func, s->module, s->symbol);
+	{
+		char kinds[16] = "-";
+
+		if (cap) {
+			/* argument kinds then ':' and the return kind: i u p s (int, unsigned, pointer, string) */
+			static const char k[] = "?iupsv";
+			int n = 0;
+
+			for (int i = 0; i < cap->nargs; i++)
+				kinds[n++] = k[cap->kind[i]];
+			kinds[n++] = ':';
+			kinds[n++] = cap->retkind ? k[cap->retkind] : '-';
+			kinds[n] = '\0';
+		}
+		fprintf(p->funcs, "%u\t%#lx\t%s\t%s\t%s\n", nfuncs, (unsigned long)s->func, s->module, s->symbol,
+			kinds);
+	}
 	nfuncs++;
 	return 0;
 }

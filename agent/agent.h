@@ -13,7 +13,7 @@
 struct agent_config {
 	char dir[4096];
 	enum tracer_mode mode;
-	char filter[1024], notrace[1024], modules[1024];
+	char filter[1024], notrace[1024], modules[1024], args[1024], rets[1024];
 	int max_depth;
 	uint64_t min_time_ns;
 	uint64_t chunk_size;

@@ -36,6 +36,10 @@ int agent_config_read(const char *dir, struct agent_config *c)
 			snprintf(c->filter, sizeof(c->filter), "%s", v);
 		else if (!strcmp(line, "notrace"))
 			snprintf(c->notrace, sizeof(c->notrace), "%s", v);
+		else if (!strcmp(line, "args"))
+			snprintf(c->args, sizeof(c->args), "%s", v);
+		else if (!strcmp(line, "rets"))
+			snprintf(c->rets, sizeof(c->rets), "%s", v);
 		else if (!strcmp(line, "modules"))
 			snprintf(c->modules, sizeof(c->modules), "%s", v);
 		else if (!strcmp(line, "depth"))

@@ -1,6 +1,7 @@
 /* Matching entries and exits into calls (see analyze.h). */
 #include "cli/analyze.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -21,7 +22,7 @@ int calls_build(const struct tr_stream *s, struct call **out, size_t *n)
 
 		if (e->type == TR_ENTRY) {
 			c[nc] = (struct call){ e->fn, (uint32_t)depth, depth ? stack[depth - 1] : -1, e->ts, e->ts,
-					       0, false };
+					       0, false, i, SIZE_MAX };
 			stack[depth++] = (int64_t)nc++;
 			continue;
 		}
@@ -37,6 +38,8 @@ int calls_build(const struct tr_stream *s, struct call **out, size_t *n)
 
 				x->end = e->ts;
 				x->complete = depth == k - 1;
+				if (x->complete)
+					x->exit = i;
 				if (x->parent >= 0)
 					c[x->parent].child += x->end - x->start;
 				if (depth == k - 1)

@@ -11,6 +11,7 @@ struct call {
 	uint64_t start, end;  /* clock cycles */
 	uint64_t child;       /* time in callees */
 	bool complete;        /* its exit was seen (else it ends at its caller's exit or the trace's end) */
+	size_t entry, exit;   /* indices of its events in the stream (exit: SIZE_MAX if not seen) */
 };
 
 /* Calls of s in order of entry.  Exits whose entry is missing are skipped;

@@ -29,6 +29,10 @@ static const char usage[] =
 	"  -F, --filter GLOB      trace only functions matching GLOB (repeatable)\n"
 	"  -N, --notrace GLOB     never trace functions matching GLOB (repeatable)\n"
 	"  -m, --module GLOB      trace only modules (file names) matching GLOB (repeatable)\n"
+	"  -A, --args GLOB        graph: record the arguments of matching functions (the\n"
+	"                         integer, pointer and string arguments of their DWARF\n"
+	"                         prototype; strings up to 32 bytes, read safely)\n"
+	"  -R, --retval GLOB      graph: record the return value of matching functions\n"
 	"  -D, --depth N          graph: only calls at most N deep\n"
 	"  -t, --time-filter DUR  graph: drop calls shorter than DUR (e.g. 500ns, 2us, 1ms)\n"
 	"  -b, --buffer SIZE      per-thread buffer (e.g. 256K, 4M; default 2M, in 4 packets)\n"
@@ -157,9 +161,11 @@ int cmd_record(int argc, char **argv)
 		{ "filter", required_argument, NULL, 'F' }, { "notrace", required_argument, NULL, 'N' },
 		{ "module", required_argument, NULL, 'm' }, { "depth", required_argument, NULL, 'D' },
 		{ "time-filter", required_argument, NULL, 't' }, { "buffer", required_argument, NULL, 'b' },
+		{ "args", required_argument, NULL, 'A' }, { "retval", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
-	char filter[1024] = "", notrace[1024] = "", modules[1024] = "", agent[PATH_MAX], path[PATH_MAX + 16];
+	char filter[1024] = "", notrace[1024] = "", modules[1024] = "", args[1024] = "", rets[1024] = "";
+	char agent[PATH_MAX], path[PATH_MAX + 16];
 	const char *dir = "poketrace.data", *mode = "graph";
 	unsigned long long buffer = 2 * 1024 * 1024, time_ns = 0;
 	int depth = 0, c, status;
@@ -168,7 +174,7 @@ int cmd_record(int argc, char **argv)
 	FILE *f;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+ho:F:N:m:D:t:b:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+ho:F:N:m:D:t:b:A:R:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			fputs(usage, stdout);
@@ -191,6 +197,12 @@ int cmd_record(int argc, char **argv)
 			break;
 		case 'm':
 			append(modules, sizeof(modules), optarg);
+			break;
+		case 'A':
+			append(args, sizeof(args), optarg);
+			break;
+		case 'R':
+			append(rets, sizeof(rets), optarg);
 			break;
 		case 'D':
 			depth = atoi(optarg);
@@ -234,8 +246,8 @@ int cmd_record(int argc, char **argv)
 		cli_error("cannot write %s: %s", path, strerror(errno));
 		return 1;
 	}
-	fprintf(f, "mode=%s\nfilter=%s\nnotrace=%s\nmodules=%s\ndepth=%d\ntime_ns=%llu\nchunk_size=%llu\n"
-		"chunks=4\n", mode, filter, notrace, modules, depth, time_ns, buffer / 4);
+	fprintf(f, "mode=%s\nfilter=%s\nnotrace=%s\nmodules=%s\nargs=%s\nrets=%s\ndepth=%d\ntime_ns=%llu\n"
+		"chunk_size=%llu\nchunks=4\n", mode, filter, notrace, modules, args, rets, depth, time_ns, buffer / 4);
 	fclose(f);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);

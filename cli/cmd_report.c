@@ -1,5 +1,6 @@
 /* poketrace report / graph / replay / dump / info: reading a trace. */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,27 +381,35 @@ int cmd_replay(int argc, char **argv)
 		if (calls_build(s, &c, &n) < 0)
 			continue;
 		open = calloc(n + 1, sizeof(*open));
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = 0; i <= n; i++) {
+			char args[512], ret[96];
+
 			/* close calls that ended before this one starts */
-			while (nopen && (int64_t)open[nopen - 1] != c[i].parent) {
+			while (nopen && (i == n || (int64_t)open[nopen - 1] != c[i].parent)) {
 				const struct call *x = &c[open[--nopen]];
 
-				printf("  %s  %7u  %*s} /* %s */\n", format_time(b, 32, trace_ns(&t, x->end - x->start)),
-				       s->tid, 2 * (int)x->depth, "", t.funcs[x->fn].symbol);
+				ret[0] = '\0';
+				if (x->exit != SIZE_MAX)
+					trace_format_ret(&t, s, &s->ev[x->exit], ret, sizeof(ret));
+				printf("  %s  %7u  %*s}%s /* %s */\n", format_time(b, 32, trace_ns(&t, x->end - x->start)),
+				       s->tid, 2 * (int)x->depth, "", ret, t.funcs[x->fn].symbol);
 			}
+			if (i == n)
+				break;
+			trace_format_args(&t, s, &s->ev[c[i].entry], args, sizeof(args));
+			if (!args[0])
+				snprintf(args, sizeof(args), "()");
 			if (i + 1 < n && c[i + 1].parent == (int64_t)i) {
-				printf("  %10s  %7u  %*s%s() {\n", "", s->tid, 2 * (int)c[i].depth, "", t.funcs[c[i].fn].symbol);
+				printf("  %10s  %7u  %*s%s%s {\n", "", s->tid, 2 * (int)c[i].depth, "",
+				       t.funcs[c[i].fn].symbol, args);
 				open[nopen++] = (uint32_t)i;
 			} else {
-				printf("  %s  %7u  %*s%s();\n", format_time(b, 32, trace_ns(&t, c[i].end - c[i].start)),
-				       s->tid, 2 * (int)c[i].depth, "", t.funcs[c[i].fn].symbol);
+				ret[0] = '\0';
+				if (c[i].exit != SIZE_MAX)
+					trace_format_ret(&t, s, &s->ev[c[i].exit], ret, sizeof(ret));
+				printf("  %s  %7u  %*s%s%s%s;\n", format_time(b, 32, trace_ns(&t, c[i].end - c[i].start)),
+				       s->tid, 2 * (int)c[i].depth, "", t.funcs[c[i].fn].symbol, args, ret);
 			}
-		}
-		while (nopen) {
-			const struct call *x = &c[open[--nopen]];
-
-			printf("  %s  %7u  %*s} /* %s */\n", format_time(b, 32, trace_ns(&t, x->end - x->start)),
-			       s->tid, 2 * (int)x->depth, "", t.funcs[x->fn].symbol);
 		}
 		free(open);
 		free(c);
@@ -538,7 +547,7 @@ int cmd_info(int argc, char **argv)
 	if (trace_load(o.dir, &t) < 0)
 		return 1;
 	for (size_t i = 0; i < t.nstreams; i++) {
-		events += t.streams[i].n;
+		events += t.streams[i].nraw;
 		lost += t.streams[i].lost;
 		bytes += t.streams[i].bytes;
 	}
@@ -568,7 +577,7 @@ int cmd_info(int argc, char **argv)
 	if (t.error[0])
 		printf("error:      %s\n", t.error);
 	for (size_t i = 0; i < t.nstreams; i++)
-		printf("  thread %u: %zu events, %llu lost, %llu bytes%s\n", t.streams[i].tid, t.streams[i].n,
+		printf("  thread %u: %zu events, %llu lost, %llu bytes%s\n", t.streams[i].tid, t.streams[i].nraw,
 		       (unsigned long long)t.streams[i].lost, (unsigned long long)t.streams[i].bytes,
 		       t.streams[i].damaged ? " (damaged)" : "");
 	trace_free(&t);

@@ -62,7 +62,10 @@ static int load_functions(struct trace *t)
 
 		if (line[0] == '#')
 			continue;
-		if (sscanf(line, "%u\t%llx\t%4095[^\t]\t%4095[^\n]", &id, &addr, mod, sym) != 4 || id != t->nfuncs) {
+		char kinds[16] = "";
+
+		if (sscanf(line, "%u\t%llx\t%4095[^\t]\t%4095[^\t\n]\t%15s", &id, &addr, mod, sym, kinds) < 4 ||
+		    id != t->nfuncs) {
 			problem(t, "%s: malformed line %u; functions after it are unnamed", path, t->nfuncs + 1);
 			break;
 		}
@@ -78,6 +81,7 @@ static int load_functions(struct trace *t)
 		t->funcs[t->nfuncs].addr = addr;
 		t->funcs[t->nfuncs].module = strdup(mod);
 		t->funcs[t->nfuncs].symbol = demangle(sym);
+		snprintf(t->funcs[t->nfuncs].kinds, sizeof(t->funcs[0].kinds), "%s", strcmp(kinds, "-") ? kinds : "");
 		t->nfuncs++;
 	}
 	fclose(f);
@@ -151,7 +155,27 @@ static int push(struct tr_stream *s, size_t *cap, uint64_t ts, uint32_t fn, uint
 			return -1;
 		s->ev = nv;
 	}
-	s->ev[s->n++] = (struct tr_event){ ts, fn, type };
+	s->ev[s->n++] = (struct tr_event){ ts, fn, type, 0, (uint32_t)s->nvals };
+	return 0;
+}
+
+static int push_val(struct tr_stream *s, uint64_t v)
+{
+	if (s->nvals == s->capvals) {
+		size_t cap = s->capvals ? s->capvals * 2 : 256;
+		uint64_t *nv = realloc(s->vals, cap * sizeof(*nv));
+		char **ns = realloc(s->strs, cap * sizeof(*ns));
+
+		if (nv)
+			s->vals = nv;
+		if (ns)
+			s->strs = ns;
+		if (!nv || !ns)
+			return -1;
+		s->capvals = cap;
+	}
+	s->strs[s->nvals] = NULL;
+	s->vals[s->nvals++] = v;
 	return 0;
 }
 
@@ -206,6 +230,7 @@ static void parse_stream(struct trace *t, struct tr_stream *s, const uint8_t *d,
 		for (pos = off + PACKET_HEADER; pos < end;) {
 			uint32_t h, id, fn;
 			uint64_t ts;
+			size_t at = pos;
 
 			if (end - pos < 8)
 				break;
@@ -215,25 +240,70 @@ static void parse_stream(struct trace *t, struct tr_stream *s, const uint8_t *d,
 				ts = (prev & ~0x7ffffffULL) | (h >> 5);
 				if (ts < prev)
 					ts += 1ULL << 27;
-				memcpy(&fn, d + pos + 4, 4);
-				pos += 8;
+				pos += 4;
 			} else {
 				if (end - pos < 17)
 					break;
 				memcpy(&id, d + pos + 1, 4);
 				memcpy(&ts, d + pos + 5, 8);
-				memcpy(&fn, d + pos + 13, 4);
-				pos += 17;
+				pos += 13;
 			}
-			if (id > TR_EXIT || fn >= t->nfuncs || ts < prev || ts > tse) {
+			memcpy(&fn, d + pos, 4);
+			pos += 4;
+			if (id > 4 || fn >= t->nfuncs || ts < prev || ts > tse || pos > end) {
 				problem(t, "%s/%s: corrupted event at offset %zu (event id %u, function %u); the "
-					"rest of that packet is skipped", t->dir, s->file, pos, id, fn);
+					"rest of that packet is skipped", t->dir, s->file, at, id, fn);
 				s->damaged = true;
 				break;
 			}
 			prev = ts;
-			if (push(s, &cap, ts, fn, (uint8_t)id) < 0)
+			s->nraw++;
+			if (id == 3) { /* a string argument of the entry just read */
+				const char *str = (const char *)d + pos + 1;
+				size_t len = pos < end ? strnlen(str, end - pos - 1) : 0;
+				struct tr_event *e = s->n ? &s->ev[s->n - 1] : NULL;
+				uint8_t index = pos < end ? d[pos] : 0xff;
+
+				if (pos + 1 + len >= end || !e || e->type != TR_ENTRY || index >= e->nvals) {
+					problem(t, "%s/%s: corrupted string argument at offset %zu", t->dir, s->file, at);
+					s->damaged = true;
+					break;
+				}
+				s->strs[e->vals + index] = strndup(str, len);
+				pos += 1 + len + 1;
+				continue;
+			}
+			if (push(s, &cap, ts, fn, id == 0 || id == 2 ? TR_ENTRY : TR_EXIT) < 0)
 				return;
+			if (id == 2) {
+				uint8_t nargs = pos < end ? d[pos] : 7;
+
+				if (nargs > 6 || pos + 1 + 8u * nargs > end) {
+					problem(t, "%s/%s: corrupted arguments at offset %zu", t->dir, s->file, at);
+					s->damaged = true;
+					s->n--;
+					break;
+				}
+				for (uint8_t i = 0; i < nargs; i++) {
+					uint64_t v;
+
+					memcpy(&v, d + pos + 1 + 8 * i, 8);
+					push_val(s, v);
+				}
+				s->ev[s->n - 1].nvals = nargs;
+				pos += 1 + 8u * nargs;
+			} else if (id == 4) {
+				uint64_t v;
+
+				if (pos + 8 > end) {
+					s->n--;
+					break;
+				}
+				memcpy(&v, d + pos, 8);
+				push_val(s, v);
+				s->ev[s->n - 1].nvals = 1;
+				pos += 8;
+			}
 		}
 		if (end == size && off + psize / 8 > size)
 			return;
@@ -360,8 +430,13 @@ void trace_free(struct trace *t)
 		free(t->funcs[i].module);
 		free(t->funcs[i].symbol);
 	}
-	for (size_t i = 0; i < t->nstreams; i++)
+	for (size_t i = 0; i < t->nstreams; i++) {
+		for (size_t k = 0; k < t->streams[i].nvals; k++)
+			free(t->streams[i].strs[k]);
 		free(t->streams[i].ev);
+		free(t->streams[i].vals);
+		free(t->streams[i].strs);
+	}
 	free(t->funcs);
 	free(t->streams);
 	free(t->prof);
@@ -451,4 +526,49 @@ void trace_print_summary(const char *dir, double secs)
 		fprintf(stderr, "poketrace: %s\n", t.error);
 	if (parsed)
 		trace_free(&t);
+}
+
+static void format_value(char kind, uint64_t v, const char *str, char *buf, size_t cap)
+{
+	if (kind == 's' && str)
+		snprintf(buf, cap, "\"%s\"", str);
+	else if (kind == 's' || kind == 'p')
+		snprintf(buf, cap, "%#llx", (unsigned long long)v);
+	else if (kind == 'u')
+		snprintf(buf, cap, "%llu", (unsigned long long)v);
+	else
+		snprintf(buf, cap, "%lld", (long long)v);
+}
+
+void trace_format_args(const struct trace *t, const struct tr_stream *s, const struct tr_event *e, char *buf,
+		       size_t cap)
+{
+	const char *k = t->funcs[e->fn].kinds;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (e->type != TR_ENTRY || !e->nvals)
+		return;
+	n += (size_t)snprintf(buf + n, cap - n, "(");
+	for (uint8_t i = 0; i < e->nvals && n < cap; i++) {
+		char v[64];
+
+		format_value(k[i], s->vals[e->vals + i], s->strs[e->vals + i], v, sizeof(v));
+		n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? ", " : "", v);
+	}
+	if (n < cap)
+		snprintf(buf + n, cap - n, ")");
+}
+
+void trace_format_ret(const struct trace *t, const struct tr_stream *s, const struct tr_event *e, char *buf,
+		      size_t cap)
+{
+	const char *k = strchr(t->funcs[e->fn].kinds, ':');
+	char v[64];
+
+	buf[0] = '\0';
+	if (e->type != TR_EXIT || !e->nvals)
+		return;
+	format_value(k ? k[1] : 'i', s->vals[e->vals], NULL, v, sizeof(v));
+	snprintf(buf, cap, " = %s", v);
 }

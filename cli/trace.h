@@ -10,6 +10,7 @@
 struct tr_func {
 	uint64_t addr;
 	char *module, *symbol; /* symbol demangled */
+	char kinds[16];        /* recorded argument kinds ':' return kind (i u p s), or "" */
 };
 
 enum { TR_ENTRY = 0, TR_EXIT = 1 };
@@ -18,6 +19,8 @@ struct tr_event {
 	uint64_t ts;  /* clock cycles */
 	uint32_t fn;
 	uint8_t type;
+	uint8_t nvals;   /* entry: arguments recorded; exit: 1 if the return value was */
+	uint32_t vals;   /* where they are in the stream's vals[] (strings: strs[]) */
 };
 
 struct tr_stream {
@@ -25,6 +28,10 @@ struct tr_stream {
 	char file[256];
 	struct tr_event *ev;
 	size_t n;
+	size_t nraw;          /* events in the file, argument strings included */
+	uint64_t *vals;       /* recorded arguments and return values */
+	char **strs;          /* per vals[] slot: its string (string arguments), or NULL */
+	size_t nvals, capvals;
 	uint64_t lost, bytes;
 	bool damaged;
 };
@@ -59,5 +66,10 @@ double trace_streams_bytes(const char *dir);
 void trace_print_summary(const char *dir, double secs);
 
 int parse_duration(const char *s, unsigned long long *ns);
+/* "(1, 0x7f.., \"abc\")" for an entry with arguments, into buf. */
+void trace_format_args(const struct trace *t, const struct tr_stream *s, const struct tr_event *e, char *buf,
+		       size_t cap);
+void trace_format_ret(const struct trace *t, const struct tr_stream *s, const struct tr_event *e, char *buf,
+		      size_t cap);
 
 #endif

@@ -97,6 +97,28 @@ static enum cls classify(Dwarf_Die *type, Dwarf_Word *size)
 	}
 }
 
+/* What an INTEGER-class value is, for printing it. */
+static uint8_t value_kind(Dwarf_Die *type)
+{
+	Dwarf_Die t, pointee;
+	Dwarf_Attribute a;
+	Dwarf_Word enc = 0, size = 0;
+
+	if (dwarf_peel_type(type, &t) != 0)
+		return PROTO_ARG_INT;
+	if (dwarf_tag(&t) == DW_TAG_pointer_type) {
+		if (dwarf_attr(&t, DW_AT_type, &a) && dwarf_formref_die(&a, &pointee) &&
+		    dwarf_peel_type(&pointee, &pointee) == 0 && dwarf_tag(&pointee) == DW_TAG_base_type &&
+		    dwarf_aggregate_size(&pointee, &size) == 0 && size == 1)
+			return PROTO_ARG_STR; /* char *: a string */
+		return PROTO_ARG_PTR;
+	}
+	if (dwarf_tag(&t) == DW_TAG_base_type && dwarf_attr(&t, DW_AT_encoding, &a) && dwarf_formudata(&a, &enc) == 0 &&
+	    (enc == DW_ATE_unsigned || enc == DW_ATE_unsigned_char || enc == DW_ATE_boolean))
+		return PROTO_ARG_UINT;
+	return PROTO_ARG_INT;
+}
+
 static size_t round8(Dwarf_Word n)
 {
 	return (size_t)((n + 7) & ~7ULL);
@@ -155,6 +177,7 @@ void proto_lookup(const char *path, uint64_t vaddr, struct pt_proto *p)
 	if (dwarf_attr(fn, DW_AT_abstract_origin, &ra) && dwarf_formref_die(&ra, &origin))
 		fn = &origin;
 	p->ret_regs = PROTO_RET_RAX; /* void: nothing, but rax is cheap to keep */
+	p->retkind = PROTO_ARG_VOID;
 	if (dwarf_attr_integrate(fn, DW_AT_type, &ra) && dwarf_formref_die(&ra, &rtype)) {
 		Dwarf_Word size;
 		enum cls c = classify(&rtype, &size);
@@ -167,6 +190,7 @@ void proto_lookup(const char *path, uint64_t vaddr, struct pt_proto *p)
 
 		p->ret_sse = c == C_SSE || c == C_SSE2;
 		p->ret_regs = regs[c];
+		p->retkind = c == C_INT ? value_kind(&rtype) : 0;
 		if (c == C_MEMORY)
 			ints++; /* the hidden pointer to the returned struct */
 	}
@@ -186,6 +210,8 @@ void proto_lookup(const char *path, uint64_t vaddr, struct pt_proto *p)
 				return; /* a parameter without a type: give up */
 			switch (classify(&type, &size)) {
 			case C_INT:
+				if (p->nargkinds == ints && ints < 6 && !small_struct)
+					p->argkind[p->nargkinds++] = value_kind(&type);
 				if (++ints > 6)
 					stack += 8;
 				break;

@@ -11,8 +11,13 @@ enum {
 	PROTO_RET_ALL = 15,
 };
 
+enum { PROTO_ARG_INT = 1, PROTO_ARG_UINT, PROTO_ARG_PTR, PROTO_ARG_STR, PROTO_ARG_VOID };
+
 struct pt_proto {
 	bool known;        /* a DWARF prototype was found */
+	/* For argument capture: the kinds of the leading integer-register
+	 * arguments (stops at the first that is not one), and of the return. */
+	uint8_t argkind[6], nargkinds, retkind;
 	bool varargs;
 	bool ret_sse;      /* returns in xmm0 */
 	unsigned ret_regs; /* PROTO_RET_*: registers the return value may use */

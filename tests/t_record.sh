@@ -194,6 +194,28 @@ killed() {
 	if command -v babeltrace2 >/dev/null; then expect 0 babeltrace2 "$W/k"; fi
 }
 
+arguments() {
+	record "$W/d" -A fib -R fib -A name_len -R name_len -R lib_scale
+	expect 0 "$P" replay "$W/d"
+	has "$out" "  fib(15) {$"
+	has "$out" "} = 610 /\* fib \*/$"
+	has "$out" "  fib(1) = 1;$"
+	has "$out" '  name_len("poketrace", 1) = 10;$'
+	has "$out" '  name_len(0, 2) = 2;$'
+	has "$out" "  lib_scale() = 0;$"
+	expect 0 "$P" info "$W/d"
+	local events
+	events=$(awk '/^events:/ { print $2 }' <<<"$out")
+	if command -v babeltrace2 >/dev/null; then
+		expect 0 babeltrace2 "$W/d"
+		[ "$(wc -l <<<"$out")" -eq "$events" ] || fail "babeltrace2: $(wc -l <<<"$out") events, info $events"
+		has "$out" 'arg_string: .* value = "poketrace"'
+		has "$out" "exit_ret: .* ret = 610 }"
+	fi
+	expect 0 "$P" report "$W/d"
+	[ "$(calls fib "$out")" = 1973 ] || fail "fib calls with arguments recorded"
+}
+
 cplusplus() {
 	P_REC -o "$W/d" -- "$T/cpp_prog" >/dev/null 2>&1 || fail "record"
 	expect 0 "$P" report "$W/d"
@@ -209,7 +231,7 @@ modules() {
 	has "$out" "lib_twice$"
 }
 
-cases="counts_match views babeltrace tracers filters modules damaged full_disk lost_events crashed killed cplusplus"
+cases="counts_match views babeltrace tracers filters modules damaged full_disk lost_events crashed killed arguments cplusplus"
 if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
 for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
 echo "usage: $0 --list | CASE" >&2; exit 2

@@ -101,3 +101,33 @@ void tb_seal(struct tbuf *b)
 		b->wr_next_hint = next;
 	}
 }
+
+bool tb_put_payload(struct tbuf *b, uint32_t id, uint32_t fn, uint64_t ts, const void *payload, size_t len)
+{
+	uint8_t *p = b->cur;
+
+	if (p + TB_MAX_EVENT + len > b->end) {
+		if (!tb_switch(b, ts) || b->cur + TB_MAX_EVENT + len > b->end) {
+			b->lost++;
+			return false;
+		}
+		p = b->cur;
+	}
+	if (ts - b->last_ts < (1u << 27)) {
+		uint32_t h = id | (uint32_t)(ts & 0x7ffffff) << 5;
+
+		memcpy(p, &h, 4);
+		p += 4;
+	} else {
+		p[0] = EV_EXTENDED;
+		memcpy(p + 1, &id, 4);
+		memcpy(p + 5, &ts, 8);
+		p += 13;
+	}
+	memcpy(p, &fn, 4);
+	memcpy(p + 4, payload, len);
+	b->cur = p + 4 + len;
+	b->last_ts = ts;
+	b->events++;
+	return true;
+}

@@ -21,10 +21,15 @@
 #define TB_MAX_DEPTH 8192 /* deeper calls are counted as lost */
 
 enum tb_event_id {
-	EV_ENTRY = 0,
-	EV_EXIT = 1,
+	EV_ENTRY = 0,       /* { uint32 fn } */
+	EV_EXIT = 1,        /* { uint32 fn } */
+	EV_ENTRY_ARGS = 2,  /* { uint32 fn; uint8 nargs; uint64 args[nargs] }: an entry */
+	EV_ARG_STRING = 3,  /* { uint32 fn; uint8 index; string value }: follows its entry */
+	EV_EXIT_RET = 4,    /* { uint32 fn; uint64 ret }: an exit */
 	EV_EXTENDED = 31,
 };
+
+#define TB_MAX_STRING 32    /* bytes of a string argument recorded, NUL excluded */
 
 enum tb_chunk_state {
 	CHUNK_FREE = 0,    /* the thread's */
@@ -44,9 +49,10 @@ struct tb_frame {
 	bool traced;           /* an entry event was written */
 	uint64_t ts;
 	const void *sp;        /* the caller's stack position: identifies the frame */
-	uint64_t events;       /* the thread's event count after the entry event */
-	uint64_t prev_ts;      /* last_ts before it */
-	uint8_t len;           /* its size; 0: not taken back (-t) */
+	uint64_t events;       /* the thread's event count after the entry's events */
+	uint64_t prev_ts;      /* last_ts before them */
+	uint8_t *pos;          /* where they begin */
+	uint8_t nev;           /* how many; 0: they cannot be taken back (-t) */
 	uint64_t child;        /* time spent in traced callees (profile) */
 };
 
@@ -89,6 +95,9 @@ struct tbuf *tb_all(void);
 bool tb_switch(struct tbuf *b, uint64_t ts);
 /* Hands the current chunk, if it has events, to the writer (end of trace). */
 void tb_seal(struct tbuf *b);
+
+/* An event with a payload after the function id (argument capture). */
+bool tb_put_payload(struct tbuf *b, uint32_t id, uint32_t fn, uint64_t ts, const void *payload, size_t len);
 
 static inline void tb_put(struct tbuf *b, uint32_t id, uint32_t fn, uint64_t ts)
 {

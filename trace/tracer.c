@@ -6,8 +6,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 
+#include "arch/x86_64/rawsys.h"
+#include "core/proto.h"
 #include "trace/tbuf.h"
 
 static struct tracer_config cfg;
@@ -53,17 +57,20 @@ static struct prof_table *table(void)
 /* The exit of a traced frame of the graph tracer: written, or, if the call
  * was shorter than -t and nothing was written since its entry, its entry is
  * taken back instead. */
-static void close_frame(struct tbuf *b, const struct tb_frame *f, uint64_t ts)
+static void close_frame(struct tbuf *b, const struct tb_frame *f, uint64_t ts, const uint64_t *ret)
 {
 	if (!f->traced)
 		return;
-	if (ts - f->ts < cfg.min_time && f->len && f->events == b->events && b->idx >= 0) {
-		b->cur -= f->len;
+	if (ts - f->ts < cfg.min_time && f->nev && f->events == b->events && b->idx >= 0) {
+		b->cur = f->pos;
 		b->last_ts = f->prev_ts;
-		b->events--;
+		b->events -= f->nev;
 		return;
 	}
-	tb_put(b, EV_EXIT, f->fn, ts);
+	if (ret)
+		tb_put_payload(b, EV_EXIT_RET, f->fn, ts, ret, sizeof(*ret));
+	else
+		tb_put(b, EV_EXIT, f->fn, ts);
 }
 
 /* Pops frames left behind by longjmp or an exception: they are deeper in
@@ -79,7 +86,7 @@ static void resync_slow(struct tbuf *b, const void *sp, bool entering, uint64_t 
 			break;
 		b->depth--;
 		if (cfg.mode == TRACER_GRAPH)
-			close_frame(b, f, ts);
+			close_frame(b, f, ts, NULL);
 	}
 }
 
@@ -96,10 +103,38 @@ static inline void resync(struct tbuf *b, const void *sp, bool entering, uint64_
 	resync_slow(b, sp, entering, ts);
 }
 
-void tracer_entry(void *data, const void *stack)
+/* A string argument, read so that a bad pointer cannot fault: up to
+ * TB_MAX_STRING bytes with process_vm_readv. */
+static void put_string(struct tbuf *b, uint32_t fn, uint8_t index, uint64_t ptr, uint64_t ts)
+{
+	char buf[1 + TB_MAX_STRING + 1];
+	struct iovec local = { buf + 1, TB_MAX_STRING }, remote = { (void *)(uintptr_t)ptr, TB_MAX_STRING };
+	long n = ptr ? raw_syscall6(SYS_process_vm_readv, raw_getpid(), (long)&local, 1, (long)&remote, 1, 0) : -1;
+
+	buf[0] = (char)index;
+	if (n < 0) {
+		/* unreadable all at once (near an unmapped page): byte by byte */
+		for (n = 0; ptr && n < TB_MAX_STRING; n++) {
+			local.iov_base = buf + 1 + n;
+			local.iov_len = 1;
+			remote.iov_base = (void *)(uintptr_t)(ptr + (uint64_t)n);
+			remote.iov_len = 1;
+			if (raw_syscall6(SYS_process_vm_readv, raw_getpid(), (long)&local, 1, (long)&remote, 1, 0) != 1)
+				break;
+			if (!buf[1 + n])
+				break;
+		}
+	}
+	if (n <= 0)
+		return; /* NULL or unreadable: the reader shows the pointer */
+	buf[1 + TB_MAX_STRING] = '\0';
+	buf[1 + strnlen(buf + 1, (size_t)n)] = '\0';
+	tb_put_payload(b, EV_ARG_STRING, fn, ts, buf, 1 + strlen(buf + 1) + 1);
+}
+
+static void entry(uint32_t fn, const void *stack, const struct poketrace_ctx *ctx, const struct capture *cap)
 {
 	struct tbuf *b = tb_self();
-	uint32_t fn = (uint32_t)(uintptr_t)data;
 	uint64_t ts = clock_now(cfg.clock);
 	struct tb_frame *f;
 
@@ -119,21 +154,32 @@ void tracer_entry(void *data, const void *stack)
 	f->sp = stack;
 	f->child = 0;
 	f->traced = cfg.mode == TRACER_GRAPH && (!cfg.max_depth || b->depth <= cfg.max_depth);
+	f->ts = ts;
 	if (f->traced) {
-		uint8_t *before = b->cur;
 		uint64_t n = b->events;
 		int idx = b->idx;
 
 		f->prev_ts = b->last_ts;
-		tb_put(b, EV_ENTRY, fn, ts);
+		f->pos = b->cur;
+		if (cap && cap->nargs) {
+			uint8_t payload[1 + 6 * 8];
+
+			payload[0] = cap->nargs;
+			memcpy(payload + 1, ctx->args, 8u * cap->nargs);
+			tb_put_payload(b, EV_ENTRY_ARGS, fn, ts, payload, 1 + 8u * cap->nargs);
+			for (uint8_t i = 0; i < cap->nargs; i++)
+				if (cap->kind[i] == PROTO_ARG_STR)
+					put_string(b, fn, i, ctx->args[i], ts);
+		} else {
+			tb_put(b, EV_ENTRY, fn, ts);
+		}
 		f->events = b->events;
 		/* Can be taken back only if written whole into the same chunk. */
-		f->len = b->events == n + 1 && b->idx == idx ? (uint8_t)(b->cur - before) : 0;
+		f->nev = b->idx == idx && b->events > n && b->events - n < 8 ? (uint8_t)(b->events - n) : 0;
 	}
-	f->ts = ts;
 }
 
-void tracer_exit(void *data, const void *stack)
+static void leave(uint32_t fn, const void *stack, const uint64_t *ret)
 {
 	uint64_t ts = clock_now(cfg.clock), dur;
 	struct tbuf *b = tb_self();
@@ -142,7 +188,7 @@ void tracer_exit(void *data, const void *stack)
 	if (!b)
 		return;
 	resync(b, stack, false, ts);
-	if (b->depth == 0 || b->frames[b->depth - 1].fn != (uint32_t)(uintptr_t)data)
+	if (b->depth == 0 || b->frames[b->depth - 1].fn != fn)
 		return; /* its entry was not seen (lost, or before tracing began) */
 	f = &b->frames[--b->depth];
 	dur = ts - f->ts;
@@ -164,7 +210,31 @@ void tracer_exit(void *data, const void *stack)
 		e->self += dur > f->child ? dur - f->child : 0;
 		return;
 	}
-	close_frame(b, f, ts);
+	close_frame(b, f, ts, ret);
+}
+
+void tracer_entry(void *data, const void *stack)
+{
+	entry((uint32_t)(uintptr_t)data, stack, NULL, NULL);
+}
+
+void tracer_exit(void *data, const void *stack)
+{
+	leave((uint32_t)(uintptr_t)data, stack, NULL);
+}
+
+void tracer_entry_capture(struct poketrace_ctx *ctx)
+{
+	const struct capture *cap = ctx->data;
+
+	entry(cap->fn, ctx->stack, ctx, cap);
+}
+
+void tracer_exit_capture(struct poketrace_ctx *ctx)
+{
+	const struct capture *cap = ctx->data;
+
+	leave(cap->fn, ctx->stack, cap->retkind ? &ctx->ret : NULL);
 }
 
 void tracer_profile_sum(struct prof_entry *out)

@@ -30,6 +30,16 @@ void tracer_set_nfuncs(uint32_t n);
  * the caller's stack position (identifies the frame). */
 void tracer_entry(void *data, const void *stack);
 void tracer_exit(void *data, const void *stack);
+/* Argument and return value capture (-A/-R): a ctx-form link's data. */
+struct capture {
+	uint32_t fn;
+	uint8_t nargs;           /* integer-register arguments recorded */
+	uint8_t kind[6];         /* PROTO_ARG_* of each */
+	uint8_t retkind;         /* 0: the return value is not recorded */
+};
+void tracer_entry_capture(struct poketrace_ctx *ctx);
+void tracer_exit_capture(struct poketrace_ctx *ctx);
+
 /* Sums every thread's profile into out[nfuncs]. */
 void tracer_profile_sum(struct prof_entry *out);
 

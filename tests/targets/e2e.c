@@ -43,6 +43,16 @@ NI long deep(long n)
 	return n ? deep_p(n - 1) + 1 : 0;
 }
 
+/* A string argument (for -A): NULL-safe. */
+NI long name_len(const char *s, long bias)
+{
+	long n = 0;
+
+	while (s && s[n])
+		n++;
+	return n + bias;
+}
+
 NI long leaf(long x)
 {
 	__atomic_add_fetch(&n_leaf, 1, __ATOMIC_RELAXED);
@@ -95,6 +105,8 @@ int main(int argc, char **argv)
 
 	fib(15);
 	deep(2999);
+	name_len("poketrace", 1);
+	name_len(NULL, 2);
 	if (argc > 2 && !strcmp(argv[2], "spin")) {
 		/* until killed (the test sends SIGKILL), 10 s at most: a trace
 		 * grows by hundreds of MB a second */
