@@ -15,7 +15,7 @@ LIBS     = -ldw -lelf -lgcc_s -lpthread -ldl
 VERSION = 0.1.0
 SONAME  = libpoketrace.so.0
 
-LIB_SRCS = base/error.c base/ptrset.c \
+LIB_SRCS = base/error.c base/ptrset.c base/kvfile.c \
 	arch/x86_64/insn.c arch/x86_64/sigguard.c arch/x86_64/sync.c \
 	arch/x86_64/textwrite.c arch/x86_64/poke.c arch/x86_64/trap.c arch/x86_64/execmem.c \
 	arch/x86_64/writer.c arch/x86_64/tramp.c \

@@ -6,11 +6,38 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "base/kvfile.h"
+
+static void set(const char *key, const char *v, void *ctx)
+{
+	struct agent_config *c = ctx;
+
+	if (!strcmp(key, "mode"))
+		c->mode = !strcmp(v, "function") ? TRACER_FUNCTION : !strcmp(v, "profile") ? TRACER_PROFILE : TRACER_GRAPH;
+	else if (!strcmp(key, "filter"))
+		snprintf(c->filter, sizeof(c->filter), "%s", v);
+	else if (!strcmp(key, "notrace"))
+		snprintf(c->notrace, sizeof(c->notrace), "%s", v);
+	else if (!strcmp(key, "args"))
+		snprintf(c->args, sizeof(c->args), "%s", v);
+	else if (!strcmp(key, "rets"))
+		snprintf(c->rets, sizeof(c->rets), "%s", v);
+	else if (!strcmp(key, "modules"))
+		snprintf(c->modules, sizeof(c->modules), "%s", v);
+	else if (!strcmp(key, "depth"))
+		c->max_depth = atoi(v);
+	else if (!strcmp(key, "time_ns"))
+		c->min_time_ns = strtoull(v, NULL, 10);
+	else if (!strcmp(key, "chunk_size"))
+		c->chunk_size = strtoull(v, NULL, 10);
+	else if (!strcmp(key, "chunks"))
+		c->nchunks = atoi(v);
+}
 
 int agent_config_read(const char *dir, struct agent_config *c)
 {
-	char path[4200], line[2048];
-	FILE *f;
+	char path[4200];
+	int r;
 
 	memset(c, 0, sizeof(*c));
 	snprintf(c->dir, sizeof(c->dir), "%s", dir);
@@ -18,40 +45,8 @@ int agent_config_read(const char *dir, struct agent_config *c)
 	c->chunk_size = 64 * 1024;
 	c->nchunks = 4;
 	snprintf(path, sizeof(path), "%s/poketrace/config", dir);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		char *eq = strchr(line, '='), *v;
-
-		if (!eq)
-			continue;
-		*eq = '\0';
-		v = eq + 1;
-		v[strcspn(v, "\n")] = '\0';
-		if (!strcmp(line, "mode"))
-			c->mode = !strcmp(v, "function") ? TRACER_FUNCTION
-				  : !strcmp(v, "profile") ? TRACER_PROFILE : TRACER_GRAPH;
-		else if (!strcmp(line, "filter"))
-			snprintf(c->filter, sizeof(c->filter), "%s", v);
-		else if (!strcmp(line, "notrace"))
-			snprintf(c->notrace, sizeof(c->notrace), "%s", v);
-		else if (!strcmp(line, "args"))
-			snprintf(c->args, sizeof(c->args), "%s", v);
-		else if (!strcmp(line, "rets"))
-			snprintf(c->rets, sizeof(c->rets), "%s", v);
-		else if (!strcmp(line, "modules"))
-			snprintf(c->modules, sizeof(c->modules), "%s", v);
-		else if (!strcmp(line, "depth"))
-			c->max_depth = atoi(v);
-		else if (!strcmp(line, "time_ns"))
-			c->min_time_ns = strtoull(v, NULL, 10);
-		else if (!strcmp(line, "chunk_size"))
-			c->chunk_size = strtoull(v, NULL, 10);
-		else if (!strcmp(line, "chunks"))
-			c->nchunks = atoi(v);
-	}
-	fclose(f);
+	if ((r = kvfile_read(path, set, c)) < 0)
+		return r;
 	if (c->chunk_size < 4096 || c->nchunks < 2)
 		return -EINVAL;
 	return 0;

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/kvfile.h"
 #include "cli/cli.h"
 
 #define PACKET_HEADER 52
@@ -88,46 +89,38 @@ static int load_functions(struct trace *t)
 	return 0;
 }
 
+static void info_item(const char *key, const char *v, void *ctx)
+{
+	struct trace *t = ctx;
+
+	if (!strcmp(key, "clock_freq"))
+		t->freq = strtoull(v, NULL, 10);
+	else if (!strcmp(key, "tracer"))
+		snprintf(t->tracer, sizeof(t->tracer), "%s", v);
+	else if (!strcmp(key, "command"))
+		snprintf(t->command, sizeof(t->command), "%s", v);
+	else if (!strcmp(key, "error"))
+		snprintf(t->error, sizeof(t->error), "%s", v);
+	else if (!strcmp(key, "events"))
+		t->info_events = strtoull(v, NULL, 10);
+	else if (!strcmp(key, "lost"))
+		t->info_lost = strtoull(v, NULL, 10);
+	else if (!strcmp(key, "lost_on_disk"))
+		t->info_lost_on_disk = strtoull(v, NULL, 10);
+	else if (!strcmp(key, "bytes"))
+		t->info_bytes = strtoull(v, NULL, 10);
+	else if (!strcmp(key, "threads"))
+		t->info_threads = strtoull(v, NULL, 10);
+	else if (!strcmp(key, "duration_ns"))
+		t->duration_ns = strtoull(v, NULL, 10);
+}
+
 static void load_info(struct trace *t)
 {
-	char path[4200], line[2048];
-	FILE *f;
+	char path[4200];
 
 	snprintf(path, sizeof(path), "%s/poketrace/info", t->dir);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	t->have_info = true;
-	while (fgets(line, sizeof(line), f)) {
-		char *eq = strchr(line, '='), *v;
-
-		if (!eq)
-			continue;
-		*eq = '\0';
-		v = eq + 1;
-		v[strcspn(v, "\n")] = '\0';
-		if (!strcmp(line, "clock_freq"))
-			t->freq = strtoull(v, NULL, 10);
-		else if (!strcmp(line, "tracer"))
-			snprintf(t->tracer, sizeof(t->tracer), "%s", v);
-		else if (!strcmp(line, "command"))
-			snprintf(t->command, sizeof(t->command), "%s", v);
-		else if (!strcmp(line, "error"))
-			snprintf(t->error, sizeof(t->error), "%s", v);
-		else if (!strcmp(line, "events"))
-			t->info_events = strtoull(v, NULL, 10);
-		else if (!strcmp(line, "lost"))
-			t->info_lost = strtoull(v, NULL, 10);
-		else if (!strcmp(line, "lost_on_disk"))
-			t->info_lost_on_disk = strtoull(v, NULL, 10);
-		else if (!strcmp(line, "bytes"))
-			t->info_bytes = strtoull(v, NULL, 10);
-		else if (!strcmp(line, "threads"))
-			t->info_threads = strtoull(v, NULL, 10);
-		else if (!strcmp(line, "duration_ns"))
-			t->duration_ns = strtoull(v, NULL, 10);
-	}
-	fclose(f);
+	t->have_info = kvfile_read(path, info_item, t) == 0;
 }
 
 /* Without info (the program was killed), the clock comes from metadata. */
