@@ -29,12 +29,14 @@ $(EX)/minimal: examples/minimal.c $(SHLIB)
 $(EX)/libmathx.so: examples/calc/mathx.c examples/calc/mathx.h
 	@mkdir -p $(EX)
 	@echo "  EXAMPLE $@"
-	@$(EX_SITES) -fPIC -shared -o $@ $<
+	@$(EX_SITES) -fno-inline -fPIC -shared -o $@ $<
 
-CALC_SRCS = examples/calc/main.c examples/calc/lex.c examples/calc/compile.c examples/calc/vm.c
+# -fno-inline: every C function stays a function (a tracing build)
+CALC_SRCS = examples/calc/main.c examples/calc/lex.c examples/calc/compile.c examples/calc/vm.c \
+	examples/calc/fmt.c examples/calc/stats.c examples/calc/disasm.c
 $(EX)/calc: $(CALC_SRCS) examples/calc/calc.h $(EX)/libkv.so $(EX)/libmathx.so
 	@echo "  EXAMPLE $@"
-	@$(EX_SITES) -pthread -Iexamples/kv -Iexamples/calc -o $@ $(CALC_SRCS) -L$(EX) -lkv -lmathx \
+	@$(EX_SITES) -fno-inline -pthread -Iexamples/kv -Iexamples/calc -o $@ $(CALC_SRCS) -L$(EX) -lkv -lmathx \
 		-Wl,-rpath,'$$ORIGIN'
 
 examples: $(EX)/kvdemo $(EX)/livecount $(EX)/minimal $(EX)/calc

@@ -53,8 +53,26 @@ struct vm {
 	int64_t vars[64];
 	struct kv *kv;
 	uint64_t checksum; /* of everything printed */
+	int64_t printed[64]; /* the first values printed, for the report */
+	int nprinted;
 	long steps;
 };
+
+struct stats {
+	size_t n;
+	int64_t min, max, median, mean, spread;
+};
+
+/* stats.c, fmt.c: the end-of-run report */
+int stats_summary(const int64_t *values, size_t n, struct stats *out);
+size_t fmt_words(char *out, size_t cap, int64_t v);
+size_t fmt_roman(char *out, size_t cap, int64_t v);
+size_t fmt_base(char *out, size_t cap, uint64_t v, int base);
+size_t fmt_grouped(char *out, size_t cap, int64_t v);
+uint64_t fmt_hash(const char *s);
+
+uint64_t program_listing_hash(const struct program *p);
+int program_optimize(struct program *p);
 
 void lex_init(struct lexer *l, const char *src);
 void lex_next(struct lexer *l);

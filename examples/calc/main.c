@@ -26,6 +26,15 @@ static const char *const programs[] = {
 	"let i = 1; let acc = 0;\n"
 	"while (i < 300 * SCALE) { acc = acc ^ powmod(i, 65537, 1000000007) + isqrt(i * i + i); i = i + 1; }\n"
 	"print acc; print popcount(acc);",
+	/* number theory and bit tricks */
+	"let i = 1; let s = 0;\n"
+	"while (i < 80 * SCALE) { s = mix(s, phi(i) + ndiv(i) + sigma(i) % 13 + issquare(i) + ispal(i) + mobius(i));\n"
+	"  s = mix(s, ilog2(i) + nextpow2(i) % 7 + bitrev(i) % 11 + ctz(i) + clz(i) % 5 + parity(i) + digits(i));\n"
+	"  s = mix(s, rotl(i, 3) % 17 + rotr(i, 5) % 19 + triangular(i % 50) + catalan(i % 12) + factorial(i % 10));\n"
+	"  s = mix(s, lucas(i % 40) % 23 + tribonacci(i % 30) % 29 + modinv(i, 101) + crt2(i, i + 3, 5));\n"
+	"  s = mix(s, bits(i, 2) + setbit(i, 4) + clearbit(i, 1) + avg(i, s % 100) + dist(i, 40) + sqr(i % 9) + cube(i % 5));\n"
+	"  i = i + 1; }\n"
+	"print s;",
 	/* Fibonacci, binomials, hashes through the store */
 	"let i = 0; let h = 0;\n"
 	"while (i < 40 * SCALE) { put(\"f\", fib(i % 60)); h = hash(h + get(\"f\") + binom(i % 30, i % 7)); i = i + 1; }\n"
@@ -37,6 +46,9 @@ static const char *const programs[] = {
 struct job {
 	int id, scale;
 	uint64_t sums[NPROG];
+	int64_t printed[256];
+	int nprinted, folded;
+	uint64_t listing;
 	long steps;
 	int failed;
 };
@@ -70,16 +82,43 @@ static void *run(void *arg)
 		if (compile(src, &p) < 0) {
 			fprintf(stderr, "calc: program %zu: %s\n", i, p.error);
 			j->failed = 1;
-		} else if (vm_run(&vm, &p, 50000000) < 0) {
+		} else if ((j->folded += program_optimize(&p), j->listing ^= program_listing_hash(&p)),
+			   vm_run(&vm, &p, 50000000) < 0) {
 			j->failed = 1;
 		}
 		j->sums[(i + (size_t)j->id) % NPROG] = vm.checksum;
+		for (int k = 0; k < vm.nprinted && j->nprinted < 256; k++)
+			j->printed[j->nprinted++] = vm.printed[k];
 		j->steps += vm.steps;
 		kv_destroy(vm.kv);
 		program_free(&p);
 		free(src);
 	}
 	return NULL;
+}
+
+/* The values printed, summarised and spelt out (every thread printed the
+ * same ones; their order differs, the sorted summary does not). */
+static int report(const struct job *j)
+{
+	struct stats st;
+	char words[256], roman[32], hex[32], grouped[32];
+	uint64_t h = 0;
+
+	if (stats_summary(j->printed, (size_t)j->nprinted, &st) < 0)
+		return -1;
+	for (int i = 0; i < j->nprinted; i++) {
+		fmt_words(words, sizeof(words), j->printed[i] % 1000000);
+		h ^= fmt_hash(words);
+	}
+	fmt_words(words, sizeof(words), st.median % 1000000);
+	fmt_roman(roman, sizeof(roman), (int64_t)(st.n * 97));
+	fmt_base(hex, sizeof(hex), (uint64_t)st.max, 16);
+	fmt_grouped(grouped, sizeof(grouped), st.mean);
+	printf("%zu values: median %lld (%s), max 0x%s, mean %s, %s values x 97, words hash %016llx\n", st.n,
+	       (long long)st.median, words, hex, grouped, roman, (unsigned long long)h);
+	printf("%d constant operations folded, listings hash %016llx\n", j->folded, (unsigned long long)j->listing);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -108,5 +147,5 @@ int main(int argc, char **argv)
 			if (jobs[i].sums[p] != jobs[0].sums[p])
 				failed = printf("thread %d disagrees on program %zu\n", i, p) > 0;
 	printf("%d threads agree, %ld machine steps each\n", n, jobs[0].steps);
-	return failed;
+	return report(&jobs[0]) < 0 || failed;
 }

@@ -90,6 +90,8 @@ static void op_PRINT(struct vm *vm, int64_t arg)
 
 	(void)arg;
 	vm->checksum = (vm->checksum ^ v) * 0x100000001b3ULL;
+	if (vm->nprinted < (int)(sizeof(vm->printed) / sizeof(vm->printed[0])))
+		vm->printed[vm->nprinted++] = (int64_t)v;
 }
 
 static void op_KVPUT(struct vm *vm, int64_t arg)
