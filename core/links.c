@@ -178,13 +178,19 @@ static void undo(struct poketrace_link_spec *specs, size_t n)
 	}
 }
 
-POKETRACE_API int poketrace_links_attach(struct poketrace_link_spec *specs, size_t n)
+/* Detaches links[] and attaches specs[] in one batch; all or nothing. */
+POKETRACE_API int poketrace_links_update(struct poketrace_link **links, size_t nd,
+					 struct poketrace_link_spec *specs, size_t n)
 {
 	struct touched t = { 0 };
+	struct hook **owner;
 	int r = 0;
 
-	if (!specs && n)
-		return pt_error(EINVAL, "poketrace_links_attach: specs is NULL");
+	if ((!specs && n) || (!links && nd))
+		return pt_error(EINVAL, "poketrace_links_update: NULL array");
+	for (size_t i = 0; i < nd; i++)
+		if (!links[i])
+			return pt_error(EINVAL, "poketrace_links_detach: link %zu is NULL", i);
 	for (size_t i = 0; i < n; i++) {
 		specs[i].link = NULL;
 		if ((r = check_spec(&specs[i])) < 0)
@@ -192,7 +198,33 @@ POKETRACE_API int poketrace_links_attach(struct poketrace_link_spec *specs, size
 	}
 	if ((r = engine_enter()) < 0)
 		return r;
+	for (size_t i = 0; i < nd; i++) {
+		for (size_t j = 0; j < i; j++)
+			if (links[j] == links[i]) {
+				engine_leave();
+				return pt_error(EINVAL, "link %zu is listed twice", i);
+			}
+		if (!ptrset_has(&live, links[i])) {
+			engine_leave();
+			return pt_error(ENOENT, "link %zu (%p) is not attached (detached already?)", i,
+					(void *)links[i]);
+		}
+	}
 	hooks_sync();
+	owner = calloc(nd ? nd : 1, sizeof(*owner));
+	if (!owner) {
+		engine_leave();
+		return pt_error(ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < nd && r == 0; i++) {
+		struct hook *h = links[i]->hook;
+
+		owner[i] = h;
+		if (h) {
+			r = touched_add(&t, h);
+			unlink_from(h, links[i]);
+		}
+	}
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct poketrace_link_spec *sp = &specs[i];
 		uintptr_t site = sp->addr;
@@ -224,10 +256,31 @@ POKETRACE_API int poketrace_links_attach(struct poketrace_link_spec *specs, size
 	if (r == 0)
 		r = hooks_apply(t.v, t.n);
 	touched_clear(&t); /* before undo, which may free hooks */
-	if (r < 0)
+	if (r < 0) {
 		undo(specs, n);
+		/* Nothing changed: put the detached links back. */
+		for (size_t i = 0; i < nd; i++)
+			if (owner[i] && !links[i]->hook)
+				insert(owner[i], links[i]);
+	} else {
+		for (size_t i = 0; i < nd; i++)
+			link_free(links[i]);
+	}
+	free(owner);
 	engine_leave();
 	return r;
+}
+
+POKETRACE_API int poketrace_links_attach(struct poketrace_link_spec *specs, size_t n)
+{
+	return poketrace_links_update(NULL, 0, specs, n);
+}
+
+POKETRACE_API int poketrace_links_detach(struct poketrace_link **links, size_t n)
+{
+	if (!links && n)
+		return pt_error(EINVAL, "poketrace_links_detach: links is NULL");
+	return poketrace_links_update(links, n, NULL, 0);
 }
 
 POKETRACE_API int poketrace_link_attach_addr(enum poketrace_link_kind kind, uintptr_t addr, void *handler,
@@ -262,63 +315,6 @@ POKETRACE_API int poketrace_link_attach(enum poketrace_link_kind kind, const cha
 		s.opts = *opts;
 	r = poketrace_links_attach(&s, 1);
 	*out = s.link;
-	return r;
-}
-
-POKETRACE_API int poketrace_links_detach(struct poketrace_link **links, size_t n)
-{
-	struct touched t = { 0 };
-	struct hook **owner;
-	int r;
-
-	if (!links && n)
-		return pt_error(EINVAL, "poketrace_links_detach: links is NULL");
-	for (size_t i = 0; i < n; i++)
-		if (!links[i])
-			return pt_error(EINVAL, "poketrace_links_detach: link %zu is NULL", i);
-	if ((r = engine_enter()) < 0)
-		return r;
-	for (size_t i = 0; i < n; i++) {
-		for (size_t j = 0; j < i; j++)
-			if (links[j] == links[i]) {
-				engine_leave();
-				return pt_error(EINVAL, "link %zu is listed twice", i);
-			}
-		if (!ptrset_has(&live, links[i])) {
-			engine_leave();
-			return pt_error(ENOENT, "link %zu (%p) is not attached (detached already?)", i,
-					(void *)links[i]);
-		}
-	}
-	hooks_sync();
-	owner = calloc(n ? n : 1, sizeof(*owner));
-	if (!owner) {
-		engine_leave();
-		return pt_error(ENOMEM, "out of memory");
-	}
-	for (size_t i = 0; i < n && r == 0; i++) {
-		struct hook *h = links[i]->hook;
-
-		owner[i] = h;
-		if (h) {
-			r = touched_add(&t, h);
-			unlink_from(h, links[i]);
-		}
-	}
-	if (r == 0)
-		r = hooks_apply(t.v, t.n);
-	if (r < 0) {
-		/* Nothing changed: put the links back. */
-		for (size_t i = 0; i < n; i++)
-			if (owner[i] && !links[i]->hook)
-				insert(owner[i], links[i]);
-	} else {
-		for (size_t i = 0; i < n; i++)
-			link_free(links[i]);
-	}
-	free(owner);
-	touched_clear(&t);
-	engine_leave();
 	return r;
 }
 

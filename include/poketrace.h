@@ -358,6 +358,10 @@ struct poketrace_link_spec {
 /* All or nothing, one batch. */
 POKETRACE_API int poketrace_links_attach(struct poketrace_link_spec *specs, size_t n);
 POKETRACE_API int poketrace_links_detach(struct poketrace_link **links, size_t n);
+/* Detaches links[] and attaches specs[] in one batch (a change of which
+ * functions are hooked, with no window where both or neither are). */
+POKETRACE_API int poketrace_links_update(struct poketrace_link **links, size_t nd,
+					 struct poketrace_link_spec *specs, size_t n);
 POKETRACE_API int poketrace_link_detach(struct poketrace_link *link);
 /* The function's body (site+5): what a REPLACE handler calls for the original. */
 POKETRACE_API void *poketrace_link_original(const struct poketrace_link *link);

@@ -324,6 +324,37 @@ static void kinds_by_shape(void)
 	}
 }
 
+/* Moving a hook from one function to another: one batch, no window with
+ * both or neither. */
+static void update_one_batch(void)
+{
+	struct poketrace_link *a;
+	struct poketrace_link_spec s = { POKETRACE_FENTRY, "h2", 0, (void *)count_ctx, { 0 }, NULL };
+	struct poketrace_stats s0, s1;
+
+	OK(poketrace_init(NULL));
+	a = attach(POKETRACE_FENTRY, "h1", (void *)count_ctx, NULL, 0, 0);
+	calls_seen = 0;
+	h1(1);
+	CHECK(calls_seen == 1, "h1 hooked");
+	poketrace_get_stats(&s0);
+	OK(poketrace_links_update(&a, 1, &s, 1));
+	poketrace_get_stats(&s1);
+	CHECK(s1.batches == s0.batches + 1, "update took %lu batches", (unsigned long)(s1.batches - s0.batches));
+	h1(1);
+	h2(1, 1);
+	CHECK(calls_seen == 2, "after the update: only h2 is hooked (%d)", calls_seen);
+	/* a failing update changes nothing */
+	{
+		struct poketrace_link_spec bad = { POKETRACE_FENTRY, "no_such", 0, (void *)count_ctx, { 0 }, NULL };
+
+		CHECK(poketrace_links_update(&s.link, 1, &bad, 1) == -ENOENT, "bad update");
+		h2(1, 1);
+		CHECK(calls_seen == 3, "the failed update detached h2's link");
+	}
+	OK(poketrace_link_detach(s.link));
+}
+
 /* ------------------------------------------------ no prototype (no -g) */
 
 static void no_prototype(void)
@@ -682,5 +713,5 @@ static void perf_map(void)
 }
 
 TEST_MAIN(CASE(fentry_typed), CASE(fentry_ctx), CASE(fexit_shapes), CASE(fmod_ret_replace),
-	  CASE(stacking_order), CASE(kinds_by_shape), CASE(no_prototype), CASE(attach_detach_stress), CASE(recursion_guard),
+	  CASE(stacking_order), CASE(kinds_by_shape), CASE(update_one_batch), CASE(no_prototype), CASE(attach_detach_stress), CASE(recursion_guard),
 	  CASE(sleeping_detach), CASE(unwinding), CASE(bad_input), CASE(module_unloaded), CASE(perf_map))
