@@ -15,15 +15,16 @@ LIBS     = -ldw -lelf -lgcc_s -lpthread -ldl
 VERSION = 0.1.0
 SONAME  = libpoketrace.so.0
 
-LIB_SRCS = base/error.c base/ptrset.c base/kvfile.c \
+LIB_SRCS = base/error.c base/ptrset.c base/kvfile.c base/ctlpath.c \
 	arch/x86_64/insn.c arch/x86_64/sigguard.c arch/x86_64/sync.c \
 	arch/x86_64/textwrite.c arch/x86_64/poke.c arch/x86_64/trap.c arch/x86_64/execmem.c \
 	arch/x86_64/writer.c arch/x86_64/tramp.c \
 	core/elfscan.c core/proto.c core/module.c core/sites.c core/siteapi.c core/patch.c core/engine.c \
 	core/image.c core/gdbjit.c core/reclaim.c core/hooks.c core/links.c core/ops.c
-CLI_SRCS = cli/main.c cli/cmd_sites.c cli/cmd_record.c cli/cmd_report.c cli/trace.c cli/analyze.c
+CLI_SRCS = cli/main.c cli/cmd_sites.c cli/cmd_record.c cli/cmd_report.c cli/cmd_live.c cli/trace.c \
+	cli/analyze.c
 AGENT_SRCS = trace/clock.c trace/tbuf.c trace/ctf.c trace/tracer.c \
-	agent/agent.c agent/config.c agent/writer.c agent/dlhook.c
+	agent/agent.c agent/config.c agent/writer.c agent/dlhook.c agent/select.c agent/control.c
 
 LIB_OBJS = $(LIB_SRCS:%.c=$(B)/obj/%.o)
 CLI_OBJS = $(CLI_SRCS:%.c=$(B)/obj/%.o)

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "trace/clock.h"
 #include "trace/tracer.h"
@@ -15,6 +16,7 @@ struct agent_config {
 	enum tracer_mode mode;
 	char filter[1024], notrace[1024], modules[1024], args[1024], rets[1024];
 	int max_depth;
+	bool paused;            /* record --paused: start with nothing attached */
 	uint64_t min_time_ns;
 	uint64_t chunk_size;
 	int nchunks;
@@ -23,6 +25,29 @@ struct agent_config {
 int agent_config_read(const char *dir, struct agent_config *c);
 /* A module was loaded: trace its functions that match the filters. */
 void agent_module_loaded(void);
+
+/* select.c: which functions are traced, and turning that into links. */
+int select_start(const struct agent_config *c);
+/* Applies a change (NULL: just new modules) and brings the links in line:
+ * one batch.  Changes: filter/notrace/modules lists, tracing on/off. */
+struct select_change {
+	const char *filter, *notrace, *modules; /* NULL: unchanged */
+	int enable;                             /* -1 unchanged, 0 off, 1 on */
+};
+int select_update(const struct select_change *ch);
+size_t select_nfuncs(void);
+struct select_status {
+	bool enabled;
+	size_t known, selected, attached;
+};
+void select_status(struct select_status *st);
+/* "hits N SYMBOL" lines, most called first, at most top of them. */
+void select_print_hits(FILE *f, size_t top);
+
+/* control.c: the control socket. */
+int control_start(const struct agent_config *c);
+void control_stop(void);
+
 
 /* The writer thread: moves full chunks to the stream files. */
 int writer_start(const char *dir);

@@ -32,6 +32,8 @@ static void set(const char *key, const char *v, void *ctx)
 		c->chunk_size = strtoull(v, NULL, 10);
 	else if (!strcmp(key, "chunks"))
 		c->nchunks = atoi(v);
+	else if (!strcmp(key, "paused"))
+		c->paused = atoi(v) != 0;
 }
 
 int agent_config_read(const char *dir, struct agent_config *c)

@@ -36,6 +36,7 @@ static const char usage[] =
 	"  -D, --depth N          graph: only calls at most N deep\n"
 	"  -t, --time-filter DUR  graph: drop calls shorter than DUR (e.g. 500ns, 2us, 1ms)\n"
 	"  -b, --buffer SIZE      per-thread buffer (e.g. 256K, 4M; default 2M, in 4 packets)\n"
+	"      --paused           start with nothing traced; 'poketrace live -p PID enable'\n"
 	"\n"
 	"Events that find the buffer full are counted as lost, never dropped silently.\n"
 	"Exit status: PROG's (128+N if killed by signal N); 2 for bad usage.\n";
@@ -162,13 +163,14 @@ int cmd_record(int argc, char **argv)
 		{ "module", required_argument, NULL, 'm' }, { "depth", required_argument, NULL, 'D' },
 		{ "time-filter", required_argument, NULL, 't' }, { "buffer", required_argument, NULL, 'b' },
 		{ "args", required_argument, NULL, 'A' }, { "retval", required_argument, NULL, 'R' },
+		{ "paused", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	char filter[1024] = "", notrace[1024] = "", modules[1024] = "", args[1024] = "", rets[1024] = "";
 	char agent[PATH_MAX], path[PATH_MAX + 16];
 	const char *dir = "poketrace.data", *mode = "graph";
 	unsigned long long buffer = 2 * 1024 * 1024, time_ns = 0;
-	int depth = 0, c, status;
+	int depth = 0, c, status, paused = 0;
 	struct timespec t0, t1;
 	pid_t pid;
 	FILE *f;
@@ -200,6 +202,9 @@ int cmd_record(int argc, char **argv)
 			break;
 		case 'A':
 			append(args, sizeof(args), optarg);
+			break;
+		case 'P':
+			paused = 1;
 			break;
 		case 'R':
 			append(rets, sizeof(rets), optarg);
@@ -247,7 +252,8 @@ int cmd_record(int argc, char **argv)
 		return 1;
 	}
 	fprintf(f, "mode=%s\nfilter=%s\nnotrace=%s\nmodules=%s\nargs=%s\nrets=%s\ndepth=%d\ntime_ns=%llu\n"
-		"chunk_size=%llu\nchunks=4\n", mode, filter, notrace, modules, args, rets, depth, time_ns, buffer / 4);
+		"chunk_size=%llu\nchunks=4\npaused=%d\n", mode, filter, notrace, modules, args, rets, depth, time_ns,
+		buffer / 4, paused);
 	fclose(f);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);

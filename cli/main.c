@@ -20,6 +20,8 @@ static const char usage[] =
 	"  replay [DIR]     every call in order, indented, with durations\n"
 	"  dump --chrome|--flame [DIR]  Chrome trace JSON, or folded stacks\n"
 	"  info [DIR]       what was recorded\n"
+	"  live -p PID REQ  control the tracer of a running recorded process (status,\n"
+	"                   enable, disable, filter, notrace, modules)\n"
 	"  sites PROG       list the patch sites of an executable or shared library\n"
 	"  sites -p PID     list the patch sites of every module a running process loaded\n"
 	"\n"
@@ -59,6 +61,7 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{ "sites", cmd_sites }, { "record", cmd_record }, { "report", cmd_report },
 		{ "graph", cmd_graph }, { "replay", cmd_replay }, { "dump", cmd_dump }, { "info", cmd_info },
+		{ "live", cmd_live },
 	};
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)

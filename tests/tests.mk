@@ -14,7 +14,7 @@ CET          = -fcf-protection=full
 
 SITE_FLAVORS = mcount mcount_cet pfe_gcc pfe_clang pfe_clang_cet
 TEST_BINS = $(SITE_FLAVORS:%=$(T)/t_sites_%) $(T)/t_poke $(T)/t_signals $(T)/t_stress \
-	$(T)/t_gcc_threaded $(T)/t_links $(T)/t_ops $(T)/t_links_cpp $(T)/gdb_target $(T)/e2e $(T)/cpp_prog
+	$(T)/t_gcc_threaded $(T)/t_links $(T)/t_ops $(T)/t_links_cpp $(T)/gdb_target $(T)/e2e $(T)/cpp_prog $(T)/live_target
 TEST_LIBS = $(T)/libt_shared.so $(T)/libt_dl.so $(T)/libt_dl_clang.so
 
 tests: $(TEST_BINS) $(TEST_LIBS) $(CLI) examples
@@ -124,3 +124,6 @@ $(T)/cpp_prog: tests/targets/cpp_prog.cc $(TO)/.dir
 	@$(CLANGXX) -O2 -g $(PFE_FLAGS) -o $@ $<
 $(T)/e2e: tests/targets/e2e.c $(T)/libe2e.so $(T)/libt_dl_clang.so
 	@$(CLANG) -O2 -g $(PFE_FLAGS) -pthread -o $@ $< -L$(T) -le2e $(RPATH) -ldl
+
+$(T)/live_target: tests/targets/live_target.c $(TO)/.dir
+	@$(CLANG) -O2 -g $(PFE_FLAGS) -pthread -o $@ $<

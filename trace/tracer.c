@@ -42,7 +42,7 @@ static struct prof_table *table(void)
 {
 	struct prof_table *t = my_table;
 
-	if (t)
+	if (__builtin_expect(t != NULL, 1))
 		return t;
 	t = mmap(NULL, sizeof(*t) + PROF_CAP * sizeof(struct prof_entry), PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -140,6 +140,12 @@ static void entry(uint32_t fn, const void *stack, const struct poketrace_ctx *ct
 
 	if (!b)
 		return;
+	{
+		struct prof_table *t = table();
+
+		if (t && fn < PROF_CAP)
+			t->e[fn].hits++;
+	}
 	if (cfg.mode == TRACER_FUNCTION) {
 		tb_put(b, EV_ENTRY, fn, ts);
 		return;
@@ -235,6 +241,17 @@ void tracer_exit_capture(struct poketrace_ctx *ctx)
 	const struct capture *cap = ctx->data;
 
 	leave(cap->fn, ctx->stack, cap->retkind ? &ctx->ret : NULL);
+}
+
+uint64_t tracer_hits(uint32_t id)
+{
+	uint64_t n = 0;
+
+	if (id >= PROF_CAP)
+		return 0;
+	for (struct prof_table *t = atomic_load(&tables); t; t = t->next)
+		n += __atomic_load_n(&t->e[id].hits, __ATOMIC_RELAXED);
+	return n;
 }
 
 void tracer_profile_sum(struct prof_entry *out)

@@ -20,7 +20,8 @@ struct tracer_config {
 };
 
 struct prof_entry {
-	uint64_t calls, total, self, min, max;
+	uint64_t calls, total, self, min, max; /* profile tracer: complete calls */
+	uint64_t hits;                          /* every tracer: entries seen */
 };
 
 void tracer_configure(const struct tracer_config *c);
@@ -40,6 +41,8 @@ struct capture {
 void tracer_entry_capture(struct poketrace_ctx *ctx);
 void tracer_exit_capture(struct poketrace_ctx *ctx);
 
+/* Entries of function id seen so far, all threads. */
+uint64_t tracer_hits(uint32_t id);
 /* Sums every thread's profile into out[nfuncs]. */
 void tracer_profile_sum(struct prof_entry *out);
 

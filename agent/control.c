@@ -1,0 +1,160 @@
+/* The control socket: a Unix socket per traced process, in a directory only
+ * the user can enter ($XDG_RUNTIME_DIR/poketrace, else /tmp/poketrace-UID,
+ * mode 0700, checked), served by a thread of its own.  A connection from
+ * another uid (SO_PEERCRED) is refused and logged.  One request line per
+ * connection; the answer ends with "ok" or "error: ...":
+ *   status                    tracing on/off, functions, events, lost, buffer, hits
+ *   enable | disable          attach / detach the tracer (one batch)
+ *   filter GLOBS | notrace GLOBS | modules GLOBS    change the selection (one batch) */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "base/ctlpath.h"
+#include "poketrace.h"
+#include "trace/tbuf.h"
+
+static int lsock = -1;
+static pthread_t thread;
+static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static uid_t allowed;
+
+static void status(FILE *f)
+{
+	struct select_status st;
+	uint64_t events = 0, lost = 0, buffered = 0;
+	size_t threads = 0;
+
+	select_status(&st);
+	for (struct tbuf *b = tb_all(); b; b = b->next) {
+		threads++;
+		events += b->events;
+		lost += b->lost;
+		for (int i = 0; i < b->nchunks; i++)
+			if (atomic_load(&b->chunks[i].state) == CHUNK_FULL)
+				buffered += b->chunks[i].len;
+		if (b->idx >= 0)
+			buffered += (uint64_t)(b->cur - b->chunks[b->idx].data);
+	}
+	fprintf(f, "tracing %s\nfunctions %zu\nselected %zu\nattached %zu\nthreads %zu\nevents %llu\n"
+		"lost %llu\nbuffered %llu\n", st.enabled ? "on" : "off", st.known, st.selected, st.attached,
+		threads, (unsigned long long)events, (unsigned long long)lost, (unsigned long long)buffered);
+	select_print_hits(f, 20);
+}
+
+static void serve(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char line[2048];
+	struct timeval tmo = { 2, 0 };
+	ssize_t n;
+	FILE *f;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != allowed) {
+		fprintf(stderr, "poketrace agent: refused a control connection from uid %d (pid %d): "
+			"only uid %u may control this process\n", (int)cred.uid, (int)cred.pid, (unsigned)allowed);
+		ssize_t w = write(fd, "error: refused: you are not the owner of the process\n", 53);
+
+		(void)w;
+		return;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
+	n = read(fd, line, sizeof(line) - 1);
+	if (n <= 0)
+		return;
+	line[n] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+	f = fdopen(dup(fd), "w");
+	if (!f)
+		return;
+	{
+		char *arg = strchr(line, ' ');
+		struct select_change ch = { NULL, NULL, NULL, -1 };
+		int r = 1;
+
+		if (arg)
+			*arg++ = '\0';
+		if (!strcmp(line, "status") && !arg) {
+			status(f);
+			r = 0;
+		} else if ((!strcmp(line, "enable") || !strcmp(line, "disable")) && !arg) {
+			ch.enable = line[0] == 'e';
+			r = select_update(&ch);
+		} else if (!strcmp(line, "filter") || !strcmp(line, "notrace") || !strcmp(line, "modules")) {
+			const char *v = arg && strcmp(arg, "-") ? arg : "";
+
+			*(line[0] == 'f' ? &ch.filter : line[0] == 'n' ? &ch.notrace : &ch.modules) = v;
+			r = select_update(&ch);
+		} else {
+			fprintf(f, "error: unknown request '%.100s' (status, enable, disable, filter GLOBS, "
+				"notrace GLOBS, modules GLOBS)\n", line);
+			fclose(f);
+			return;
+		}
+		if (r < 0)
+			fprintf(f, "error: %s\n", poketrace_last_error()[0] ? poketrace_last_error() : strerror(-r));
+		else
+			fprintf(f, "ok\n");
+	}
+	fclose(f);
+}
+
+static void *loop(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		int fd = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return NULL; /* closed by control_stop */
+		}
+		serve(fd);
+		close(fd);
+	}
+}
+
+int control_start(const struct agent_config *c)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	const char *test_uid = getenv("POKETRACE_CONTROL_UID"); /* tests: pretend another owner */
+	int r;
+
+	(void)c;
+	allowed = test_uid ? (uid_t)atoi(test_uid) : getuid();
+	if ((r = control_socket_path(getpid(), sock_path, sizeof(sock_path), true)) < 0) {
+		errno = -r;
+		return -1;
+	}
+	unlink(sock_path);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock_path);
+	lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lsock < 0 || bind(lsock, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lsock, 8) < 0 ||
+	    pthread_create(&thread, NULL, loop, NULL) != 0) {
+		if (lsock >= 0)
+			close(lsock);
+		lsock = -1;
+		return -1;
+	}
+	return 0;
+}
+
+void control_stop(void)
+{
+	if (lsock < 0)
+		return;
+	shutdown(lsock, SHUT_RDWR);
+	close(lsock);
+	lsock = -1;
+	pthread_join(thread, NULL);
+	unlink(sock_path);
+}

@@ -1,0 +1,332 @@
+/* Which functions the tracer traces.  Every function that ever matched the
+ * filters gets an id (and a line in DIR/poketrace/functions) and keeps it;
+ * a change of filters, tracing on or off, or a new module is turned into
+ * one batch of link changes (poketrace_links_update): links detached from
+ * functions no longer wanted, attached to functions newly wanted. */
+#include <errno.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "core/proto.h"
+#include "core/sites.h"
+#include "poketrace.h"
+
+struct tfn {
+	uintptr_t site;
+	uint32_t id;
+	bool selected;
+	struct capture *cap;
+	struct poketrace_link *link[2];
+	char *symbol;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct agent_config cfg; /* its filter lists change with select_update */
+	bool enabled;
+	struct tfn *v;           /* sorted by site */
+	size_t n, cap;
+	uint32_t next_id;
+	struct tfn **by_id;
+} sel = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* "a,b*" against s; an empty list matches everything (or nothing). */
+static bool match_list(const char *list, const char *s, bool empty)
+{
+	char buf[1024], *save = NULL;
+
+	if (!list[0])
+		return empty;
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *g = strtok_r(buf, ",", &save); g; g = strtok_r(NULL, ",", &save))
+		if (!fnmatch(g, s, 0))
+			return true;
+	return false;
+}
+
+static struct tfn *find(uintptr_t site, size_t *at)
+{
+	size_t lo = 0, hi = sel.n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (sel.v[mid].site == site)
+			return &sel.v[mid];
+		if (sel.v[mid].site < site)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*at = lo;
+	return NULL;
+}
+
+/* -A/-R: what to record for s, from its DWARF prototype (NULL: nothing).
+ * Lives as long as the process (a link's data). */
+static struct capture *capture_for(const struct poketrace_site *s, uint32_t id)
+{
+	bool a = match_list(sel.cfg.args, s->symbol, false), r = match_list(sel.cfg.rets, s->symbol, false);
+	struct pt_module *m;
+	struct pt_proto proto;
+	struct capture *c;
+
+	if (sel.cfg.mode != TRACER_GRAPH || (!a && !r) || !sites_find(s->addr, &m))
+		return NULL;
+	proto_lookup(m->path, s->func - m->bias, &proto);
+	if (!proto.known || !(c = calloc(1, sizeof(*c))))
+		return NULL;
+	c->fn = id;
+	if (a) {
+		c->nargs = proto.nargkinds;
+		memcpy(c->kind, proto.argkind, sizeof(c->kind));
+	}
+	if (r && proto.retkind && proto.retkind != PROTO_ARG_VOID)
+		c->retkind = proto.retkind;
+	if (!c->nargs && !c->retkind) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void name_it(FILE *f, const struct poketrace_site *s, const struct tfn *t)
+{
+	char kinds[16] = "-";
+
+	if (t->cap) {
+		/* argument kinds, ':', the return kind: i u p s (int, unsigned, pointer, string) */
+		static const char k[] = "?iupsv";
+		int n = 0;
+
+		for (int i = 0; i < t->cap->nargs; i++)
+			kinds[n++] = k[t->cap->kind[i]];
+		kinds[n++] = ':';
+		kinds[n++] = t->cap->retkind ? k[t->cap->retkind] : '-';
+		kinds[n] = '\0';
+	}
+	fprintf(f, "%u\t%#lx\t%s\t%s\t%s\n", t->id, (unsigned long)s->func, s->module, s->symbol, kinds);
+}
+
+struct walk {
+	FILE *funcs;
+	int err;
+};
+
+static int visit(const struct poketrace_site *s, void *arg)
+{
+	struct walk *w = arg;
+	const char *mod = strrchr(s->module, '/') ? strrchr(s->module, '/') + 1 : s->module;
+	struct tfn *t;
+	size_t at = 0;
+
+	if (!s->symbol || (s->flags & POKETRACE_SITE_UNPATCHABLE))
+		return 0;
+	if (sel.cfg.modules[0] && !match_list(sel.cfg.modules, mod, true) &&
+	    !match_list(sel.cfg.modules, s->module, true))
+		return 0;
+	if (!match_list(sel.cfg.filter, s->symbol, true) || match_list(sel.cfg.notrace, s->symbol, false))
+		return 0;
+	t = find(s->addr, &at);
+	if (!t) {
+		if (sel.n == sel.cap) {
+			size_t cap = sel.cap ? sel.cap * 2 : 1024;
+			struct tfn *nv = realloc(sel.v, cap * sizeof(*nv));
+
+			if (!nv)
+				return w->err = -ENOMEM;
+			sel.v = nv;
+			sel.cap = cap;
+		}
+		memmove(&sel.v[at + 1], &sel.v[at], (sel.n - at) * sizeof(*sel.v));
+		sel.n++;
+		t = &sel.v[at];
+		memset(t, 0, sizeof(*t));
+		t->site = s->addr;
+		t->id = sel.next_id++;
+		t->symbol = strdup(s->symbol);
+		t->cap = capture_for(s, t->id);
+		name_it(w->funcs, s, t);
+	}
+	t->selected = true;
+	return 0;
+}
+
+static void index_ids(void)
+{
+	free(sel.by_id);
+	sel.by_id = calloc(sel.next_id ? sel.next_id : 1, sizeof(*sel.by_id));
+	for (size_t i = 0; sel.by_id && i < sel.n; i++)
+		sel.by_id[sel.v[i].id] = &sel.v[i];
+}
+
+/* Marks the functions the filters select (naming new ones). */
+static int refresh(void)
+{
+	char path[4200];
+	struct walk w = { NULL, 0 };
+	long r;
+
+	snprintf(path, sizeof(path), "%s/poketrace/functions", sel.cfg.dir);
+	w.funcs = fopen(path, sel.next_id ? "ae" : "we");
+	if (!w.funcs)
+		return -errno;
+	if (!sel.next_id)
+		fprintf(w.funcs, "# id\taddress\tmodule\tsymbol\tkinds\n");
+	for (size_t i = 0; i < sel.n; i++)
+		sel.v[i].selected = false;
+	r = poketrace_sites_foreach(NULL, NULL, visit, &w);
+	fclose(w.funcs);
+	index_ids();
+	tracer_set_nfuncs(sel.next_id);
+	return r < 0 ? (int)r : w.err;
+}
+
+static void spec_for(struct poketrace_link_spec *sp, const struct tfn *t, int exit)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->kind = exit ? POKETRACE_FEXIT : POKETRACE_FENTRY;
+	sp->addr = t->site;
+	sp->opts.sz = sizeof(sp->opts);
+	if (t->cap) {
+		/* ctx-form handlers: they read the argument registers and rax */
+		sp->handler = exit ? (void *)tracer_exit_capture : (void *)tracer_entry_capture;
+		sp->opts.data = t->cap;
+	} else {
+		sp->handler = exit ? (void *)tracer_exit : (void *)tracer_entry;
+		sp->opts.data = (void *)(uintptr_t)t->id;
+		sp->opts.flags = POKETRACE_LINK_RAW;
+	}
+}
+
+/* Brings the links in line with enabled/selected: one batch. */
+static int apply(void)
+{
+	int per = sel.cfg.mode == TRACER_FUNCTION ? 1 : 2, r;
+	struct poketrace_link **det = calloc(sel.n * 2 + 1, sizeof(*det));
+	struct poketrace_link_spec *att = calloc(sel.n * 2 + 1, sizeof(*att));
+	size_t nd = 0, na = 0;
+
+	if (!det || !att) {
+		free(det);
+		free(att);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < sel.n; i++) {
+		struct tfn *t = &sel.v[i];
+		bool want = sel.enabled && t->selected;
+
+		for (int k = 0; k < per; k++) {
+			if (t->link[k] && !want)
+				det[nd++] = t->link[k];
+			else if (!t->link[k] && want)
+				spec_for(&att[na++], t, k);
+		}
+	}
+	r = nd + na ? poketrace_links_update(det, nd, att, na) : 0;
+	if (r == 0) {
+		for (size_t i = 0; i < sel.n; i++)
+			if (!(sel.enabled && sel.v[i].selected))
+				sel.v[i].link[0] = sel.v[i].link[1] = NULL;
+		for (size_t i = 0; i < na; i++) {
+			size_t at;
+			struct tfn *t = find(att[i].addr, &at);
+
+			if (t)
+				t->link[att[i].kind == POKETRACE_FEXIT] = att[i].link;
+		}
+	}
+	free(det);
+	free(att);
+	return r;
+}
+
+int select_start(const struct agent_config *c)
+{
+	int r;
+
+	pthread_mutex_lock(&sel.lock);
+	sel.cfg = *c;
+	sel.enabled = !c->paused;
+	r = refresh();
+	if (r == 0)
+		r = apply();
+	pthread_mutex_unlock(&sel.lock);
+	return r;
+}
+
+int select_update(const struct select_change *ch)
+{
+	int r;
+
+	pthread_mutex_lock(&sel.lock);
+	if (ch && ch->filter)
+		snprintf(sel.cfg.filter, sizeof(sel.cfg.filter), "%s", ch->filter);
+	if (ch && ch->notrace)
+		snprintf(sel.cfg.notrace, sizeof(sel.cfg.notrace), "%s", ch->notrace);
+	if (ch && ch->modules)
+		snprintf(sel.cfg.modules, sizeof(sel.cfg.modules), "%s", ch->modules);
+	if (ch && ch->enable >= 0)
+		sel.enabled = ch->enable;
+	r = refresh();
+	if (r == 0)
+		r = apply();
+	pthread_mutex_unlock(&sel.lock);
+	return r;
+}
+
+size_t select_nfuncs(void)
+{
+	return sel.next_id;
+}
+
+void select_status(struct select_status *st)
+{
+	pthread_mutex_lock(&sel.lock);
+	st->enabled = sel.enabled;
+	st->known = sel.n;
+	st->selected = st->attached = 0;
+	for (size_t i = 0; i < sel.n; i++) {
+		st->selected += sel.v[i].selected;
+		st->attached += sel.v[i].link[0] != NULL;
+	}
+	pthread_mutex_unlock(&sel.lock);
+}
+
+struct hit {
+	uint64_t n;
+	const char *symbol;
+};
+
+static int by_hits(const void *a, const void *b)
+{
+	const struct hit *x = a, *y = b;
+
+	return x->n < y->n ? 1 : x->n > y->n ? -1 : strcmp(x->symbol, y->symbol);
+}
+
+void select_print_hits(FILE *f, size_t top)
+{
+	struct hit *h;
+	size_t n = 0;
+
+	pthread_mutex_lock(&sel.lock);
+	h = calloc(sel.n + 1, sizeof(*h));
+	for (size_t i = 0; h && i < sel.n; i++) {
+		uint64_t c = tracer_hits(sel.v[i].id);
+
+		if (c)
+			h[n++] = (struct hit){ c, sel.v[i].symbol };
+	}
+	if (h) {
+		qsort(h, n, sizeof(*h), by_hits);
+		for (size_t i = 0; i < n && i < top; i++)
+			fprintf(f, "hits %llu %s\n", (unsigned long long)h[i].n, h[i].symbol);
+	}
+	free(h);
+	pthread_mutex_unlock(&sel.lock);
+}

@@ -1,0 +1,93 @@
+/* poketrace live: controls a process recorded by poketrace record, while it
+ * runs, through its agent's control socket. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "base/ctlpath.h"
+#include "cli/cli.h"
+
+static const char usage[] =
+	"usage: poketrace live -p PID REQUEST [ARG]\n"
+	"\n"
+	"Controls the tracer in a process started with 'poketrace record' (add --paused\n"
+	"to start it with nothing traced).  Each change is one batch of patches while\n"
+	"the program's threads keep running.\n"
+	"\n"
+	"  status              tracing on/off, functions known/selected/attached,\n"
+	"                      threads, events, lost events, bytes buffered, hits\n"
+	"  enable | disable    attach / detach the tracer\n"
+	"  filter GLOBS        trace only functions matching GLOBS (a,b*; '-' for all)\n"
+	"  notrace GLOBS       never trace functions matching GLOBS ('-' for none)\n"
+	"  modules GLOBS       trace only these modules ('-' for all)\n"
+	"\n"
+	"The socket is $XDG_RUNTIME_DIR/poketrace/PID.sock (else /tmp/poketrace-UID/);\n"
+	"only the process's owner may connect.\n";
+
+int cmd_live(int argc, char **argv)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	char req[2048], buf[4096], path[sizeof(a.sun_path)];
+	long pid = 0;
+	int i = 1, fd, r, failed = 0;
+	size_t got = 0;
+	ssize_t n;
+
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (argc < 4 || strcmp(argv[1], "-p") || (pid = strtol(argv[2], NULL, 10)) <= 0) {
+		cli_error("live needs -p PID and a request");
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	i = 3;
+	if (argc - i > 2) {
+		cli_error("too many arguments");
+		return EXIT_USAGE;
+	}
+	snprintf(req, sizeof(req), "%s%s%s\n", argv[i], argc - i == 2 ? " " : "", argc - i == 2 ? argv[i + 1] : "");
+	if ((r = control_socket_path(pid, path, sizeof(path), false)) < 0) {
+		cli_error("no control directory for your user (%s): is process %ld traced by poketrace?",
+			  r == -EPERM ? "unsafe permissions" : strerror(-r), pid);
+		return 1;
+	}
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		cli_error("cannot reach the agent of process %ld at %s: %s (was it started with 'poketrace "
+			  "record', and is it still running?)", pid, path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+		cli_error("writing to %s: %s", path, strerror(errno));
+		close(fd);
+		return 1;
+	}
+	while ((n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0 && got + (size_t)n < sizeof(buf) - 1)
+		got += (size_t)n;
+	if (n > 0)
+		got += (size_t)n;
+	close(fd);
+	buf[got] = '\0';
+	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		if (!strncmp(line, "error: ", 7)) {
+			cli_error("process %ld: %s", pid, line + 7);
+			failed = 1;
+		} else if (strcmp(line, "ok")) {
+			puts(line);
+		}
+	}
+	if (!got) {
+		cli_error("process %ld closed the connection without an answer", pid);
+		return 1;
+	}
+	return failed;
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# poketrace live: changing what is traced in a running, self-checking
+# program through its agent's control socket; refusals.
+set -u
+B=${B:-build}
+P="$B/poketrace"
+T="$B/tests"
+W="$T/live.$$"
+trap 'kill -KILL $(jobs -p) 2>/dev/null; pkill -KILL -f "^$T/live_target" 2>/dev/null; rm -rf "$W"' EXIT
+mkdir -p "$W"
+if ldd "$B/libpoketrace-agent.so" | grep -q libasan; then
+	ASAN_RT=$(ldd "$B/libpoketrace-agent.so" | awk '/libasan/ { print $3 }')
+	export ASAN_OPTIONS=detect_leaks=0:handle_segv=0:handle_abort=0
+	P_REC() { LD_PRELOAD="$ASAN_RT" "$P" record "$@"; }
+else
+	P_REC() { "$P" record "$@"; }
+fi
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+expect() {
+	local want=$1; shift
+	out=$("$@" 2>"$W/err"); st=$?
+	err=$(cat "$W/err")
+	[ "$st" -eq "$want" ] || fail "'$*' exited $st, want $want; stderr: $err"
+}
+has() { grep -q -- "$2" <<<"$1" || fail "output lacks '$2':"$'\n'"$1"; }
+
+start() { # SECONDS [record options]: starts live_target paused; sets PID
+	local secs=$1; shift
+	P_REC -o "$W/d" --paused "$@" -- "$T/live_target" "$secs" >"$W/prog.out" 2>"$W/rec.err" &
+	RP=$!
+	for _ in $(seq 100); do
+		PID=$(pgrep -f "^$T/live_target" | head -1)
+		[ -n "$PID" ] && "$P" live -p "$PID" status >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	fail "the traced program did not come up: $(cat "$W/rec.err")"
+}
+
+toggling() {
+	start 8
+	expect 0 "$P" live -p "$PID" status
+	has "$out" "^tracing off$"; has "$out" "^attached 0$"
+	expect 0 "$P" live -p "$PID" enable
+	expect 0 "$P" live -p "$PID" status
+	has "$out" "^tracing on$"; has "$out" "^attached [1-9]"
+	sleep 0.3
+	expect 0 "$P" live -p "$PID" status
+	has "$out" "^hits [1-9][0-9]* work_a$"
+	for i in $(seq 60); do
+		expect 0 "$P" live -p "$PID" filter 'work_a,check'
+		expect 0 "$P" live -p "$PID" disable
+		expect 0 "$P" live -p "$PID" notrace work_b
+		expect 0 "$P" live -p "$PID" enable
+		expect 0 "$P" live -p "$PID" filter -
+		expect 0 "$P" live -p "$PID" notrace -
+	done
+	expect 0 "$P" live -p "$PID" status
+	has "$out" "^tracing on$"
+	local attached
+	attached=$(awk '/^attached/ { print $2 }' <<<"$out")
+	expect 0 "$P" live -p "$PID" filter work_a
+	expect 0 "$P" live -p "$PID" status
+	has "$out" "^selected 1$"; has "$out" "^attached 1$"
+	expect 0 "$P" live -p "$PID" filter -
+	expect 0 "$P" live -p "$PID" status
+	has "$out" "^attached $attached$"
+	wait $RP || fail "the program failed its own checks: $(cat "$W/prog.out") $(cat "$W/rec.err")"
+	has "$(cat "$W/prog.out")" "^ok [1-9][0-9]* calls, 0 wrong results$"
+	expect 0 "$P" report "$W/d"
+	has "$out" " work_a$"; has "$out" " combine$"
+}
+
+refusals() {
+	start 5
+	expect 1 "$P" live -p "$PID" frobnicate
+	has "$err" "unknown request 'frobnicate'"
+	expect 2 "$P" live -p "$PID"
+	expect 1 "$P" live -p 999999999 status
+	has "$err" "cannot reach the agent of process 999999999"
+	expect 0 "$P" live -p "$PID" status
+	kill -KILL "$PID"; wait $RP 2>/dev/null
+	# an agent that believes it belongs to another user refuses us, and logs it
+	POKETRACE_CONTROL_UID=12345 start_refusing 5
+}
+
+start_refusing() {
+	local sockdir
+	sockdir=$([ -n "${XDG_RUNTIME_DIR:-}" ] && echo "$XDG_RUNTIME_DIR/poketrace" || echo "/tmp/poketrace-$(id -u)")
+	POKETRACE_CONTROL_UID=12345 P_REC -o "$W/d" --paused -- "$T/live_target" "$1" >"$W/prog.out" 2>"$W/rec.err" &
+	RP=$!
+	PID=
+	for _ in $(seq 100); do
+		PID=$(pgrep -f "^$T/live_target" | head -1)
+		[ -n "$PID" ] && [ -S "$sockdir/$PID.sock" ] && break
+		sleep 0.05
+	done
+	[ -n "$PID" ] || fail "the traced program did not come up"
+	expect 1 "$P" live -p "$PID" status
+	has "$err" "refused: you are not the owner"
+	kill -KILL "$PID"; wait $RP 2>/dev/null
+	has "$(cat "$W/rec.err")" "refused a control connection from uid $(id -u)"
+}
+
+cases="toggling refusals"
+if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
+for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
+echo "usage: $0 --list | CASE" >&2; exit 2
