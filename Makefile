@@ -22,7 +22,7 @@ LIB_SRCS = base/error.c base/ptrset.c base/kvfile.c base/ctlpath.c \
 	core/elfscan.c core/proto.c core/module.c core/sites.c core/siteapi.c core/patch.c core/engine.c \
 	core/image.c core/gdbjit.c core/reclaim.c core/hooks.c core/links.c core/ops.c
 CLI_SRCS = cli/main.c cli/cmd_sites.c cli/cmd_record.c cli/cmd_report.c cli/cmd_live.c cli/trace.c \
-	cli/analyze.c
+	cli/analyze.c cli/inject.c
 AGENT_SRCS = trace/clock.c trace/tbuf.c trace/ctf.c trace/tracer.c \
 	agent/agent.c agent/config.c agent/writer.c agent/dlhook.c agent/select.c agent/control.c
 

@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "base/ctlpath.h"
 #include "core/proto.h"
 #include "core/sites.h"
 #include "poketrace.h"
@@ -138,38 +140,164 @@ static void catch_fatal(void)
 	}
 }
 
-__attribute__((constructor)) static void agent_load(void)
+/* poketrace attach leaves "TRACE-DIR\nSOCKET-PATH\n" for us before it makes
+ * us load.  Taken only from a file our own user made and nobody else can
+ * write; the socket path is the one the command will look for. */
+static int attach_request(char *buf, size_t cap, const char **sock)
 {
-	const char *dir = getenv("POKETRACE_AGENT_DIR");
+	char path[128];
+	struct stat st;
+	ssize_t n;
+	char *nl;
+	int fd;
+
+	if (attach_request_path(getpid(), path, sizeof(path)) < 0)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 022)) {
+		close(fd);
+		return -1;
+	}
+	n = read(fd, buf, cap - 1);
+	close(fd);
+	unlink(path);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if (!(nl = strchr(buf, '\n')))
+		return -1;
+	*nl = '\0';
+	*sock = nl + 1;
+	nl[1 + strcspn(nl + 1, "\n")] = '\0';
+	return 0;
+}
+
+/* poketrace live flush.  A thread's current packet may be closed only by
+ * that thread or while no handler runs, so the tracer is detached for the
+ * moment it takes (one batch each way), and the gap said.  A thread that
+ * stays inside a traced function keeps its image, and its packet stays
+ * open: then only the full packets are written. */
+int agent_flush(FILE *out)
+{
+	struct select_status st;
+	struct writer_totals t;
+	struct timespec a, b;
+	int r = 0, q;
+
+	select_status(&st);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	if (st.enabled && (r = select_update(&(struct select_change){ NULL, NULL, NULL, 0 })) < 0)
+		return r;
+	q = poketrace_quiesce(200);
+	writer_sync(q == 0);
+	if (st.enabled)
+		r = select_update(&(struct select_change){ NULL, NULL, NULL, 1 });
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	clock_refine(&clk);
+	ctf_write_metadata(cfg.dir, &clk);
+	if (cfg.mode == TRACER_PROFILE)
+		write_profile();
+	write_info();
+	writer_totals(&t);
+	fprintf(out, "flushed %llu events (%llu lost); tracing was off for %.2f ms%s\n",
+		(unsigned long long)t.events, (unsigned long long)t.lost,
+		((double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6),
+		q ? "; some threads are inside traced functions: their last packets stay buffered" : "");
+	return r;
+}
+
+/* poketrace detach: the tracer off, everything written, the control thread
+ * gone; the program runs on as before (the agent stays loaded, idle). */
+int agent_detach(void)
+{
+	struct select_change off = { NULL, NULL, NULL, 0 };
+	int r = select_update(&off);
+
+	if (r < 0)
+		return r;
+	poketrace_quiesce(5000); /* no thread left in a tracer handler */
+	if (active) {
+		active = false;
+		writer_finish();
+		clock_refine(&clk);
+		ctf_write_metadata(cfg.dir, &clk);
+		if (cfg.mode == TRACER_PROFILE)
+			write_profile();
+		write_info();
+	}
+	return 0;
+}
+
+/* One trace, into dir: from the constructor, or from a later attach after
+ * a detach.  0 or -errno. */
+static int start(const char *dir, const char *sock)
+{
+	static bool once;
 	int r;
 
-	if (!dir)
-		return;
-	unsetenv("LD_PRELOAD"); /* children are not traced */
 	clock_gettime(CLOCK_MONOTONIC, &t_start);
 	if ((r = agent_config_read(dir, &cfg)) < 0) {
 		say("cannot read %s/config: %s", dir, strerror(-r));
-		return;
+		return r;
 	}
-	if (poketrace_init(NULL) < 0) {
+	if ((r = poketrace_init(NULL)) < 0) {
 		say("%s%s", poketrace_last_error(), "");
-		return;
+		return r;
 	}
+	/* a trace before this one: forget its functions and counts (nothing is
+	 * attached, no handler runs) */
+	select_reset();
+	tracer_reset();
 	clock_setup(&clk);
 	tb_configure(&(struct tb_config){ cfg.chunk_size, cfg.nchunks, &clk });
 	tracer_configure(&(struct tracer_config){
 		cfg.mode, cfg.max_depth, (uint64_t)((double)cfg.min_time_ns * (double)clk.freq / 1e9), 0, &clk });
 	if ((r = ctf_write_metadata(dir, &clk)) < 0 || (r = writer_start(dir)) < 0) {
 		say("cannot start: %s%s", strerror(-r), "");
-		return;
+		return r;
 	}
 	active = true;
-	atexit(finish);
-	catch_fatal();
-	if (select_start(&cfg) < 0)
+	if (!once) {
+		once = true;
+		atexit(finish);
+		catch_fatal();
+	}
+	if ((r = select_start(&cfg)) < 0)
 		say("cannot attach the tracer: %s%s", poketrace_last_error(), "");
-	if (control_start(&cfg) < 0)
+	if (control_start(&cfg, sock) < 0)
 		say("no control socket: %s%s", strerror(errno), "");
+	return r;
+}
+
+__attribute__((constructor)) static void agent_load(void)
+{
+	const char *dir = getenv("POKETRACE_AGENT_DIR"), *sock = NULL;
+	static char buf[8192];
+
+	if (dir) {
+		unsetenv("LD_PRELOAD"); /* children are not traced */
+	} else if (attach_request(buf, sizeof(buf), &sock) == 0) {
+		dir = buf; /* loaded into a running process by poketrace attach */
+	} else {
+		return;
+	}
+	start(dir, sock);
+}
+
+/* poketrace attach, when an earlier attach left the agent loaded (its
+ * constructor has run): the command makes a thread call this.  0 or -errno. */
+__attribute__((visibility("default"))) int poketrace_agent_attach(void)
+{
+	static char buf[8192];
+	const char *sock;
+
+	if (active)
+		return -EBUSY;
+	if (attach_request(buf, sizeof(buf), &sock) < 0)
+		return -ENOENT;
+	return start(buf, sock);
 }
 
 void agent_module_loaded(void)

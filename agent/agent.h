@@ -44,15 +44,28 @@ void select_status(struct select_status *st);
 /* "hits N SYMBOL" lines, most called first, at most top of them. */
 void select_print_hits(FILE *f, size_t top);
 
-/* control.c: the control socket. */
-int control_start(const struct agent_config *c);
-void control_stop(void);
+/* Forgets every function (all links detached): for a new trace. */
+void select_reset(void);
 
+/* Everything traced so far written out, and the trace's metadata and
+ * info: a line for the answer on out. */
+int agent_flush(FILE *out);
+
+/* Tracer off, trace written: for poketrace detach. */
+int agent_detach(void);
+
+/* control.c: the control socket. */
+/* At sock if given (attach), else where control_socket_path says. */
+int control_start(const struct agent_config *c, const char *sock);
+void control_stop(void);
 
 /* The writer thread: moves full chunks to the stream files. */
 int writer_start(const char *dir);
 /* Seals every thread's chunk, writes everything, stops the thread. */
 void writer_finish(void);
+/* Writes every full chunk now (and, if seal, every thread's current one:
+ * only while no handler runs) and syncs the files; the thread goes on. */
+void writer_sync(bool seal);
 /* From a fatal signal handler: writes what is full, nothing else. */
 void writer_emergency(void);
 struct writer_totals {

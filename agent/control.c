@@ -5,7 +5,9 @@
  * connection; the answer ends with "ok" or "error: ...":
  *   status                    tracing on/off, functions, events, lost, buffer, hits
  *   enable | disable          attach / detach the tracer (one batch)
- *   filter GLOBS | notrace GLOBS | modules GLOBS    change the selection (one batch) */
+ *   filter GLOBS | notrace GLOBS | modules GLOBS    change the selection (one batch)
+ *   flush                     everything so far on disk, metadata and info too
+ *   stop | detach             tracer off, trace written, this thread ends */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include "trace/tbuf.h"
 
 static int lsock = -1;
+static volatile int stopping;
 static pthread_t thread;
 static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static uid_t allowed;
@@ -85,6 +88,12 @@ static void serve(int fd)
 		if (!strcmp(line, "status") && !arg) {
 			status(f);
 			r = 0;
+		} else if (!strcmp(line, "flush") && !arg) {
+			r = agent_flush(f);
+		} else if ((!strcmp(line, "detach") || !strcmp(line, "stop")) && !arg) {
+			r = agent_detach();
+			if (r == 0)
+				stopping = 1; /* after this answer */
 		} else if ((!strcmp(line, "enable") || !strcmp(line, "disable")) && !arg) {
 			ch.enable = line[0] == 'e';
 			r = select_update(&ch);
@@ -95,7 +104,7 @@ static void serve(int fd)
 			r = select_update(&ch);
 		} else {
 			fprintf(f, "error: unknown request '%.100s' (status, enable, disable, filter GLOBS, "
-				"notrace GLOBS, modules GLOBS)\n", line);
+				"notrace GLOBS, modules GLOBS, flush, stop, detach)\n", line);
 			fclose(f);
 			return;
 		}
@@ -120,18 +129,32 @@ static void *loop(void *arg)
 		}
 		serve(fd);
 		close(fd);
+		if (stopping) {
+			close(lsock);
+			lsock = -1;
+			unlink(sock_path);
+			pthread_detach(pthread_self()); /* nobody joins: a later attach starts another */
+			return NULL;
+		}
 	}
 }
 
-int control_start(const struct agent_config *c)
+int control_start(const struct agent_config *c, const char *sock)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	const char *test_uid = getenv("POKETRACE_CONTROL_UID"); /* tests: pretend another owner */
 	int r;
 
 	(void)c;
+	stopping = 0;
 	allowed = test_uid ? (uid_t)atoi(test_uid) : getuid();
-	if ((r = control_socket_path(getpid(), sock_path, sizeof(sock_path), true)) < 0) {
+	if (sock && strlen(sock) >= sizeof(sock_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (sock)
+		snprintf(sock_path, sizeof(sock_path), "%s", sock);
+	else if ((r = control_socket_path(getpid(), sock_path, sizeof(sock_path), true)) < 0) {
 		errno = -r;
 		return -1;
 	}
@@ -150,7 +173,7 @@ int control_start(const struct agent_config *c)
 
 void control_stop(void)
 {
-	if (lsock < 0)
+	if (lsock < 0 || stopping)
 		return;
 	shutdown(lsock, SHUT_RDWR);
 	close(lsock);

@@ -245,6 +245,19 @@ static int apply(void)
 	return r;
 }
 
+void select_reset(void)
+{
+	pthread_mutex_lock(&sel.lock);
+	for (size_t i = 0; i < sel.n; i++) {
+		free(sel.v[i].symbol);
+		free(sel.v[i].cap);
+	}
+	sel.n = 0;
+	sel.next_id = 0;
+	index_ids();
+	pthread_mutex_unlock(&sel.lock);
+}
+
 int select_start(const struct agent_config *c)
 {
 	int r;

@@ -113,6 +113,20 @@ int writer_start(const char *d)
 	int r;
 
 	snprintf(dir, sizeof(dir), "%s", d);
+	/* A new trace (attach after detach): every thread's buffer starts a
+	 * new stream and count; no handler runs (nothing is attached). */
+	for (struct tbuf *b = tb_all(); b; b = b->next) {
+		if (b->fd >= 0)
+			close(b->fd);
+		b->fd = -1;
+		b->write_failed = false;
+		b->events = b->lost = 0;
+		b->depth = 0;
+	}
+	bytes = lost_on_disk = 0;
+	first_error = 0;
+	error_file[0] = '\0';
+	atomic_store(&stop, 0);
 	r = pthread_create(&thread, NULL, loop, NULL);
 	if (r == 0)
 		atomic_store(&running, 1);
@@ -127,6 +141,17 @@ void writer_finish(void)
 		atomic_store(&stop, 1);
 		pthread_join(thread, NULL);
 	}
+	drain();
+	for (struct tbuf *b = tb_all(); b; b = b->next)
+		if (b->fd >= 0)
+			fsync(b->fd);
+}
+
+void writer_sync(bool seal)
+{
+	if (seal)
+		for (struct tbuf *b = tb_all(); b; b = b->next)
+			tb_seal(b);
 	drain();
 	for (struct tbuf *b = tb_all(); b; b = b->next)
 		if (b->fd >= 0)

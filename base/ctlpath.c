@@ -28,3 +28,10 @@ int control_socket_path(long pid, char *out, size_t cap, bool create_dir)
 		return -ENAMETOOLONG;
 	return 0;
 }
+
+int attach_request_path(long pid, char *out, size_t cap)
+{
+	if ((size_t)snprintf(out, cap, "/tmp/poketrace-attach-%u-%ld", (unsigned)getuid(), pid) >= cap)
+		return -ENAMETOOLONG;
+	return 0;
+}

@@ -10,4 +10,8 @@
  * others.  0, or -errno (-EPERM: the directory is not safe). */
 int control_socket_path(long pid, char *out, size_t cap, bool create_dir);
 
+/* Where poketrace attach leaves its request for the agent it makes PID load:
+ * a fixed path, since the target's environment is not ours to know. */
+int attach_request_path(long pid, char *out, size_t cap);
+
 #endif

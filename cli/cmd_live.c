@@ -1,5 +1,5 @@
-/* poketrace live: controls a process recorded by poketrace record, while it
- * runs, through its agent's control socket. */
+/* poketrace live and detach: control a process traced by poketrace record
+ * or attach, while it runs, through its agent's control socket. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +14,8 @@
 static const char usage[] =
 	"usage: poketrace live -p PID REQUEST [ARG]\n"
 	"\n"
-	"Controls the tracer in a process started with 'poketrace record' (add --paused\n"
-	"to start it with nothing traced).  Each change is one batch of patches while\n"
+	"Controls the tracer in a process traced by 'poketrace record' (add --paused to\n"
+	"start it with nothing traced) or 'poketrace attach'.  Each change is one batch of patches while\n"
 	"the program's threads keep running.\n"
 	"\n"
 	"  status              tracing on/off, functions known/selected/attached,\n"
@@ -24,6 +24,11 @@ static const char usage[] =
 	"  filter GLOBS        trace only functions matching GLOBS (a,b*; '-' for all)\n"
 	"  notrace GLOBS       never trace functions matching GLOBS ('-' for none)\n"
 	"  modules GLOBS       trace only these modules ('-' for all)\n"
+	"  flush               write out everything traced so far, with the trace's\n"
+	"                      metadata and info: the trace reads as it stands (the\n"
+	"                      tracer is off for the moment it takes; said in ms)\n"
+	"  stop                tracing off for good, the trace written; the program\n"
+	"                      runs on (as 'poketrace detach')\n"
 	"\n"
 	"The socket is $XDG_RUNTIME_DIR/poketrace/PID.sock (else /tmp/poketrace-UID/);\n"
 	"only the process's owner may connect.\n";
@@ -60,13 +65,16 @@ int cmd_live(int argc, char **argv)
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		cli_error("cannot reach the agent of process %ld at %s: %s (was it started with 'poketrace "
-			  "record', and is it still running?)", pid, path, strerror(errno));
+		cli_error("cannot reach the agent of process %ld at %s: %s (is it traced, by 'poketrace "
+			  "record' or 'poketrace attach', and still running?)", pid, path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return 1;
 	}
-	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+	/* An agent that refuses us answers and closes at once: EPIPE then,
+	 * and its answer is still there to read. */
+	if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req) && errno != EPIPE &&
+	    errno != ECONNRESET) {
 		cli_error("writing to %s: %s", path, strerror(errno));
 		close(fd);
 		return 1;
@@ -90,4 +98,26 @@ int cmd_live(int argc, char **argv)
 		return 1;
 	}
 	return failed;
+}
+
+static const char usage_detach[] =
+	"usage: poketrace detach -p PID\n"
+	"\n"
+	"Stops tracing a process (started with 'record' or joined with 'attach'):\n"
+	"every site back to its nop, the trace written; the process runs on.\n";
+
+int cmd_detach(int argc, char **argv)
+{
+	char *args[] = { argv[0], "-p", argc > 2 ? argv[2] : "", "detach", NULL };
+
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(usage_detach, stdout);
+		return 0;
+	}
+	if (argc != 3 || strcmp(argv[1], "-p")) {
+		cli_error("detach needs -p PID");
+		fputs(usage_detach, stderr);
+		return EXIT_USAGE;
+	}
+	return cmd_live(4, args);
 }

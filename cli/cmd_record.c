@@ -1,9 +1,11 @@
 /* poketrace record: runs a program with the agent preloaded and leaves a
  * trace directory. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "base/ctlpath.h"
+#include "cli/inject.h"
 #include "cli/trace.h"
 
 static const char usage[] =
@@ -155,7 +159,17 @@ static void progress(const char *dir, pid_t pid)
 	}
 }
 
-int cmd_record(int argc, char **argv)
+struct rec_opts {
+	char filter[1024], notrace[1024], modules[1024], args[1024], rets[1024];
+	const char *dir, *mode;
+	unsigned long long buffer, time_ns;
+	int depth, paused;
+	long pid; /* attach */
+};
+
+/* The options record and attach share.  Returns optind, or -1 (usage, with
+ * a message) or -2 (--help printed). */
+static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
 {
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' }, { "tracer", required_argument, NULL, 'T' },
@@ -163,77 +177,118 @@ int cmd_record(int argc, char **argv)
 		{ "module", required_argument, NULL, 'm' }, { "depth", required_argument, NULL, 'D' },
 		{ "time-filter", required_argument, NULL, 't' }, { "buffer", required_argument, NULL, 'b' },
 		{ "args", required_argument, NULL, 'A' }, { "retval", required_argument, NULL, 'R' },
-		{ "paused", no_argument, NULL, 'P' },
+		{ "paused", no_argument, NULL, 'P' }, { "pid", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
-	char filter[1024] = "", notrace[1024] = "", modules[1024] = "", args[1024] = "", rets[1024] = "";
-	char agent[PATH_MAX], path[PATH_MAX + 16];
-	const char *dir = "poketrace.data", *mode = "graph";
-	unsigned long long buffer = 2 * 1024 * 1024, time_ns = 0;
-	int depth = 0, c, status, paused = 0;
-	struct timespec t0, t1;
-	pid_t pid;
-	FILE *f;
+	int c;
 
+	memset(o, 0, sizeof(*o));
+	o->dir = "poketrace.data";
+	o->mode = "graph";
+	o->buffer = 2 * 1024 * 1024;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+ho:F:N:m:D:t:b:A:R:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, attach ? "ho:F:N:m:D:t:b:A:R:p:" : "+ho:F:N:m:D:t:b:A:R:", longopts,
+				NULL)) != -1) {
 		switch (c) {
 		case 'h':
-			fputs(usage, stdout);
-			return 0;
+			return -2;
 		case 'o':
-			dir = optarg;
+			o->dir = optarg;
 			break;
 		case 'T':
 			if (strcmp(optarg, "graph") && strcmp(optarg, "function") && strcmp(optarg, "profile")) {
 				cli_error("--tracer takes graph, function or profile, not '%s'", optarg);
-				return EXIT_USAGE;
+				return -1;
 			}
-			mode = optarg;
+			o->mode = optarg;
 			break;
 		case 'F':
-			append(filter, sizeof(filter), optarg);
+			append(o->filter, sizeof(o->filter), optarg);
 			break;
 		case 'N':
-			append(notrace, sizeof(notrace), optarg);
+			append(o->notrace, sizeof(o->notrace), optarg);
 			break;
 		case 'm':
-			append(modules, sizeof(modules), optarg);
+			append(o->modules, sizeof(o->modules), optarg);
 			break;
 		case 'A':
-			append(args, sizeof(args), optarg);
-			break;
-		case 'P':
-			paused = 1;
+			append(o->args, sizeof(o->args), optarg);
 			break;
 		case 'R':
-			append(rets, sizeof(rets), optarg);
+			append(o->rets, sizeof(o->rets), optarg);
+			break;
+		case 'P':
+			o->paused = 1;
+			break;
+		case 'p':
+			o->pid = strtol(optarg, NULL, 10);
+			if (!attach || o->pid <= 0) {
+				cli_error("-p needs a process id, not '%s'", optarg);
+				return -1;
+			}
 			break;
 		case 'D':
-			depth = atoi(optarg);
-			if (depth <= 0) {
+			o->depth = atoi(optarg);
+			if (o->depth <= 0) {
 				cli_error("-D needs a depth > 0, not '%s'", optarg);
-				return EXIT_USAGE;
+				return -1;
 			}
 			break;
 		case 't':
-			if (parse_duration(optarg, &time_ns) < 0) {
+			if (parse_duration(optarg, &o->time_ns) < 0) {
 				cli_error("-t needs a duration like 500ns, 2us or 1ms, not '%s'", optarg);
-				return EXIT_USAGE;
+				return -1;
 			}
 			break;
 		case 'b':
-			if (parse_size(optarg, &buffer) < 0 || buffer < 16384) {
+			if (parse_size(optarg, &o->buffer) < 0 || o->buffer < 16384) {
 				cli_error("-b needs a size of at least 16K, like 256K or 4M, not '%s'", optarg);
-				return EXIT_USAGE;
+				return -1;
 			}
 			break;
 		default:
-			fputs(usage, stderr);
-			return EXIT_USAGE;
+			return -1;
 		}
 	}
-	if (optind >= argc) {
+	return optind;
+}
+
+static int write_config(const struct rec_opts *o)
+{
+	char path[PATH_MAX + 32];
+	FILE *f;
+
+	if (prepare_dir(o->dir) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/poketrace/config", o->dir);
+	f = fopen(path, "we");
+	if (!f) {
+		cli_error("cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "mode=%s\nfilter=%s\nnotrace=%s\nmodules=%s\nargs=%s\nrets=%s\ndepth=%d\ntime_ns=%llu\n"
+		"chunk_size=%llu\nchunks=4\npaused=%d\n", o->mode, o->filter, o->notrace, o->modules, o->args,
+		o->rets, o->depth, o->time_ns, o->buffer / 4, o->paused);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+int cmd_record(int argc, char **argv)
+{
+	char agent[PATH_MAX];
+	struct rec_opts o;
+	struct timespec t0, t1;
+	int status, first = parse_opts(argc, argv, &o, false);
+	pid_t pid;
+
+	if (first == -2) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (first < 0) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	if (first >= argc) {
 		cli_error("record needs a program to run");
 		fputs(usage, stderr);
 		return EXIT_USAGE;
@@ -243,18 +298,8 @@ int cmd_record(int argc, char **argv)
 			  "POKETRACE_AGENT)");
 		return 1;
 	}
-	if (prepare_dir(dir) < 0)
+	if (write_config(&o) < 0)
 		return 1;
-	snprintf(path, sizeof(path), "%s/poketrace/config", dir);
-	f = fopen(path, "we");
-	if (!f) {
-		cli_error("cannot write %s: %s", path, strerror(errno));
-		return 1;
-	}
-	fprintf(f, "mode=%s\nfilter=%s\nnotrace=%s\nmodules=%s\nargs=%s\nrets=%s\ndepth=%d\ntime_ns=%llu\n"
-		"chunk_size=%llu\nchunks=4\npaused=%d\n", mode, filter, notrace, modules, args, rets, depth, time_ns,
-		buffer / 4, paused);
-	fclose(f);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pid = fork();
@@ -269,24 +314,134 @@ int cmd_record(int argc, char **argv)
 		/* the caller's preloads first: a sanitizer runtime must come first */
 		sprintf(pre, "%s%s%s", old ? old : "", old ? ":" : "", agent);
 		setenv("LD_PRELOAD", pre, 1);
-		setenv("POKETRACE_AGENT_DIR", dir, 1);
-		execvp(argv[optind], argv + optind);
-		fprintf(stderr, "poketrace: cannot run %s: %s\n", argv[optind], strerror(errno));
+		setenv("POKETRACE_AGENT_DIR", o.dir, 1);
+		execvp(argv[first], argv + first);
+		fprintf(stderr, "poketrace: cannot run %s: %s\n", argv[first], strerror(errno));
 		_exit(127);
 	}
 	signal(SIGINT, SIG_IGN); /* ^C goes to the program; we report after it */
 	if (isatty(2))
-		progress(dir, pid);
+		progress(o.dir, pid);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (isatty(2))
 		fputc('\n', stderr);
-	trace_print_summary(dir, (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	trace_print_summary(o.dir, (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 	if (WIFSIGNALED(status)) {
 		fprintf(stderr, "poketrace: %s was killed by signal %d (%s); the trace holds what was "
-			"written before\n", argv[optind], WTERMSIG(status), strsignal(WTERMSIG(status)));
+			"written before\n", argv[first], WTERMSIG(status), strsignal(WTERMSIG(status)));
 		return 128 + WTERMSIG(status);
 	}
 	return WEXITSTATUS(status);
+}
+
+static const char usage_attach[] =
+	"usage: poketrace attach -p PID [RECORD OPTIONS]\n"
+	"\n"
+	"Loads the agent into a running process (built with patch sites, started\n"
+	"without poketrace) and traces it as 'record' would, into -o DIR.  The process\n"
+	"is stopped for the load only (ptrace: it is made to call dlopen).\n"
+	"'poketrace live -p PID ...' controls it; 'poketrace detach -p PID' stops\n"
+	"tracing, writes the trace and leaves the process running as before.\n"
+	"Needs ptrace permission: the same user and kernel.yama.ptrace_scope 0, or root.\n";
+
+struct attach_req {
+	const struct rec_opts *o;
+	char dir[PATH_MAX], sock[256], ctl[256];
+};
+
+/* With the process stopped: the trace directory and its configuration, and
+ * the request the agent reads when it loads (the directory, and the socket
+ * we will look for). */
+static int prepare_attach(void *arg)
+{
+	struct attach_req *q = arg;
+	int fd;
+
+	if (write_config(q->o) < 0 || !realpath(q->o->dir, q->dir))
+		return -1;
+	if (control_socket_path(q->o->pid, q->sock, sizeof(q->sock), true) < 0) {
+		cli_error("cannot create the control directory for your user");
+		return -1;
+	}
+	unlink(q->ctl);
+	fd = open(q->ctl, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || dprintf(fd, "%s\n%s\n", q->dir, q->sock) < 0) {
+		cli_error("cannot write %s: %s", q->ctl, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int cmd_attach(int argc, char **argv)
+{
+	char found[PATH_MAX], agent[PATH_MAX], ctl[256], err[512];
+	struct attach_req req;
+	struct rec_opts o;
+	int first = parse_opts(argc, argv, &o, true), r;
+	long ret = 0;
+
+	if (first == -2) {
+		fputs(usage_attach, stdout);
+		return 0;
+	}
+	if (first < 0 || first != argc || !o.pid) {
+		if (first >= 0)
+			cli_error(o.pid ? "attach takes no program (it attaches to -p PID)" : "attach needs -p PID");
+		fputs(usage_attach, stderr);
+		return EXIT_USAGE;
+	}
+	if (kill((pid_t)o.pid, 0) < 0 && errno == ESRCH) {
+		cli_error("no process %ld", o.pid);
+		return 1;
+	}
+	if (agent_path(found, sizeof(found)) < 0 || !realpath(found, agent)) {
+		cli_error("cannot find libpoketrace-agent.so next to the poketrace command (or set POKETRACE_AGENT)");
+		return 1;
+	}
+	if (inject_check((pid_t)o.pid, err, sizeof(err)) < 0) {
+		cli_error("cannot attach to process %ld: %s", o.pid, err);
+		return 1;
+	}
+	/* Files are touched only once ptrace holds the process: a refusal
+	 * leaves an earlier trace in the directory as it was. */
+	memset(&req, 0, sizeof(req));
+	req.o = &o;
+	attach_request_path(o.pid, req.ctl, sizeof(req.ctl));
+	if (!inject_loaded((pid_t)o.pid, agent)) {
+		r = inject_dlopen((pid_t)o.pid, agent, prepare_attach, &req, err, sizeof(err));
+	} else if (control_socket_path(o.pid, ctl, sizeof(ctl), false) == 0 && access(ctl, F_OK) == 0) {
+		cli_error("process %ld is traced by poketrace already; drive it with 'poketrace live -p %ld', "
+			  "or 'poketrace detach -p %ld' first", o.pid, o.pid, o.pid);
+		return 1;
+	} else {
+		/* attached before and detached: the agent is loaded, its
+		 * constructor has run; start it again */
+		r = inject_call_int((pid_t)o.pid, agent, "poketrace_agent_attach", prepare_attach, &req, &ret, err,
+				    sizeof(err));
+		if (r == 0 && (int)ret < 0) { /* an int: the upper half of rax is not its */
+			snprintf(err, sizeof(err), "the agent in it could not start: %s (its standard error says more)",
+				 strerror(-(int)ret));
+			r = -1;
+		}
+	}
+	unlink(req.ctl); /* taken by the agent, or left over */
+	if (r < 0) {
+		cli_error("cannot attach to process %ld: %s", o.pid, err);
+		return 1;
+	}
+	/* The agent answers on its socket once it traces. */
+	for (int i = 0; i < 200 && access(req.sock, F_OK) < 0; i++)
+		usleep(10000);
+	if (access(req.sock, F_OK) < 0) {
+		cli_error("process %ld loaded the agent but it did not start (its standard error says why)", o.pid);
+		return 1;
+	}
+	fprintf(stderr, "poketrace: tracing process %ld into %s; 'poketrace detach -p %ld' stops\n", o.pid, req.dir,
+		o.pid);
+	return 0;
 }

@@ -22,6 +22,8 @@ static const char usage[] =
 	"  info [DIR]       what was recorded\n"
 	"  live -p PID REQ  control the tracer of a running recorded process (status,\n"
 	"                   enable, disable, filter, notrace, modules)\n"
+	"  attach -p PID [OPTS]  trace a running process started without poketrace\n"
+	"  detach -p PID    stop tracing it (the trace is written, the process runs on)\n"
 	"  sites PROG       list the patch sites of an executable or shared library\n"
 	"  sites -p PID     list the patch sites of every module a running process loaded\n"
 	"\n"
@@ -61,7 +63,7 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{ "sites", cmd_sites }, { "record", cmd_record }, { "report", cmd_report },
 		{ "graph", cmd_graph }, { "replay", cmd_replay }, { "dump", cmd_dump }, { "info", cmd_info },
-		{ "live", cmd_live },
+		{ "live", cmd_live }, { "attach", cmd_attach }, { "detach", cmd_detach },
 	};
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)

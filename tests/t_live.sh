@@ -84,6 +84,35 @@ refusals() {
 	POKETRACE_CONTROL_UID=12345 start_refusing 5
 }
 
+flush_stop() {
+	start 5
+	expect 0 "$P" live -p "$PID" enable
+	sleep 0.3
+	# flush: the trace on disk reads as it stands while the program runs
+	# (tracing off meanwhile, so that no packet is being written as we read)
+	expect 0 "$P" live -p "$PID" disable
+	expect 0 "$P" live -p "$PID" flush
+	has "$out" "^flushed [1-9][0-9]* events"
+	expect 0 "$P" report "$W/d"
+	has "$out" "work_a"
+	expect 0 "$P" info "$W/d"
+	has "$out" "^events: *[1-9]"
+	expect 0 "$P" live -p "$PID" enable
+	# stop: tracing over, the trace final; the program runs on and finishes
+	expect 0 "$P" live -p "$PID" stop
+	local before after
+	before=$(du -sb "$W/d" | cut -f1)
+	kill -0 "$PID" || fail "the program died at stop"
+	sleep 0.5
+	after=$(du -sb "$W/d" | cut -f1)
+	[ "$before" = "$after" ] || fail "the trace grew after stop ($before -> $after bytes)"
+	expect 1 "$P" live -p "$PID" status
+	wait $RP || fail "record failed: $(cat "$W/rec.err")"
+	has "$(cat "$W/prog.out")" " 0 wrong results"
+	expect 0 "$P" report "$W/d"
+	has "$out" "work_a"
+}
+
 start_refusing() {
 	local sockdir
 	sockdir=$([ -n "${XDG_RUNTIME_DIR:-}" ] && echo "$XDG_RUNTIME_DIR/poketrace" || echo "/tmp/poketrace-$(id -u)")
@@ -102,7 +131,7 @@ start_refusing() {
 	has "$(cat "$W/rec.err")" "refused a control connection from uid $(id -u)"
 }
 
-cases="toggling refusals"
+cases="toggling refusals flush_stop"
 if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
 for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
 echo "usage: $0 --list | CASE" >&2; exit 2

@@ -32,7 +32,7 @@ static void start_chunk(struct tbuf *b, int i, uint64_t ts)
 	c->events_at_start = b->events;
 	b->last_ts = ts;
 	b->cur = c->data + TB_PACKET_HEADER;
-	b->end = c->data + cfg.chunk_size;
+	b->end = c->data + b->chunk_size;
 }
 
 struct tbuf *tb_create(void)
@@ -49,6 +49,7 @@ struct tbuf *tb_create(void)
 		return NULL;
 	b = (struct tbuf *)mem;
 	b->nchunks = cfg.nchunks;
+	b->chunk_size = cfg.chunk_size;
 	b->tid = (uint32_t)raw_gettid();
 	b->fd = -1;
 	b->idx = -1;

@@ -63,6 +63,7 @@ struct tbuf {
 	uint64_t events;
 	uint32_t tid;
 	int idx, nchunks;      /* current chunk (-1: none), ring size */
+	size_t chunk_size;     /* its own: a later trace may configure another */
 	int wr_idx;            /* the writer's next chunk */
 	int wr_next_hint;      /* the thread's next chunk while it drops events */
 	int fd;                /* the writer's stream file */

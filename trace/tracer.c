@@ -254,6 +254,12 @@ uint64_t tracer_hits(uint32_t id)
 	return n;
 }
 
+void tracer_reset(void)
+{
+	for (struct prof_table *t = atomic_load(&tables); t; t = t->next)
+		memset(t->e, 0, cfg.nfuncs * sizeof(t->e[0]));
+}
+
 void tracer_profile_sum(struct prof_entry *out)
 {
 	for (struct prof_table *t = atomic_load(&tables); t; t = t->next) {

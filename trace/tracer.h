@@ -43,6 +43,8 @@ void tracer_exit_capture(struct poketrace_ctx *ctx);
 
 /* Entries of function id seen so far, all threads. */
 uint64_t tracer_hits(uint32_t id);
+/* Every thread's counts back to zero, for a new trace; no handler may run. */
+void tracer_reset(void);
 /* Sums every thread's profile into out[nfuncs]. */
 void tracer_profile_sum(struct prof_entry *out);
 

@@ -1,0 +1,264 @@
+/* dlopen in another process, with ptrace: seize its main thread, stop it,
+ * write the library's path below its stack pointer (past the red zone), and
+ * set its registers to call dlopen with a return address of 0; the call
+ * returns into a fault we catch, rax holding the handle.  Then the saved
+ * registers are put back — with them a system call that was interrupted
+ * restarts as the kernel would have restarted it — and the thread detached.
+ * dlopen's address is libc's offset of it in this process plus the target's
+ * libc base (the same file).  A thread stopped inside malloc or the loader
+ * would deadlock in dlopen: poketrace stops the main thread, which for the
+ * servers this is meant for sits in a blocking call. */
+#include "cli/inject.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Where @file is mapped in @pid.  The target names the file by whatever path
+ * its loader resolved (/lib or /usr/lib), so compare canonical paths, or the
+ * device and inode (an overlay filesystem may show either). */
+static uintptr_t module_base(pid_t pid, const char *file)
+{
+	char path[64], line[4096 + 128], canon[PATH_MAX], other[PATH_MAX];
+	uintptr_t base = 0;
+	struct stat want;
+	FILE *f;
+
+	if (stat(file, &want) < 0 || !realpath(file, canon))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long start, off, ino;
+		unsigned int maj, min;
+		char name[4096] = "";
+
+		if (sscanf(line, "%lx-%*x %*s %lx %x:%x %lu %4095s", &start, &off, &maj, &min, &ino, name) != 6 ||
+		    off != 0)
+			continue;
+		if ((ino == want.st_ino && makedev(maj, min) == want.st_dev) ||
+		    (realpath(name, other) && !strcmp(other, canon))) {
+			base = start;
+			break;
+		}
+	}
+	fclose(f);
+	return base;
+}
+
+static int fail(char *err, size_t cap, const char *fmt, const char *what)
+{
+	snprintf(err, cap, fmt, what);
+	return -1;
+}
+
+static int refused(int e, char *err, size_t cap)
+{
+	int yama = -1;
+	FILE *f;
+
+	if ((f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re"))) {
+		if (fscanf(f, "%d", &yama) != 1)
+			yama = -1;
+		fclose(f);
+	}
+	snprintf(err, cap, "ptrace refused (%s): %s", strerror(e),
+		 yama > 0 ? "kernel.yama.ptrace_scope is not 0, so only root may attach "
+			    "(or, as root: sysctl kernel.yama.ptrace_scope=0)"
+			  : "it is not yours, or it is being traced or debugged already; run as root or stop the debugger");
+	return -1;
+}
+
+int inject_check(pid_t pid, char *err, size_t cap)
+{
+	char path[64];
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	if (stat(path, &st) < 0)
+		return fail(err, cap, "%s", "no such process");
+	/* The agent writes the trace and opens its socket as the process's
+	 * user; the one who attaches must be that user to read and drive it. */
+	if (st.st_uid != geteuid()) {
+		snprintf(err, cap, "it runs as uid %u, this command as uid %u; attach as its user "
+			 "(sudo -u '#%u' poketrace attach ...)", (unsigned)st.st_uid, (unsigned)geteuid(),
+			 (unsigned)st.st_uid);
+		return -1;
+	}
+	/* The kernel's ptrace access check (Yama's included), without stopping anything. */
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return refused(errno, err, cap);
+	close(fd);
+	return 0;
+}
+
+bool inject_loaded(pid_t pid, const char *lib)
+{
+	return module_base(pid, lib) != 0;
+}
+
+static int wait_stop(pid_t pid, int *sig)
+{
+	int st;
+
+	if (waitpid(pid, &st, __WALL) < 0 || !WIFSTOPPED(st))
+		return -1;
+	*sig = WSTOPSIG(st);
+	return 0;
+}
+
+/* Stops the thread pid, runs stopped(arg), makes the thread call
+ * fn(str, arg2) and return into a fault at address 0, puts back its
+ * registers and lets it go.  The call's rax in *ret. */
+static int call_in(pid_t pid, uintptr_t fn, const char *str, long arg2, int (*stopped)(void *), void *arg,
+		   long *ret, char *err, size_t cap)
+{
+	struct user_regs_struct saved, regs;
+	size_t len = str ? strlen(str) + 1 : 0;
+	uintptr_t sp, at;
+	int sig;
+
+	if (ptrace(PTRACE_SEIZE, pid, 0, 0) < 0)
+		return refused(errno, err, cap);
+	if (ptrace(PTRACE_INTERRUPT, pid, 0, 0) < 0 || wait_stop(pid, &sig) < 0 ||
+	    ptrace(PTRACE_GETREGS, pid, 0, &saved) < 0) {
+		ptrace(PTRACE_DETACH, pid, 0, 0);
+		return fail(err, cap, "%s", "cannot stop it with ptrace");
+	}
+	if (stopped && stopped(arg) < 0) {
+		ptrace(PTRACE_DETACH, pid, 0, 0);
+		return fail(err, cap, "%s", "nothing was done to it");
+	}
+	/* the string below the red zone, then a 16-aligned call frame */
+	sp = (saved.rsp - 256 - len) & ~(uintptr_t)15;
+	at = sp;
+	for (size_t i = 0; i < len; i += sizeof(long)) {
+		long word = 0;
+
+		memcpy(&word, str + i, len - i < sizeof(long) ? len - i : sizeof(long));
+		if (ptrace(PTRACE_POKEDATA, pid, at + i, word) < 0)
+			goto restore;
+	}
+	sp = (at - 64) & ~(uintptr_t)15;
+	sp -= 8; /* the return address slot: at entry rsp + 8 is 16-aligned */
+	if (ptrace(PTRACE_POKEDATA, pid, sp, 0) < 0)
+		goto restore;
+	regs = saved;
+	regs.rip = fn;
+	regs.rdi = str ? at : 0;
+	regs.rsi = (unsigned long)arg2;
+	regs.rsp = sp;
+	regs.rax = 0;
+	regs.orig_rax = (unsigned long)-1; /* not inside a system call any more */
+	if (ptrace(PTRACE_SETREGS, pid, 0, &regs) < 0 || ptrace(PTRACE_CONT, pid, 0, 0) < 0)
+		goto restore;
+	/* The call returns to address 0: the fault stops it.  Other signals
+	 * arriving meanwhile are delivered. */
+	for (;;) {
+		if (wait_stop(pid, &sig) < 0)
+			return fail(err, cap, "%s", "the process ended during the call");
+		if (sig == SIGSEGV)
+			break;
+		ptrace(PTRACE_CONT, pid, 0, sig == SIGTRAP || sig == SIGSTOP ? 0 : sig);
+	}
+	if (ptrace(PTRACE_GETREGS, pid, 0, &regs) < 0 || regs.rip != 0) {
+		ptrace(PTRACE_SETREGS, pid, 0, &saved);
+		ptrace(PTRACE_DETACH, pid, 0, 0);
+		return fail(err, cap, "%s", "it faulted during the call (registers put back)");
+	}
+	ptrace(PTRACE_SETREGS, pid, 0, &saved);
+	ptrace(PTRACE_DETACH, pid, 0, 0);
+	*ret = (long)regs.rax;
+	return 0;
+restore:
+	ptrace(PTRACE_SETREGS, pid, 0, &saved);
+	ptrace(PTRACE_DETACH, pid, 0, 0);
+	return fail(err, cap, "%s", "cannot write into its memory");
+}
+
+int inject_dlopen(pid_t pid, const char *lib, int (*stopped)(void *), void *arg, char *err, size_t cap)
+{
+	void *self_dlopen = dlsym(RTLD_DEFAULT, "dlopen");
+	uintptr_t target_libc;
+	Dl_info di;
+	long handle;
+
+	if (!self_dlopen || !dladdr(self_dlopen, &di) || !di.dli_fname)
+		return fail(err, cap, "%s", "cannot locate dlopen in this process");
+	target_libc = module_base(pid, di.dli_fname);
+	if (!target_libc)
+		return fail(err, cap, "it has not loaded %s (a static or non-glibc program cannot be attached)",
+			    di.dli_fname);
+	if (call_in(pid, target_libc + ((uintptr_t)self_dlopen - (uintptr_t)di.dli_fbase), lib, RTLD_NOW, stopped,
+		    arg, &handle, err, cap) < 0)
+		return -1;
+	if (!handle)
+		return fail(err, cap, "dlopen(\"%s\") failed in the process", lib);
+	return 0;
+}
+
+/* A dynamic symbol's address relative to the file's load base (libelf). */
+static uintptr_t symbol_offset(const char *file, const char *name)
+{
+	uintptr_t off = 0;
+	Elf_Scn *scn = NULL;
+	Elf *e;
+	int fd;
+
+	elf_version(EV_CURRENT);
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	if (!(e = elf_begin(fd, ELF_C_READ, NULL))) {
+		close(fd);
+		return 0;
+	}
+	while (!off && (scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !(d = elf_getdata(scn, NULL)))
+			continue;
+		for (size_t i = 0; sh.sh_entsize && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			const char *n;
+
+			if (gelf_getsym(d, (int)i, &sym) && sym.st_shndx != SHN_UNDEF &&
+			    (n = elf_strptr(e, sh.sh_link, sym.st_name)) && !strcmp(n, name)) {
+				off = sym.st_value;
+				break;
+			}
+		}
+	}
+	elf_end(e);
+	close(fd);
+	return off;
+}
+
+int inject_call_int(pid_t pid, const char *lib, const char *fn, int (*stopped)(void *), void *arg, long *ret,
+		    char *err, size_t cap)
+{
+	uintptr_t base = module_base(pid, lib), off = symbol_offset(lib, fn);
+
+	if (!base || !off)
+		return fail(err, cap, "cannot find %s in it", fn);
+	return call_in(pid, base + off, NULL, 0, stopped, arg, ret, err, cap);
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# poketrace attach / detach: tracing a running, self-checking program that
+# was started without poketrace, then letting it go; refusals.
+set -u
+B=${B:-build}
+P="$B/poketrace"
+T="$B/tests"
+W="$T/attach.$$"
+trap 'kill -KILL $(jobs -p) 2>/dev/null; pkill -KILL -f "^$T/live_target" 2>/dev/null; rm -rf "$W"' EXIT
+mkdir -p "$W"
+PRE=
+if ldd "$B/libpoketrace-agent.so" | grep -q libasan; then
+	# an ASan agent can only be loaded into a program that has ASan first
+	PRE=$(ldd "$B/libpoketrace-agent.so" | awk '/libasan/ { print $3 }')
+	export ASAN_OPTIONS=detect_leaks=0:handle_segv=0:handle_abort=0
+fi
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+expect() {
+	local want=$1; shift
+	out=$("$@" 2>"$W/err"); st=$?
+	err=$(cat "$W/err")
+	[ "$st" -eq "$want" ] || fail "'$*' exited $st, want $want; stderr: $err"
+}
+has() { grep -q -- "$2" <<<"$1" || fail "output lacks '$2':"$'\n'"$1"; }
+lacks() { ! grep -q -- "$2" <<<"$1" || fail "output has '$2':"$'\n'"$1"; }
+
+start() { # SECONDS: starts live_target untraced; sets PID
+	LD_PRELOAD="$PRE" "$T/live_target" "$1" >"$W/prog.out" 2>"$W/prog.err" &
+	PID=$!
+	sleep 0.2
+}
+
+sockdir() { [ -n "${XDG_RUNTIME_DIR:-}" ] && echo "$XDG_RUNTIME_DIR/poketrace" || echo "/tmp/poketrace-$(id -u)"; }
+
+attach_detach() {
+	start 6
+	expect 0 "$P" attach -p "$PID" -o "$W/d" -F 'work_*'
+	has "$err" "tracing process $PID"
+	sleep 0.3
+	expect 0 "$P" live -p "$PID" status
+	has "$out" "^tracing on$"; has "$out" "^attached 2$"
+	has "$out" "^hits [1-9][0-9]* work_a$"
+	expect 0 "$P" live -p "$PID" disable
+	expect 0 "$P" live -p "$PID" flush
+	has "$out" "^flushed [1-9]"
+	expect 0 "$P" report "$W/d"
+	has "$out" "work_a"
+	expect 0 "$P" live -p "$PID" enable
+	# a second attach would have nothing to start the agent: refused
+	expect 1 "$P" attach -p "$PID" -o "$W/d2"
+	has "$err" "traced by poketrace already"
+	[ ! -e "$W/d2" ] || fail "a refused attach made $W/d2"
+	expect 0 "$P" detach -p "$PID"
+	[ ! -e "$(sockdir)/$PID.sock" ] || fail "the control socket outlived detach"
+	kill -0 "$PID" || fail "the program died at detach"
+	# attach again: a new trace, with other options, into another directory
+	expect 0 "$P" attach -p "$PID" -o "$W/d2" -F 'combine,check' --tracer function
+	sleep 0.3
+	expect 0 "$P" live -p "$PID" status
+	has "$out" "^tracing on$"; has "$out" "^attached 2$"
+	has "$out" "^hits [1-9][0-9]* combine$"
+	lacks "$out" "work_a"
+	expect 0 "$P" detach -p "$PID"
+	kill -0 "$PID" || fail "the program died at the second detach"
+	wait "$PID" || fail "the program failed: $(cat "$W/prog.err")"
+	has "$(cat "$W/prog.out")" " 0 wrong results"
+	expect 0 "$P" report "$W/d"
+	has "$out" "work_a"; has "$out" "work_b"; lacks "$out" "combine"
+	expect 0 "$P" info "$W/d"
+	has "$out" "^lost: *0$"; has "$out" "^tracer: *graph$"
+	expect 0 "$P" report "$W/d2"
+	has "$out" "combine"; has "$out" "check"; lacks "$out" "work_a"
+	expect 0 "$P" info "$W/d2"
+	has "$out" "^lost: *0$"; has "$out" "^tracer: *function$"
+	if command -v babeltrace2 >/dev/null; then
+		for d in "$W/d" "$W/d2"; do
+			babeltrace2 "$d" >/dev/null 2>"$W/bt.err" || fail "babeltrace2 cannot read $d: $(cat "$W/bt.err")"
+		done
+	fi
+	[ -z "$(ls /tmp/poketrace-attach-* 2>/dev/null)" ] || fail "attach left its request file"
+}
+
+refusals() {
+	start 4
+	expect 1 "$P" attach -p 2147483 -o "$W/x"
+	has "$err" "no process 2147483"
+	if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+		chmod 755 "$W"
+		expect 1 setpriv --reuid=nobody --regid=nogroup --clear-groups "$P" attach -p "$PID" -o "$W/x"
+		has "$err" "runs as uid 0"
+	fi
+	# a process that a debugger holds cannot be ptraced a second time
+	if command -v gdb >/dev/null; then
+		gdb -q -batch -p "$PID" -ex 'shell sleep 2' >/dev/null 2>&1 &
+		local g=$!
+		for _ in $(seq 100); do
+			grep -q "^TracerPid:[[:space:]]*[1-9]" "/proc/$PID/status" && break
+			sleep 0.05
+		done
+		expect 1 "$P" attach -p "$PID" -o "$W/x"
+		has "$err" "ptrace refused"
+		wait $g
+	fi
+	expect 1 "$P" detach -p "$PID"
+	has "$err" "cannot reach the agent of process $PID"
+	[ ! -e "$W/x" ] || fail "a refused attach made $W/x"
+	wait "$PID" || fail "the program failed after the refusals"
+	has "$(cat "$W/prog.out")" " 0 wrong results"
+}
+
+cases="attach_detach refusals"
+if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
+for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
+echo "usage: $0 --list | CASE" >&2; exit 2
