@@ -208,6 +208,11 @@ int agent_flush(FILE *out)
 	return r;
 }
 
+bool agent_active(void)
+{
+	return active;
+}
+
 /* poketrace detach: the tracer off, everything written, the control thread
  * gone; the program runs on as before (the agent stays loaded, idle). */
 int agent_detach(void)

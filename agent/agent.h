@@ -51,6 +51,9 @@ void select_reset(void);
  * info: a line for the answer on out. */
 int agent_flush(FILE *out);
 
+/* Whether a trace is being made (record, attach; not after detach). */
+bool agent_active(void);
+
 /* Tracer off, trace written: for poketrace detach. */
 int agent_detach(void);
 

@@ -52,6 +52,45 @@ static void status(FILE *f)
 	select_print_hits(f, 20);
 }
 
+/* One request, its answer on f ending with "ok" or "error: ...".  0, or
+ * -errno. */
+static int dispatch(char *line, FILE *f)
+{
+	char *arg = strchr(line, ' ');
+	struct select_change ch = { NULL, NULL, NULL, -1 };
+	int r;
+
+	if (arg)
+		*arg++ = '\0';
+	if (!strcmp(line, "status") && !arg) {
+		status(f);
+		r = 0;
+	} else if (!strcmp(line, "flush") && !arg) {
+		r = agent_flush(f);
+	} else if ((!strcmp(line, "detach") || !strcmp(line, "stop")) && !arg) {
+		r = agent_detach();
+		if (r == 0)
+			stopping = 1; /* the socket goes after this answer */
+	} else if ((!strcmp(line, "enable") || !strcmp(line, "disable")) && !arg) {
+		ch.enable = line[0] == 'e';
+		r = select_update(&ch);
+	} else if (!strcmp(line, "filter") || !strcmp(line, "notrace") || !strcmp(line, "modules")) {
+		const char *v = arg && strcmp(arg, "-") ? arg : "";
+
+		*(line[0] == 'f' ? &ch.filter : line[0] == 'n' ? &ch.notrace : &ch.modules) = v;
+		r = select_update(&ch);
+	} else {
+		fprintf(f, "error: unknown request '%.100s' (status, enable, disable, filter GLOBS, "
+			"notrace GLOBS, modules GLOBS, flush, stop, detach)\n", line);
+		return -EINVAL;
+	}
+	if (r < 0)
+		fprintf(f, "error: %s\n", poketrace_last_error()[0] ? poketrace_last_error() : strerror(-r));
+	else
+		fprintf(f, "ok\n");
+	return r;
+}
+
 static void serve(int fd)
 {
 	struct ucred cred;
@@ -78,42 +117,35 @@ static void serve(int fd)
 	f = fdopen(dup(fd), "w");
 	if (!f)
 		return;
-	{
-		char *arg = strchr(line, ' ');
-		struct select_change ch = { NULL, NULL, NULL, -1 };
-		int r = 1;
-
-		if (arg)
-			*arg++ = '\0';
-		if (!strcmp(line, "status") && !arg) {
-			status(f);
-			r = 0;
-		} else if (!strcmp(line, "flush") && !arg) {
-			r = agent_flush(f);
-		} else if ((!strcmp(line, "detach") || !strcmp(line, "stop")) && !arg) {
-			r = agent_detach();
-			if (r == 0)
-				stopping = 1; /* after this answer */
-		} else if ((!strcmp(line, "enable") || !strcmp(line, "disable")) && !arg) {
-			ch.enable = line[0] == 'e';
-			r = select_update(&ch);
-		} else if (!strcmp(line, "filter") || !strcmp(line, "notrace") || !strcmp(line, "modules")) {
-			const char *v = arg && strcmp(arg, "-") ? arg : "";
-
-			*(line[0] == 'f' ? &ch.filter : line[0] == 'n' ? &ch.notrace : &ch.modules) = v;
-			r = select_update(&ch);
-		} else {
-			fprintf(f, "error: unknown request '%.100s' (status, enable, disable, filter GLOBS, "
-				"notrace GLOBS, modules GLOBS, flush, stop, detach)\n", line);
-			fclose(f);
-			return;
-		}
-		if (r < 0)
-			fprintf(f, "error: %s\n", poketrace_last_error()[0] ? poketrace_last_error() : strerror(-r));
-		else
-			fprintf(f, "ok\n");
-	}
+	dispatch(line, f);
 	fclose(f);
+}
+
+/* The same requests from code in the process (poketrace_tracer_control
+ * finds this by name).  The answer, without the final "ok", in out. */
+__attribute__((visibility("default"))) int poketrace_agent_request(const char *req, char *out, size_t cap)
+{
+	char line[2048];
+	FILE *f;
+	int r;
+
+	if (!agent_active())
+		return -ENOENT; /* detached, or never started */
+	snprintf(line, sizeof(line), "%s", req);
+	line[strcspn(line, "\n")] = '\0';
+	if (!(f = fmemopen(out, cap, "w")))
+		return -errno;
+	r = dispatch(line, f);
+	fclose(f);
+	if (cap) {
+		char *ok = strstr(out, "ok\n");
+
+		if (ok && ok[3] == '\0' && (ok == out || ok[-1] == '\n'))
+			*ok = '\0';
+	}
+	if (stopping && lsock >= 0)
+		shutdown(lsock, SHUT_RDWR); /* its thread cleans up and ends */
+	return r;
 }
 
 static void *loop(void *arg)
@@ -122,13 +154,14 @@ static void *loop(void *arg)
 	for (;;) {
 		int fd = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
 
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
+		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
+			continue;
+		if (fd < 0 && !stopping)
 			return NULL; /* closed by control_stop */
+		if (fd >= 0) {
+			serve(fd);
+			close(fd);
 		}
-		serve(fd);
-		close(fd);
 		if (stopping) {
 			close(lsock);
 			lsock = -1;

@@ -402,6 +402,19 @@ POKETRACE_API int poketrace_ops_unregister(struct poketrace_ops *ops);
 /* Sites the ops is attached to now. */
 POKETRACE_API long poketrace_ops_nsites(const struct poketrace_ops *ops);
 
+/* ----------------------------------------------------------------- tracer
+ *
+ * In a process traced by `poketrace record` or `poketrace attach`, code of
+ * the process can drive the tracer as `poketrace live` does, with the same
+ * requests: "status", "enable", "disable", "filter GLOBS", "notrace GLOBS",
+ * "modules GLOBS" ("-" for none), "flush", "stop".  Each change is one batch.
+ * The answer's lines (status, flush) go to answer[cap].  -ENOENT without a
+ * tracer (or after stop); -EINVAL for an unknown request.  Calling "stop" or
+ * "flush" from inside a traced function waits (up to 5 s / 0.2 s) for the
+ * images that function holds.
+ */
+POKETRACE_API int poketrace_tracer_control(const char *request, char *answer, size_t cap);
+
 /* ------------------------------------------------------------- statistics */
 
 struct poketrace_stats {

@@ -113,6 +113,16 @@ flush_stop() {
 	has "$out" "work_a"
 }
 
+in_process() {
+	# without poketrace: no tracer to drive
+	expect 0 "$T/ctl_target" none
+	P_REC -o "$W/d" --paused -- "$T/ctl_target" >"$W/prog.out" 2>"$W/rec.err" ||
+		fail "ctl_target failed: $(cat "$W/prog.out" "$W/rec.err")"
+	has "$(cat "$W/prog.out")" "^ok [1-9][0-9]* calls, 0 wrong results"
+	expect 0 "$P" report "$W/d"
+	has "$out" "work_a"; has "$out" "work_b"
+}
+
 start_refusing() {
 	local sockdir
 	sockdir=$([ -n "${XDG_RUNTIME_DIR:-}" ] && echo "$XDG_RUNTIME_DIR/poketrace" || echo "/tmp/poketrace-$(id -u)")
@@ -131,7 +141,7 @@ start_refusing() {
 	has "$(cat "$W/rec.err")" "refused a control connection from uid $(id -u)"
 }
 
-cases="toggling refusals flush_stop"
+cases="toggling refusals flush_stop in_process"
 if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
 for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
 echo "usage: $0 --list | CASE" >&2; exit 2

@@ -14,7 +14,7 @@ CET          = -fcf-protection=full
 
 SITE_FLAVORS = mcount mcount_cet pfe_gcc pfe_clang pfe_clang_cet
 TEST_BINS = $(SITE_FLAVORS:%=$(T)/t_sites_%) $(T)/t_poke $(T)/t_signals $(T)/t_stress \
-	$(T)/t_gcc_threaded $(T)/t_links $(T)/t_ops $(T)/t_links_cpp $(T)/gdb_target $(T)/e2e $(T)/cpp_prog $(T)/live_target
+	$(T)/t_gcc_threaded $(T)/t_links $(T)/t_ops $(T)/t_links_cpp $(T)/gdb_target $(T)/e2e $(T)/cpp_prog $(T)/live_target $(T)/ctl_target
 TEST_LIBS = $(T)/libt_shared.so $(T)/libt_dl.so $(T)/libt_dl_clang.so
 
 tests: $(TEST_BINS) $(TEST_LIBS) $(CLI) examples
@@ -127,3 +127,7 @@ $(T)/e2e: tests/targets/e2e.c $(T)/libe2e.so $(T)/libt_dl_clang.so
 
 $(T)/live_target: tests/targets/live_target.c $(TO)/.dir
 	@$(CLANG) -O2 -g $(PFE_FLAGS) -pthread -o $@ $<
+
+# links libpoketrace (static: only the control call and its error text)
+$(T)/ctl_target: tests/targets/ctl_target.c $(STLIB) $(TO)/.dir
+	@$(CLANG) -O2 -g $(PFE_FLAGS) -Iinclude -pthread -o $@ $< $(STLIB) $(LIBS)
