@@ -5,6 +5,7 @@
  * packet, so the file stays readable, and tracing to disk stops there. */
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -94,6 +95,33 @@ static bool drain(void)
 	return any;
 }
 
+static int count_adds(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	*(unsigned long long *)arg = info->dlpi_adds;
+	return 1;
+}
+
+/* Modules loaded by a dlopen the agent does not see (after attach its
+ * dlopen is not interposed; dlmopen): the loader's count of loads, every
+ * 50 ms.  Unloads need nothing: patched modules are pinned. */
+static void watch_modules(void)
+{
+	static unsigned long long adds;
+	static struct timespec last;
+	unsigned long long now_adds = 0;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if ((now.tv_sec - last.tv_sec) * 1000000000L + (now.tv_nsec - last.tv_nsec) < 50000000L)
+		return;
+	last = now;
+	dl_iterate_phdr(count_adds, &now_adds);
+	if (adds && now_adds != adds)
+		agent_module_loaded();
+	adds = now_adds;
+}
+
 static void *loop(void *arg)
 {
 	/* 250 us: a thread at 8 bytes per ~15 ns fills a 512 KiB chunk in
@@ -101,9 +129,11 @@ static void *loop(void *arg)
 	struct timespec pause = { 0, 250000 };
 
 	(void)arg;
-	while (!atomic_load(&stop))
+	while (!atomic_load(&stop)) {
 		if (!drain())
 			nanosleep(&pause, NULL);
+		watch_modules();
+	}
 	drain();
 	return NULL;
 }

@@ -14,6 +14,10 @@ $(EX)/kvdemo: examples/kv/kvdemo.c examples/kv/workload.c $(EX)/libkv.so
 	@$(EX_SITES) -pthread -Iexamples/kv -o $@ examples/kv/kvdemo.c examples/kv/workload.c \
 		-L$(EX) -lkv -Wl,-rpath,'$$ORIGIN'
 
+$(EX)/kvserver: examples/kv/kvserver.c $(EX)/libkv.so
+	@echo "  EXAMPLE $@"
+	@$(EX_SITES) -pthread -Iexamples/kv -o $@ $< -L$(EX) -lkv -Wl,-rpath,'$$ORIGIN'
+
 $(EX)/livecount: examples/livecount.c examples/kv/workload.c $(EX)/libkv.so $(SHLIB)
 	@echo "  EXAMPLE $@"
 	@$(EX_SITES) -pthread -Iinclude -Iexamples -Iexamples/kv -o $@ examples/livecount.c \
@@ -39,7 +43,7 @@ $(EX)/calc: $(CALC_SRCS) examples/calc/calc.h $(EX)/libkv.so $(EX)/libmathx.so
 	@$(EX_SITES) -fno-inline -pthread -Iexamples/kv -Iexamples/calc -o $@ $(CALC_SRCS) -L$(EX) -lkv -lmathx \
 		-Wl,-rpath,'$$ORIGIN'
 
-examples: $(EX)/kvdemo $(EX)/livecount $(EX)/minimal $(EX)/calc
+examples: $(EX)/kvdemo $(EX)/kvserver $(EX)/livecount $(EX)/minimal $(EX)/calc
 
 DEMO_DIR = $(B)/demo.trace
 

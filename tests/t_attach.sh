@@ -81,6 +81,20 @@ attach_detach() {
 	[ -z "$(ls /tmp/poketrace-attach-* 2>/dev/null)" ] || fail "attach left its request file"
 }
 
+modules() {
+	# a library the program dlopens after attach is traced when it matches;
+	# its dlclose while traced harms nothing
+	LD_PRELOAD="$PRE" "$T/live_target" 4 "$(realpath "$T/libt_dl_clang.so")" >"$W/prog.out" 2>"$W/prog.err" &
+	PID=$!
+	sleep 0.3
+	expect 0 "$P" attach -p "$PID" -o "$W/d" -F 'work_a,dl_fn'
+	wait "$PID" || fail "the program failed: $(cat "$W/prog.out" "$W/prog.err")"
+	has "$(cat "$W/prog.out")" " 0 wrong results"
+	expect 0 "$P" report "$W/d"
+	has "$out" "work_a"
+	has "$out" " [1-9][0-9]* .* dl_fn$"
+}
+
 refusals() {
 	start 4
 	expect 1 "$P" attach -p 2147483 -o "$W/x"
@@ -109,7 +123,7 @@ refusals() {
 	has "$(cat "$W/prog.out")" " 0 wrong results"
 }
 
-cases="attach_detach refusals"
+cases="attach_detach modules refusals"
 if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
 for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
 echo "usage: $0 --list | CASE" >&2; exit 2

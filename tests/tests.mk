@@ -126,7 +126,7 @@ $(T)/e2e: tests/targets/e2e.c $(T)/libe2e.so $(T)/libt_dl_clang.so
 	@$(CLANG) -O2 -g $(PFE_FLAGS) -pthread -o $@ $< -L$(T) -le2e $(RPATH) -ldl
 
 $(T)/live_target: tests/targets/live_target.c $(TO)/.dir
-	@$(CLANG) -O2 -g $(PFE_FLAGS) -pthread -o $@ $<
+	@$(CLANG) -O2 -g $(PFE_FLAGS) -pthread -o $@ $< -ldl
 
 # links libpoketrace (static: only the control call and its error text)
 $(T)/ctl_target: tests/targets/ctl_target.c $(STLIB) $(TO)/.dir

@@ -1,6 +1,10 @@
 /* A long-running multi-threaded program that checks its own results, for
- * tests/t_live.sh: live_target SECONDS (at most 30). */
+ * tests/t_live.sh and t_attach.sh: live_target SECONDS [LIB].  With LIB, the
+ * main thread dlopens it halfway, calls its dl_fn for a second, and
+ * dlcloses it. */
+#include <dlfcn.h>
 #include <pthread.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +48,21 @@ int main(int argc, char **argv)
 	end = time(NULL) + (secs > 0 && secs <= 30 ? secs : 5);
 	for (int i = 0; i < 3; i++)
 		pthread_create(&th[i], NULL, worker, NULL);
+	if (argc > 2) {
+		void *h;
+		int (*fn)(int);
+
+		sleep((unsigned)(end - time(NULL)) / 2);
+		if (!(h = dlopen(argv[2], RTLD_NOW)) || !(fn = (int (*)(int))dlsym(h, "dl_fn"))) {
+			printf("FAIL dlopen %s: %s\n", argv[2], dlerror());
+			return 1;
+		}
+		for (time_t stop = time(NULL) + 1; time(NULL) < stop;)
+			for (int i = 0; i < 1000; i++)
+				if (fn(i) != i * 10)
+					atomic_fetch_add(&failures, 1);
+		dlclose(h);
+	}
 	for (int i = 0; i < 3; i++)
 		pthread_join(th[i], NULL);
 	printf("%s %ld calls, %ld wrong results\n", failures ? "FAIL" : "ok", atomic_load(&calls),
