@@ -115,7 +115,7 @@ flush_stop() {
 
 in_process() {
 	# without poketrace: no tracer to drive
-	expect 0 "$T/ctl_target" none
+	expect 0 env LD_PRELOAD="${ASAN_RT:-}" "$T/ctl_target" none
 	P_REC -o "$W/d" --paused -- "$T/ctl_target" >"$W/prog.out" 2>"$W/rec.err" ||
 		fail "ctl_target failed: $(cat "$W/prog.out" "$W/rec.err")"
 	has "$(cat "$W/prog.out")" "^ok [1-9][0-9]* calls, 0 wrong results"

@@ -128,6 +128,7 @@ $(T)/e2e: tests/targets/e2e.c $(T)/libe2e.so $(T)/libt_dl_clang.so
 $(T)/live_target: tests/targets/live_target.c $(TO)/.dir
 	@$(CLANG) -O2 -g $(PFE_FLAGS) -pthread -o $@ $< -ldl
 
-# links libpoketrace (static: only the control call and its error text)
-$(T)/ctl_target: tests/targets/ctl_target.c $(STLIB) $(TO)/.dir
-	@$(CLANG) -O2 -g $(PFE_FLAGS) -Iinclude -pthread -o $@ $< $(STLIB) $(LIBS)
+# links libpoketrace.so as a user program would (not instrumented itself:
+# under check-asan the library brings the sanitizer runtime)
+$(T)/ctl_target: tests/targets/ctl_target.c $(SHLIB) $(TO)/.dir
+	@$(CLANG) -O2 -g $(PFE_FLAGS) -Iinclude -pthread -o $@ $< -L$(B) -lpoketrace -Wl,-rpath,'$$ORIGIN/..'
