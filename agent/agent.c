@@ -101,6 +101,7 @@ static void finish(void)
 		return;
 	active = false;
 	control_stop();
+	tracer_pause(true); /* threads still running at exit write nothing more */
 	writer_finish();
 	clock_refine(&clk);
 	ctf_write_metadata(cfg.dir, &clk);
@@ -174,26 +175,19 @@ static int attach_request(char *buf, size_t cap, const char **sock)
 	return 0;
 }
 
-/* poketrace live flush.  A thread's current packet may be closed only by
- * that thread or while no handler runs, so the tracer is detached for the
- * moment it takes (one batch each way), and the gap said.  A thread that
- * stays inside a traced function keeps its image, and its packet stays
- * open: then only the full packets are written. */
+/* poketrace live flush.  A thread's current packet may be closed from
+ * another thread only while no handler runs: the tracer is paused for the
+ * moment it takes (its handlers count lost events meanwhile), and the gap
+ * said.  No code is patched. */
 int agent_flush(FILE *out)
 {
-	struct select_status st;
 	struct writer_totals t;
 	struct timespec a, b;
-	int r = 0, q;
 
-	select_status(&st);
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	if (st.enabled && (r = select_update(&(struct select_change){ NULL, NULL, NULL, 0 })) < 0)
-		return r;
-	q = poketrace_quiesce(200);
-	writer_sync(q == 0);
-	if (st.enabled)
-		r = select_update(&(struct select_change){ NULL, NULL, NULL, 1 });
+	tracer_pause(false);
+	writer_sync(true);
+	tracer_resume();
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	clock_refine(&clk);
 	ctf_write_metadata(cfg.dir, &clk);
@@ -201,11 +195,10 @@ int agent_flush(FILE *out)
 		write_profile();
 	write_info();
 	writer_totals(&t);
-	fprintf(out, "flushed %llu events (%llu lost); tracing was off for %.2f ms%s\n",
+	fprintf(out, "flushed %llu events (%llu lost); tracing was paused for %.2f ms\n",
 		(unsigned long long)t.events, (unsigned long long)t.lost,
-		((double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6),
-		q ? "; some threads are inside traced functions: their last packets stay buffered" : "");
-	return r;
+		((double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6));
+	return 0;
 }
 
 bool agent_active(void)
@@ -218,11 +211,16 @@ bool agent_active(void)
 int agent_detach(void)
 {
 	struct select_change off = { NULL, NULL, NULL, 0 };
-	int r = select_update(&off);
+	int r;
 
-	if (r < 0)
+	/* no handler from here on, whatever is still on a stack; then the code
+	 * back to nops (the images are freed once no thread is in them) */
+	tracer_pause(true);
+	if ((r = select_update(&off)) < 0) {
+		tracer_resume();
 		return r;
-	poketrace_quiesce(5000); /* no thread left in a tracer handler */
+	}
+	poketrace_quiesce(500);
 	if (active) {
 		active = false;
 		writer_finish();
@@ -269,6 +267,7 @@ static int start(const char *dir, const char *sock)
 		atexit(finish);
 		catch_fatal();
 	}
+	tracer_resume();
 	if ((r = select_start(&cfg)) < 0)
 		say("cannot attach the tracer: %s%s", poketrace_last_error(), "");
 	if (control_start(&cfg, sock) < 0)

@@ -2,11 +2,12 @@
 # poketrace attach / detach: tracing a running, self-checking program that
 # was started without poketrace, then letting it go; refusals.
 set -u
+. "$(dirname "$0")/procs.sh"
 B=${B:-build}
 P="$B/poketrace"
 T="$B/tests"
 W="$T/attach.$$"
-trap 'kill -KILL $(jobs -p) 2>/dev/null; pkill -KILL -f "^$T/live_target" 2>/dev/null; rm -rf "$W"' EXIT
+trap 'kill_ours "^$T/live_target"; kill -KILL $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 mkdir -p "$W"
 PRE=
 if ldd "$B/libpoketrace-agent.so" | grep -q libasan; then

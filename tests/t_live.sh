@@ -2,11 +2,12 @@
 # poketrace live: changing what is traced in a running, self-checking
 # program through its agent's control socket; refusals.
 set -u
+. "$(dirname "$0")/procs.sh"
 B=${B:-build}
 P="$B/poketrace"
 T="$B/tests"
 W="$T/live.$$"
-trap 'kill -KILL $(jobs -p) 2>/dev/null; pkill -KILL -f "^$T/live_target" 2>/dev/null; rm -rf "$W"' EXIT
+trap 'kill_ours "^$T/live_target"; kill -KILL $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 mkdir -p "$W"
 if ldd "$B/libpoketrace-agent.so" | grep -q libasan; then
 	ASAN_RT=$(ldd "$B/libpoketrace-agent.so" | awk '/libasan/ { print $3 }')
@@ -30,7 +31,7 @@ start() { # SECONDS [record options]: starts live_target paused; sets PID
 	P_REC -o "$W/d" --paused "$@" -- "$T/live_target" "$secs" >"$W/prog.out" 2>"$W/rec.err" &
 	RP=$!
 	for _ in $(seq 100); do
-		PID=$(pgrep -f "^$T/live_target" | head -1)
+		PID=$(ours "^$T/live_target" | head -1)
 		[ -n "$PID" ] && "$P" live -p "$PID" status >/dev/null 2>&1 && return 0
 		sleep 0.05
 	done
@@ -130,7 +131,7 @@ start_refusing() {
 	RP=$!
 	PID=
 	for _ in $(seq 100); do
-		PID=$(pgrep -f "^$T/live_target" | head -1)
+		PID=$(ours "^$T/live_target" | head -1)
 		[ -n "$PID" ] && [ -S "$sockdir/$PID.sock" ] && break
 		sleep 0.05
 	done

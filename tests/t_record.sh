@@ -2,11 +2,12 @@
 # record / report / graph / replay / dump / info, end to end on
 # build/tests/e2e, plus babeltrace2, damaged traces, a full disk and lost events.
 set -u
+. "$(dirname "$0")/procs.sh"
 B=${B:-build}
 P="$B/poketrace"
 T="$B/tests"
 W="$T/rec.$$"
-trap 'kill -KILL $(jobs -p) 2>/dev/null; pkill -KILL -f "^$T/e2e none spin" 2>/dev/null; rm -rf "$W"' EXIT
+trap 'kill_ours "^$T/e2e none spin"; kill -KILL $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 mkdir -p "$W"
 # Under check-asan the agent is sanitized: its runtime must be loaded first
 # in the traced program (record passes its LD_PRELOAD on, before the agent).
@@ -182,7 +183,7 @@ killed() {
 	local rp=$! pid="" n=0
 	while [ $n -lt 100 ] && ! ls "$W"/k/stream_* >/dev/null 2>&1; do sleep 0.05; n=$((n + 1)); done
 	sleep 0.2
-	pid=$(pgrep -f "^$T/e2e none spin")
+	pid=$(ours "^$T/e2e none spin")
 	[ -n "$pid" ] || fail "the traced program is not running"
 	kill -KILL $pid
 	wait $rp

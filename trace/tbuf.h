@@ -68,6 +68,7 @@ struct tbuf {
 	int wr_next_hint;      /* the thread's next chunk while it drops events */
 	int fd;                /* the writer's stream file */
 	bool write_failed;
+	volatile int busy;     /* inside a tracer handler (tracer_pause waits) */
 	int depth;
 	struct tb_frame frames[TB_MAX_DEPTH];
 	struct tbuf *next;     /* all buffers, for the writer */

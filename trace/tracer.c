@@ -9,8 +9,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "arch/x86_64/rawsys.h"
+#include "arch/x86_64/sync.h"
 #include "core/proto.h"
 #include "trace/tbuf.h"
 
@@ -219,28 +221,97 @@ static void leave(uint32_t fn, const void *stack, const uint64_t *ret)
 	close_frame(b, f, ts, ret);
 }
 
+/* Every handler runs with its thread's busy count raised, and does nothing
+ * while the tracer is paused (but count a lost event: not when stopped, the
+ * trace being over).  tracer_pause sets
+ * the flag, then makes every thread execute a full barrier (sync_cores):
+ * after that, each thread either shows its busy count or sees the flag.
+ * No fence on the hot path, only compiler barriers. */
+static volatile int paused;
+
+static inline struct tbuf *guard_enter(void)
+{
+	struct tbuf *b = tb_self();
+
+	if (!b)
+		return NULL;
+	b->busy++;
+	__asm__ volatile("" ::: "memory");
+	if (__builtin_expect(paused, 0)) {
+		b->lost += paused == 1;
+		__asm__ volatile("" ::: "memory");
+		b->busy--;
+		return NULL;
+	}
+	return b;
+}
+
+static inline void guard_leave(struct tbuf *b)
+{
+	__asm__ volatile("" ::: "memory");
+	b->busy--;
+}
+
+void tracer_pause(bool stop)
+{
+	struct timespec pause = { 0, 50000 };
+
+	paused = stop ? 2 : 1;
+	if (sync_cores() < 0)
+		nanosleep(&(struct timespec){ 0, 20000000 }, NULL); /* no barrier to send: wait instead */
+	/* A handler takes well under a microsecond; a count that stays up for a
+	 * second belongs to a thread that left a handler by longjmp from a
+	 * signal handler, and never comes down. */
+	for (struct tbuf *b = tb_all(); b; b = b->next)
+		for (int i = 0; b->busy && i < 20000; i++)
+			nanosleep(&pause, NULL);
+}
+
+void tracer_resume(void)
+{
+	paused = 0;
+}
+
 void tracer_entry(void *data, const void *stack)
 {
-	entry((uint32_t)(uintptr_t)data, stack, NULL, NULL);
+	struct tbuf *b = guard_enter();
+
+	if (b) {
+		entry((uint32_t)(uintptr_t)data, stack, NULL, NULL);
+		guard_leave(b);
+	}
 }
 
 void tracer_exit(void *data, const void *stack)
 {
-	leave((uint32_t)(uintptr_t)data, stack, NULL);
+	struct tbuf *b = guard_enter();
+
+	if (b) {
+		leave((uint32_t)(uintptr_t)data, stack, NULL);
+		guard_leave(b);
+	}
 }
 
 void tracer_entry_capture(struct poketrace_ctx *ctx)
 {
 	const struct capture *cap = ctx->data;
+	struct tbuf *b = guard_enter();
 
-	entry(cap->fn, ctx->stack, ctx, cap);
+	if (b) {
+		entry(cap->fn, ctx->stack, ctx, cap);
+		guard_leave(b);
+	}
 }
 
 void tracer_exit_capture(struct poketrace_ctx *ctx)
 {
 	const struct capture *cap = ctx->data;
+	struct tbuf *b = guard_enter();
 
-	leave(cap->fn, ctx->stack, cap->retkind ? &ctx->ret : NULL);
+	if (b) {
+		leave(cap->fn, ctx->stack, cap->retkind ? &ctx->ret : NULL);
+		guard_leave(b);
+	}
 }
 
 uint64_t tracer_hits(uint32_t id)

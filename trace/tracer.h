@@ -4,6 +4,7 @@
 #ifndef PT_TRACE_TRACER_H
 #define PT_TRACE_TRACER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "poketrace.h"
@@ -43,6 +44,11 @@ void tracer_exit_capture(struct poketrace_ctx *ctx);
 
 /* Entries of function id seen so far, all threads. */
 uint64_t tracer_hits(uint32_t id);
+/* Handlers do nothing from now on; returns once no thread is inside one
+ * (so that buffers may be sealed from another thread).  resume undoes it.
+ * stop: the trace is over (calls meanwhile are not lost events). */
+void tracer_pause(bool stop);
+void tracer_resume(void);
 /* Every thread's counts back to zero, for a new trace; no handler may run. */
 void tracer_reset(void);
 /* Sums every thread's profile into out[nfuncs]. */
