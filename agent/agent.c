@@ -115,6 +115,7 @@ static void on_fatal(int sig)
 	/* Write what is in the buffers, then die of the same signal. */
 	if (active) {
 		active = false;
+		tracer_pause(true); /* other threads stop writing into their buffers */
 		writer_emergency();
 	}
 	signal(sig, SIG_DFL);

@@ -190,7 +190,17 @@ void writer_sync(bool seal)
 
 void writer_emergency(void)
 {
-	/* Only what needs no lock: a crash may have happened inside drain. */
+	struct timespec pause = { 0, 1000000 };
+	bool locked = false;
+
+	/* The writer thread may be appending to the same files: take its lock,
+	 * waiting a little for it to finish a packet.  If the crash happened
+	 * inside drain (the lock is never released), write nothing more. */
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 200 && !(locked = pthread_mutex_trylock(&drain_lock) == 0); i++)
+		nanosleep(&pause, NULL);
+	if (!locked)
+		return;
 	for (struct tbuf *b = tb_all(); b; b = b->next) {
 		tb_seal(b);
 		for (int n = 0; n < b->nchunks; n++) {
@@ -202,6 +212,7 @@ void writer_emergency(void)
 			b->wr_idx = (b->wr_idx + 1) % b->nchunks;
 		}
 	}
+	pthread_mutex_unlock(&drain_lock);
 }
 
 void writer_totals(struct writer_totals *t)
