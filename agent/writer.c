@@ -109,6 +109,7 @@ static void watch_modules(void)
 {
 	static unsigned long long adds;
 	static struct timespec last;
+	static int again;
 	unsigned long long now_adds = 0;
 	struct timespec now;
 
@@ -117,8 +118,14 @@ static void watch_modules(void)
 		return;
 	last = now;
 	dl_iterate_phdr(count_adds, &now_adds);
+	/* Act once the count has stayed put for a tick: a module seen while
+	 * the loader is still at work may be read before it is complete. */
 	if (adds && now_adds != adds)
+		again = 1;
+	else if (again) {
+		again = 0;
 		agent_module_loaded();
+	}
 	adds = now_adds;
 }
 

@@ -26,7 +26,7 @@ static const char usage[] =
 	"  modules GLOBS       trace only these modules ('-' for all)\n"
 	"  flush               write out everything traced so far, with the trace's\n"
 	"                      metadata and info: the trace reads as it stands (the\n"
-	"                      tracer is off for the moment it takes; said in ms)\n"
+	"                      tracer pauses for the moment it takes; said in ms)\n"
 	"  stop                tracing off for good, the trace written; the program\n"
 	"                      runs on (as 'poketrace detach')\n"
 	"\n"
