@@ -95,6 +95,17 @@ static void write_profile(void)
 	free(e);
 }
 
+/* The trace's files besides the streams, as of now: metadata with the
+ * refined clock, the profile table, info. */
+static void write_tail(void)
+{
+	clock_refine(&clk);
+	ctf_write_metadata(cfg.dir, &clk);
+	if (cfg.mode == TRACER_PROFILE)
+		write_profile();
+	write_info();
+}
+
 static void finish(void)
 {
 	if (!active)
@@ -103,11 +114,7 @@ static void finish(void)
 	control_stop();
 	tracer_pause(true); /* threads still running at exit write nothing more */
 	writer_finish();
-	clock_refine(&clk);
-	ctf_write_metadata(cfg.dir, &clk);
-	if (cfg.mode == TRACER_PROFILE)
-		write_profile();
-	write_info();
+	write_tail();
 }
 
 static void on_fatal(int sig)
@@ -190,11 +197,7 @@ int agent_flush(FILE *out)
 	writer_sync(true);
 	tracer_resume();
 	clock_gettime(CLOCK_MONOTONIC, &b);
-	clock_refine(&clk);
-	ctf_write_metadata(cfg.dir, &clk);
-	if (cfg.mode == TRACER_PROFILE)
-		write_profile();
-	write_info();
+	write_tail();
 	writer_totals(&t);
 	fprintf(out, "flushed %llu events (%llu lost); tracing was paused for %.2f ms\n",
 		(unsigned long long)t.events, (unsigned long long)t.lost,
@@ -225,11 +228,7 @@ int agent_detach(void)
 	if (active) {
 		active = false;
 		writer_finish();
-		clock_refine(&clk);
-		ctf_write_metadata(cfg.dir, &clk);
-		if (cfg.mode == TRACER_PROFILE)
-			write_profile();
-		write_info();
+		write_tail();
 	}
 	return 0;
 }
