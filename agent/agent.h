@@ -36,6 +36,7 @@ struct select_change {
 };
 int select_update(const struct select_change *ch);
 size_t select_nfuncs(void);
+bool select_stale(void);
 struct select_status {
 	bool enabled;
 	size_t known, selected, attached;

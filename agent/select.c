@@ -32,6 +32,7 @@ static struct {
 	size_t n, cap;
 	uint32_t next_id;
 	struct tfn **by_id;
+	unsigned generation; /* of the site table the filters were last run on */
 } sel = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* "a,b*" against s; an empty list matches everything (or nothing). */
@@ -115,6 +116,8 @@ static void name_it(FILE *f, const struct poketrace_site *s, const struct tfn *t
 struct walk {
 	FILE *funcs;
 	int err;
+	bool visited;
+	unsigned generation;
 };
 
 static int visit(const struct poketrace_site *s, void *arg)
@@ -124,6 +127,9 @@ static int visit(const struct poketrace_site *s, void *arg)
 	struct tfn *t;
 	size_t at = 0;
 
+	/* read under the engine lock, for the table being walked */
+	w->visited = true;
+	w->generation = sites_generation();
 	if (!s->symbol || (s->flags & POKETRACE_SITE_UNPATCHABLE))
 		return 0;
 	if (sel.cfg.modules[0] && !match_list(sel.cfg.modules, mod, true) &&
@@ -180,6 +186,7 @@ static int refresh(void)
 	for (size_t i = 0; i < sel.n; i++)
 		sel.v[i].selected = false;
 	r = poketrace_sites_foreach(NULL, NULL, visit, &w);
+	sel.generation = w.visited ? w.generation : sites_generation();
 	fclose(w.funcs);
 	index_ids();
 	tracer_set_nfuncs(sel.next_id);
@@ -290,6 +297,22 @@ int select_update(const struct select_change *ch)
 		r = apply();
 	pthread_mutex_unlock(&sel.lock);
 	return r;
+}
+
+/* Whether a module was loaded or unloaded since the filters were last run
+ * by a dlopen nobody interposed, or one whose table rebuild another caller
+ * (a status request) already did. */
+bool select_stale(void)
+{
+	bool stale;
+
+	/* busy: an update is running; the caller looks again later rather
+	 * than stall (it is the thread that drains the buffers) */
+	if (pthread_mutex_trylock(&sel.lock) != 0)
+		return false;
+	stale = sites_stale() || sites_generation() != sel.generation;
+	pthread_mutex_unlock(&sel.lock);
+	return stale;
 }
 
 size_t select_nfuncs(void)

@@ -103,13 +103,14 @@ static int count_adds(struct dl_phdr_info *info, size_t size, void *arg)
 }
 
 /* Modules loaded by a dlopen the agent does not see (after attach its
- * dlopen is not interposed; dlmopen): the loader's count of loads, every
- * 50 ms.  Unloads need nothing: patched modules are pinned. */
+ * dlopen is not interposed; dlmopen), every 50 ms.  The selection compares
+ * itself with the loader's counts, not with an earlier look of ours: a
+ * module loaded between the agent's first walk and our first look is
+ * found too. */
 static void watch_modules(void)
 {
 	static unsigned long long adds;
 	static struct timespec last;
-	static int again;
 	unsigned long long now_adds = 0;
 	struct timespec now;
 
@@ -120,13 +121,12 @@ static void watch_modules(void)
 	dl_iterate_phdr(count_adds, &now_adds);
 	/* Act once the count has stayed put for a tick: a module seen while
 	 * the loader is still at work may be read before it is complete. */
-	if (adds && now_adds != adds)
-		again = 1;
-	else if (again) {
-		again = 0;
-		agent_module_loaded();
+	if (now_adds != adds) {
+		adds = now_adds;
+		return;
 	}
-	adds = now_adds;
+	if (select_stale())
+		agent_module_loaded();
 }
 
 static void *loop(void *arg)

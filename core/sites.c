@@ -425,6 +425,11 @@ struct pt_site *sites_find(uintptr_t addr, struct pt_module **mod)
 	return s;
 }
 
+bool sites_stale(void)
+{
+	return modules_changed();
+}
+
 unsigned sites_generation(void)
 {
 	return tab.generation;

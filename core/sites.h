@@ -14,6 +14,9 @@ size_t sites_nmodules(void);
 /* Changes whenever the table is rebuilt (modules loaded or unloaded). */
 unsigned sites_generation(void);
 struct pt_module *sites_module(size_t i);
+/* Whether modules were loaded or unloaded since the table was built.  Needs
+ * no lock: a hint for a watcher, which then syncs under the lock. */
+bool sites_stale(void);
 
 /* Runs fn while no module can be unloaded (inside dl_iterate_phdr, which
  * holds the loader's lock) and only if the module set is the one the table

@@ -60,16 +60,41 @@ toggling() {
 	has "$out" "^tracing on$"
 	local attached
 	attached=$(awk '/^attached/ { print $2 }' <<<"$out")
+	# hit counts add up: work_a and check were always switched in the same
+	# batch, so with tracing off (counts frozen) they differ by at most one
+	# call per thread (3) in flight at each of the ~122 switches
+	expect 0 "$P" live -p "$PID" disable
+	expect 0 "$P" live -p "$PID" status
+	local ha hc
+	ha=$(awk '$1 == "hits" && $3 == "work_a" { print $2 }' <<<"$out")
+	hc=$(awk '$1 == "hits" && $3 == "check" { print $2 }' <<<"$out")
+	[ -n "$ha" ] && [ -n "$hc" ] && [ $((ha > hc ? ha - hc : hc - ha)) -le $((3 * 125)) ] ||
+		fail "work_a has ${ha:-no} hits, check ${hc:-no}"
+	expect 0 "$P" live -p "$PID" enable
 	expect 0 "$P" live -p "$PID" filter work_a
 	expect 0 "$P" live -p "$PID" status
 	has "$out" "^selected 1$"; has "$out" "^attached 1$"
 	expect 0 "$P" live -p "$PID" filter -
 	expect 0 "$P" live -p "$PID" status
 	has "$out" "^attached $attached$"
+	# frozen again, the counts are the trace's calls per function
+	expect 0 "$P" live -p "$PID" disable
+	expect 0 "$P" live -p "$PID" status
+	local hits=$out
 	wait $RP || fail "the program failed its own checks: $(cat "$W/prog.out") $(cat "$W/rec.err")"
 	has "$(cat "$W/prog.out")" "^ok [1-9][0-9]* calls, 0 wrong results$"
+	has "$hits" "^lost 0$"
 	expect 0 "$P" report "$W/d"
 	has "$out" " work_a$"; has "$out" " combine$"
+	local f h r calls
+	for f in work_a work_b combine check; do
+		h=$(awk -v f="$f" '$1 == "hits" && $3 == f { print $2 }' <<<"$hits")
+		r=$(awk -v f="$f" '$NF == f { print $(NF - 7) }' <<<"$out")  # graph: Calls is 8th from the end
+		[ -n "$h" ] && [ "$h" = "$r" ] || fail "$f: status counted ${h:-no} hits, the trace has ${r:-no} calls"
+	done
+	ha=$(awk '$1 == "hits" && $3 == "work_a" { print $2 }' <<<"$hits")
+	calls=$(awk '{ print $2 }' "$W/prog.out")
+	[ "$ha" -le "$calls" ] || fail "work_a has $ha hits, more than the program's $calls calls"
 }
 
 refusals() {
