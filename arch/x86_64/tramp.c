@@ -19,7 +19,9 @@
 #include "arch/x86_64/tramp.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -32,15 +34,69 @@ static const enum xreg int_args[6] = { XREG_RDI, XREG_RSI, XREG_RDX, XREG_RCX, X
 #define CTX(field) ((int32_t)offsetof(struct poketrace_ctx, field))
 #define CTX_SIZE (((int32_t)sizeof(struct poketrace_ctx) + 15) & ~15)
 
-/* Copies the caller's stack arguments of a body with an unknown stack area.
- * process_vm_readv on ourselves, in 64-byte pieces, reads up to the end of
- * the stack mapping and no further: no fault whatever the stack's depth. */
+/* The part of this thread's own stack known to be mapped, [lo, hi): the
+ * copy below is a plain move there, and a system call only elsewhere.  A
+ * thread's own stack stays mapped while the thread runs (its TLS lives
+ * with it), unlike a coroutine's heap stack, which is never cached. */
+static __thread uintptr_t stack_lo __attribute__((tls_model("initial-exec")));
+static __thread uintptr_t stack_hi __attribute__((tls_model("initial-exec")));
+extern void *__libc_stack_end; /* the main thread's stack top (glibc) */
+
+/* The end of the mapped run of pages from the page of `from`: one byte of
+ * each page read with process_vm_readv, which stops at the first hole. */
+static uintptr_t mapped_end(uintptr_t from)
+{
+	enum { PAGES = 256 };
+	char sink[PAGES];
+	struct iovec local = { sink, PAGES }, remote[PAGES];
+	uintptr_t end = from & ~(uintptr_t)4095;
+
+	for (int round = 0; round < 32; round++) { /* up to 32 MiB */
+		long n;
+
+		for (int i = 0; i < PAGES; i++)
+			remote[i] = (struct iovec){ (void *)(end + 4096u * (unsigned)i), 1 };
+		n = raw_syscall6(SYS_process_vm_readv, raw_getpid(), (long)&local, 1, (long)remote, PAGES, 0);
+		if (n <= 0)
+			break;
+		end += 4096u * (unsigned long)n;
+		if (n < PAGES)
+			break;
+	}
+	return end;
+}
+
+static bool own_stack(uintptr_t lo, uintptr_t hi)
+{
+	uintptr_t tls = (uintptr_t)&stack_hi, top = (uintptr_t)__libc_stack_end;
+
+	/* glibc keeps a thread's TLS at the top of its stack mapping */
+	return (lo <= tls && tls < hi) || (lo <= top && top < hi);
+}
+
+/* A move the sanitizers do not see: the caller's frames hold redzones. */
+static void move_bytes(void *dst, const void *src, size_t n)
+{
+	__asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+}
+
+/* Copies the caller's stack arguments of a body with an unknown stack area,
+ * TRAMP_DYNAMIC_STACK_COPY bytes, zero past the end of the stack mapping:
+ * no fault whatever the stack's depth.  On this thread's own stack it is a
+ * move (a variadic function is traced at full speed); elsewhere,
+ * process_vm_readv on ourselves, in 64-byte pieces. */
 __attribute__((used)) static void copy_stack_args(void *dst, const void *src)
 {
+	uintptr_t s = (uintptr_t)src;
 	struct iovec local = { dst, TRAMP_DYNAMIC_STACK_COPY };
 	struct iovec remote[TRAMP_DYNAMIC_STACK_COPY / 64];
+	uintptr_t hi;
 	long n;
 
+	if (s >= stack_lo && s + TRAMP_DYNAMIC_STACK_COPY <= stack_hi) {
+		move_bytes(dst, src, TRAMP_DYNAMIC_STACK_COPY);
+		return;
+	}
 	for (int i = 0; i < TRAMP_DYNAMIC_STACK_COPY / 64; i++) {
 		remote[i].iov_base = (char *)src + 64 * i;
 		remote[i].iov_len = 64;
@@ -51,6 +107,11 @@ __attribute__((used)) static void copy_stack_args(void *dst, const void *src)
 		n = 0;
 	if (n < TRAMP_DYNAMIC_STACK_COPY)
 		memset((char *)dst + n, 0, TRAMP_DYNAMIC_STACK_COPY - (size_t)n);
+	else if (own_stack(s, hi = mapped_end(s))) {
+		/* deeper calls extend the range down; the top stays */
+		stack_lo = stack_hi == hi && stack_lo < s ? stack_lo : s;
+		stack_hi = hi;
+	}
 }
 
 /* Where the argument registers are saved: in the ctx when a handler needs
