@@ -1,6 +1,9 @@
 # `make bench`: benchmarks (they measure; they assert nothing).
+# `make bench-real`: SQLite and xz from Debian's sources (minutes).
+# What every row means: bench/README.md.
 
 BO = $(B)/bench
+XRAY_FLAGS = -fxray-instrument -fxray-instruction-threshold=1
 
 $(BO)/gen40k.c: tests/gen_funcs.sh
 	@mkdir -p $(BO)
@@ -9,10 +12,20 @@ $(BO)/gen40k.o: $(BO)/gen40k.c
 	@echo "  GEN     $@ (40,000 functions)"
 	@$(GCC) -O1 $(MCOUNT_FLAGS) -c $< -o $@
 
-$(BO)/patch_bench: bench/patch_bench.c bench/tramp.S $(BO)/gen40k.o $(STLIB)
+$(BO)/patch_bench: bench/patch_bench.c bench/runner.h bench/tramp.S $(BO)/gen40k.o $(STLIB)
 	@echo "  BENCH   $@"
 	@$(CC) -std=gnu11 -O2 -Iinclude -fno-pie -no-pie -o $@ bench/patch_bench.c bench/tramp.S \
 		$(BO)/gen40k.o $(STLIB) $(LIBS)
+
+# XRay's patching, on builds of 1,000, 10,000 and 40,000 functions
+$(BO)/bf%.c: tests/gen_funcs.sh
+	@mkdir -p $(BO)
+	@sh tests/gen_funcs.sh $$(echo $* | sed 's/k$$/000/') bf > $@
+$(BO)/xray_patch_%: bench/xray_patch.c bench/runner.h $(BO)/bf%.c
+	@echo "  BENCH   $@ (clang -fxray-instrument)"
+	@$(CLANG) -O2 $(XRAY_FLAGS) -c $(BO)/bf$*.c -o $@.o
+	@$(CLANG) -O2 -c bench/xray_patch.c -o $@.main.o
+	@$(CLANG) -O2 $(XRAY_FLAGS) -o $@ $@.main.o $@.o -lpthread
 
 $(BO)/gen1k.c: bench/gen_sweep.sh tests/gen_funcs.sh
 	@mkdir -p $(BO)
@@ -28,11 +41,53 @@ $(BO)/hook_bench: bench/hook_bench.c $(BO)/gen1k.o $(STLIB)
 $(BO)/rec_target: bench/rec_target.c $(BO)/gen1k.o
 	@$(CLANG) -O2 -o $@ bench/rec_target.c $(BO)/gen1k.o
 
+# The same 1,000 functions built every way a user could build them.  The
+# drivers themselves are never instrumented.
+$(BO)/gen1k-%.o: $(BO)/gen1k.c
+	@echo "  GEN     $@"
+	@case $* in \
+	gcc)    $(GCC) -O2 -c $< -o $@ ;; \
+	clang)  $(CLANG) -O2 -c $< -o $@ ;; \
+	mcount) $(GCC) -O2 $(MCOUNT_FLAGS) -c $< -o $@ ;; \
+	gccpfe) $(GCC) -O2 -g -fPIE $(PFE_FLAGS) -c $< -o $@ ;; \
+	xray)   $(CLANG) -O2 $(XRAY_FLAGS) -c $< -o $@ ;; \
+	pg)     $(GCC) -O2 -pg -c $< -o $@ ;; \
+	esac
+$(BO)/call_gcc: bench/call_bench.c $(BO)/gen1k-gcc.o
+	@$(GCC) -O2 -o $@ $^
+$(BO)/call_clang: bench/call_bench.c $(BO)/gen1k-clang.o
+	@$(CLANG) -O2 -o $@ $^
+$(BO)/call_mcount: bench/call_bench.c $(BO)/gen1k-mcount.o
+	@$(GCC) -O2 -fno-pie -no-pie -o $@ $^
+$(BO)/call_gccpfe: bench/call_bench.c $(BO)/gen1k-gccpfe.o $(STLIB)
+	@$(GCC) -O2 -Iinclude -DPT_BUILD -o $@ bench/call_bench.c $(BO)/gen1k-gccpfe.o $(STLIB) $(LIBS)
+$(BO)/call_clangpfe: bench/call_bench.c $(BO)/gen1k.o $(STLIB)
+	@$(CLANG) -O2 -Iinclude -DPT_BUILD -o $@ bench/call_bench.c $(BO)/gen1k.o $(STLIB) $(LIBS)
+$(BO)/call_xray: bench/call_bench.c $(BO)/gen1k-xray.o
+	@$(CLANG) -O2 -DXRAY_BUILD -c bench/call_bench.c -o $@.o
+	@$(CLANG) -O2 $(XRAY_FLAGS) -o $@ $@.o $(BO)/gen1k-xray.o
+# -pg without gcrt1 (linked plainly): its mcount calls go to glibc's stub,
+# or to uftrace's when recorded
+$(BO)/call_pg: bench/call_bench.c $(BO)/gen1k-pg.o
+	@$(GCC) -O2 -o $@ $^
+$(BO)/rec_target_pg: bench/rec_target.c $(BO)/gen1k-pg.o
+	@$(GCC) -O2 -o $@ $^
+
+$(BO)/rdtsc_cost: bench/rdtsc_cost.c
+	@$(GCC) -O2 -o $@ $<
+
+BENCH_BINS = $(addprefix $(BO)/,rdtsc_cost patch_bench hook_bench rec_target rec_target_pg \
+	xray_patch_1k xray_patch_10k xray_patch_40k \
+	call_gcc call_clang call_mcount call_gccpfe call_clangpfe call_xray call_pg)
+
 bench: deps
-	@$(MAKE) --no-print-directory all $(BO)/patch_bench $(BO)/hook_bench $(BO)/rec_target
-	@echo "machine: $$(nproc) CPUs, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $$(uname -r), $$(date -u +%Y-%m-%d)"
-	@$(BO)/patch_bench
-	@echo
-	@$(BO)/hook_bench
-	@echo
-	@bash bench/record_bench.sh $(B)
+	@bash scripts/install-deps.sh --bench
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+	@bash bench/micro.sh $(B)
+
+bench-real: deps
+	@bash scripts/install-deps.sh --bench
+	@$(MAKE) --no-print-directory all
+	@bash bench/real/run.sh $(B)
+
+.PHONY: bench bench-real

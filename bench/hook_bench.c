@@ -24,6 +24,9 @@ static const char *const names[NMODES] = {
 	"fentry, ctx handler", "fentry, typed handler", "fexit", "fmod_ret (returns 0)",
 	"replace (same body)",
 };
+static const char *const keys[NMODES] = {
+	"plain", "ops1", "ops3", "fentry_ctx", "fentry_typed", "fexit", "fmod_ret", "replace",
+};
 
 static void empty_ctx(struct poketrace_ctx *c) { (void)c; }
 static void empty_typed(long x) { (void)x; }
@@ -130,6 +133,8 @@ static int cmp(const void *a, const void *b)
 int main(void)
 {
 	static double one[NMODES][RUNS], many[NMODES][RUNS];
+	const char *kvp = getenv("BENCH_KV");
+	FILE *kv = kvp ? fopen(kvp, "a") : NULL;
 
 	if (poketrace_init(NULL) < 0)
 		die("init");
@@ -155,5 +160,10 @@ int main(void)
 		printf("| %-28s | %10.2f | %5.2f | %15.2f | %5.2f |\n", names[m], one[m][RUNS / 2],
 		       one[m][RUNS / 2] - one[PLAIN][RUNS / 2], many[m][RUNS / 2],
 		       many[m][RUNS / 2] - many[PLAIN][RUNS / 2]);
+	for (int m = 1; kv && m < NMODES; m++)
+		fprintf(kv, "pt_hook_%s_1 %.3f\npt_hook_%s_1000 %.3f\n", keys[m],
+			one[m][RUNS / 2] - one[PLAIN][RUNS / 2], keys[m], many[m][RUNS / 2] - many[PLAIN][RUNS / 2]);
+	if (kv)
+		fclose(kv);
 	return 0;
 }

@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # ns added per call by `poketrace record` (function, graph, profile) and by
-# `uftrace record`, on the same binary in the same run: 1 function called
-# N times, and 1,000 functions called N times in all.  Start-up and exit are
-# taken out: per call = (T(N) - T(1000)) / (N - 1000) with T the median
-# wall time of 5 runs, minus the same for the plain run.  Bytes per call
-# from the trace of N calls.
+# `uftrace record`, in the same run: 1 function called N times, and 1,000
+# functions called N times in all.  Start-up and exit are taken out: per
+# call = (T(N) - T(1000)) / (N - 1000) with T the median wall time of 5
+# runs, minus the same for the untraced build.  poketrace and `uftrace -P .`
+# record the patchable build (clang -fpatchable-function-entry=5); plain
+# `uftrace record` needs a -pg build, whose own untraced cost (a call to
+# glibc's mcount stub per function) is its row "added" by the build alone.
+# Bytes per call from the trace of N calls.  `key value` lines go to
+# $BENCH_KV when set.
 set -u
 B=${1:-build}
 P="$B/poketrace"
 X="$B/bench/rec_target"
+XPG="$B/bench/rec_target_pg"
 N=${N:-5000000}
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
+KV=${BENCH_KV:-/dev/null}
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 timeit() { # prints the median wall time in ns of 5 runs of "$@"
@@ -24,37 +30,41 @@ timeit() { # prints the median wall time in ns of 5 runs of "$@"
 	done | median
 }
 
-printf '| %-32s | %14s | %9s | %14s | %9s |\n' "command (N = $N calls)" "1 fn: ns/call" "bytes/call" "1000 fns: ns/call" "bytes/call"
-printf '|%s|%s|%s|%s|%s|\n' "----------------------------------" "----------------" "-----------" "-------------------" "-----------"
-declare -A base
-percall() { # ns per call of "$@" K: from runs of N and of 1000 calls
-	local k=$1; shift
+percall() { # K BINARY [command prefix]: ns per call, from runs of N and of 1000 calls
+	local k=$1 x=$2; shift 2
 	local big small
-	big=$(timeit "$@" "$X" "$k" "$N")
-	small=$(timeit "$@" "$X" "$k" 1000)
+	big=$(timeit "$@" "$x" "$k" "$N")
+	small=$(timeit "$@" "$x" "$k" 1000)
 	awk -v a="$big" -v b="$small" -v n="$N" 'BEGIN { printf "%.2f", (a - b) / (n - 1000) }'
 }
-for k in 1 1000; do base[$k]=$(percall $k); done
-row() { # label, then the command prefix (the trace goes to $W/d)
-	local label=$1; shift
+
+printf '| %-36s | %14s | %9s | %14s | %9s |\n' "command (N = $N calls)" "1 fn: ns/call" "bytes/call" "1000 fns: ns/call" "bytes/call"
+printf '|%s|%s|%s|%s|%s|\n' "--------------------------------------" "----------------" "-----------" "-------------------" "-----------"
+declare -A base
+for k in 1 1000; do base[$k]=$(percall $k "$X"); done
+row() { # KEY LABEL BINARY [command prefix] (the trace goes to $W/d)
+	local key=$1 label=$2 x=$3; shift 3
 	local cells=()
 	for k in 1 1000; do
-		local t bytes
-		t=$(percall "$k" "$@")
+		local t bytes added
+		t=$(percall "$k" "$x" "$@")
 		rm -rf "$W/d"
-		"$@" "$X" "$k" "$N" >/dev/null 2>&1
+		"$@" "$x" "$k" "$N" >/dev/null 2>&1
 		bytes=$(cat "$W"/d/stream_* "$W"/d/*.dat 2>/dev/null | wc -c)
-		cells+=("$(awk -v t="$t" -v b="${base[$k]}" 'BEGIN { printf "%.1f", t - b }')")
-		cells+=("$(awk -v s="${bytes:-0}" -v n="$N" 'BEGIN { printf "%.1f", s / n }')")
+		added=$(awk -v t="$t" -v b="${base[$k]}" 'BEGIN { printf "%.1f", t - b }')
+		cells+=("$added" "$(awk -v s="${bytes:-0}" -v n="$N" 'BEGIN { printf "%.1f", s / n }')")
+		echo "rec_${key}_$k $added" >>"$KV"
 	done
-	printf '| %-32s | %14s | %9s | %14s | %9s |\n' "$label" "${cells[@]}"
+	printf '| %-36s | %14s | %9s | %14s | %9s |\n' "$label" "${cells[@]}"
 }
-printf '| %-32s | %14s | %9s | %14s | %9s |\n' "plain call (ns, not added)" "${base[1]}" "" "${base[1000]}" ""
-row "poketrace record --tracer function" "$P" record -o "$W/d" -b 4M --tracer function --
-row "poketrace record (graph)" "$P" record -o "$W/d" -b 4M --
-row "poketrace record --tracer profile" "$P" record -o "$W/d" --tracer profile --
+printf '| %-36s | %14s | %9s | %14s | %9s |\n' "untraced call (ns, not added)" "${base[1]}" "" "${base[1000]}" ""
+row function "poketrace record --tracer function" "$X" "$P" record -o "$W/d" -b 4M --tracer function --
+row graph "poketrace record (graph)" "$X" "$P" record -o "$W/d" -b 4M --
+row profile "poketrace record --tracer profile" "$X" "$P" record -o "$W/d" --tracer profile --
 if command -v uftrace >/dev/null; then
-	row "uftrace record -P ." uftrace record -d "$W/d" -P . --
+	row uftrace_pfe "uftrace record -P . (patchable build)" "$X" uftrace record -d "$W/d" -P . --
+	row pg_untraced "-pg build, untraced (mcount stub)" "$XPG"
+	row uftrace_pg "uftrace record (-pg build)" "$XPG" uftrace record -d "$W/d" --
 else
-	echo "(uftrace is not installed: apt-get install uftrace to compare)"
+	echo "(uftrace is not installed: make bench installs it)"
 fi

@@ -319,9 +319,17 @@ static int read_file(const char *path, uint8_t **out, size_t *size)
 		close(fd);
 		return -ENOMEM;
 	}
-	n = read(fd, *out, (size_t)st.st_size);
+	/* one read(2) returns at most 0x7ffff000 bytes: a stream of 2 GiB or
+	 * more takes several */
+	while (*size < (size_t)st.st_size) {
+		n = read(fd, *out + *size, (size_t)st.st_size - *size);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		*size += (size_t)n;
+	}
 	close(fd);
-	*size = n > 0 ? (size_t)n : 0;
 	return 0;
 }
 

@@ -39,7 +39,9 @@ void image_count_retired(int delta)
 	atomic_fetch_add(&n_retired, (uint64_t)delta);
 }
 
-/* /tmp/perf-PID.map: perf names samples in generated code from it. */
+/* /tmp/perf-PID.map: perf names samples in generated code from it.  Only
+ * when asked (POKETRACE_PERF_MAP=1), as JITs do: nothing removes the file
+ * when the process ends, and every traced process would leave one. */
 static void perf_map_add(uintptr_t a, size_t len, const char *kind, const char *sym)
 {
 	static pid_t pid;
@@ -48,13 +50,16 @@ static void perf_map_add(uintptr_t a, size_t len, const char *kind, const char *
 	int n;
 
 	if (pid != getpid()) {
+		const char *on = getenv("POKETRACE_PERF_MAP");
 		char path[64];
 
 		if (fd >= 0)
 			close(fd);
+		fd = -1;
 		pid = getpid();
 		snprintf(path, sizeof(path), "/tmp/perf-%d.map", pid);
-		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (on && strcmp(on, "0") != 0)
+			fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	}
 	if (fd < 0)
 		return;

@@ -4,6 +4,13 @@
 set -euo pipefail
 
 pkgs=(gcc g++ make clang gdb libelf-dev libdw-dev babeltrace2 python3)
+if [ "${1:-}" = "--bench" ]; then
+	# make bench / bench-real: the tools compared (uftrace; LLVM XRay's
+	# runtime, from the compiler-rt of the installed clang), apt-get source
+	# (dpkg-dev), tclsh to generate SQLite's amalgamation
+	major=$(clang --version 2>/dev/null | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -1)
+	pkgs+=(uftrace "libclang-rt-${major:-14}-dev" dpkg-dev tcl xz-utils)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -54,7 +54,11 @@ sites_glob() {
 sites_pid() {
 	LD_PRELOAD="$T/libt_shared.so" sleep 10 &
 	local pid=$!
-	sleep 0.3
+	# until the loader has mapped the library (a loaded machine is slow)
+	for _ in $(seq 100); do
+		grep -q libt_shared.so "/proc/$pid/maps" 2>/dev/null && break
+		sleep 0.05
+	done
 	expect 0 "$P" sites -p "$pid"
 	kill $pid 2>/dev/null; wait $pid 2>/dev/null
 	has "$out" "libt_shared.so  *0x7f[0-9a-f]*  pfe-nop5 shared_fn$"

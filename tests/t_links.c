@@ -699,9 +699,10 @@ static void perf_map(void)
 	int found = 0;
 	FILE *f;
 
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", getpid());
+	setenv("POKETRACE_PERF_MAP", "1", 1); /* off by default: nothing written */
 	OK(poketrace_init(NULL));
 	l = attach(POKETRACE_FEXIT, "h2", (void *)on_exit_, NULL, 0, 0);
-	snprintf(path, sizeof(path), "/tmp/perf-%d.map", getpid());
 	f = fopen(path, "r");
 	CHECK(f, "no %s", path);
 	while (fgets(line, sizeof(line), f))

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# make bench-real: real C programs from Debian's sources, built plain and
+# with patch sites (gcc -O2, then gcc -O2 -fpatchable-function-entry=5), run
+# untraced and traced:
+#   SQLite 3's speedtest1 (--memdb --size $SQ_SIZE), one thread
+#   xz -T2 -$XZ_LEVEL of a generated 100 MB text file (bench/real/gentext.c);
+#   its output must be byte-identical in every mode
+# Modes: plain build; instrumented build, sites off; poketrace record
+# --tracer profile; poketrace record (graph); uftrace record -P . (the same
+# instrumented build).  Wall time: median of $RUNS runs of plain and off
+# (interleaved: the pair that must stay within 1%), of $TRACED_RUNS runs of
+# each traced mode.  Sources are fetched with
+# apt-get source through a private apt configuration whose deb-src entries
+# are derived from this machine's own apt sources; nothing fetched is
+# committed (it lives under $B/real).
+set -eu
+B=$(realpath "${1:-build}")
+P="$B/poketrace"
+R="$B/real"
+RUNS=${RUNS:-5}             # plain and off
+TRACED_RUNS=${TRACED_RUNS:-3} # the traced modes
+SQ_SIZE=${SQ_SIZE:-20}
+XZ_LEVEL=${XZ_LEVEL:-1}
+HERE=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$R"
+say() { echo "bench-real: $*" >&2; }
+
+fetch() { # apt-get source PACKAGE... into $R/src, once
+	local apt="$R/apt" a
+	mkdir -p "$apt/parts" "$apt/lists/partial" "$apt/cache/archives/partial" "$R/src"
+	# deb-src twins of the machine's deb entries, in both source formats
+	: >"$apt/parts/src.list"
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -f "$f" ] && sed -n 's/^deb \(.*\)$/deb-src \1/p' "$f" >>"$apt/parts/src.list"
+	done
+	: >"$apt/parts/src.sources"
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] && sed 's/^Types:.*$/Types: deb-src/' "$f" >>"$apt/parts/src.sources" && echo >>"$apt/parts/src.sources"
+	done
+	a=(-o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$apt/parts"
+	   -o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt/cache" -o APT::Sandbox::User=root)
+	apt-get "${a[@]}" -qq update || { say "apt-get update with deb-src entries failed (see above)"; exit 1; }
+	(cd "$R/src" && apt-get "${a[@]}" -qq source "$@" >/dev/null) ||
+		{ say "apt-get source $* failed (see above)"; exit 1; }
+}
+
+srcdir() { find "$R/src" -maxdepth 1 -type d -name "$1-[0-9]*" 2>/dev/null | sort | tail -1; }
+
+build_sqlite() {
+	local s; s=$(srcdir sqlite3)
+	[ -f "$R/sqlite/sqlite3.c" ] || {
+		say "generating SQLite's amalgamation"
+		mkdir -p "$R/sqlite"
+		(cd "$R/sqlite" && "$s/configure" --disable-tcl >/dev/null && make sqlite3.c >/dev/null)
+	}
+	for v in plain pfe; do
+		[ -x "$R/sqlite/speedtest1-$v" ] && continue
+		say "building speedtest1 ($v)"
+		gcc -O2 $([ $v = pfe ] && echo -fpatchable-function-entry=5) -I"$R/sqlite" \
+			-o "$R/sqlite/speedtest1-$v" "$s/test/speedtest1.c" "$R/sqlite/sqlite3.c" -lpthread -lm -ldl
+	done
+}
+
+build_xz() {
+	local s; s=$(srcdir xz-utils)
+	for v in plain pfe; do
+		[ -x "$R/xz-$v/src/xz/xz" ] && continue
+		say "building xz ($v)"
+		mkdir -p "$R/xz-$v"
+		(cd "$R/xz-$v" &&
+		 CFLAGS="-O2 $([ $v = pfe ] && echo -fpatchable-function-entry=5)" "$s/configure" \
+			--disable-shared --disable-nls --disable-doc --disable-scripts --disable-xzdec \
+			--disable-lzmadec --disable-lzmainfo >/dev/null &&
+		 make -j"$(nproc)" >/dev/null)
+	done
+}
+
+[ -n "$(srcdir sqlite3)" ] && [ -n "$(srcdir xz-utils)" ] || fetch sqlite3 xz-utils
+build_sqlite
+build_xz
+[ -s "$R/in.txt" ] || { gcc -O2 -o "$R/gentext" "$HERE/gentext.c" && "$R/gentext" 100000000 >"$R/in.txt"; }
+
+T="$R/trace"
+ms() { echo $(($(date +%s%N) / 1000000)); }
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# run PROGRAM MODE: one timed run; prints ms.  The instrumented binary runs
+# in every mode but plain.
+run() {
+	local prog=$1 mode=$2 bin args t0 t1 st=0
+	case $prog in
+	sqlite) bin="$R/sqlite/speedtest1-pfe"; args=(--memdb --size "$SQ_SIZE") ;;
+	xz)     bin="$R/xz-pfe/src/xz/xz"; args=(-T2 "-$XZ_LEVEL" -k -f -S ".$mode.xz" "$R/in.txt") ;;
+	esac
+	[ "$mode" = plain ] && bin=${bin/-pfe/-plain}
+	# the last traced run's gigabytes must not be written back during this one
+	rm -rf "$T"
+	sync
+	t0=$(ms)
+	case $mode in
+	plain|off) "$bin" "${args[@]}" >/dev/null 2>"$R/err" || st=$? ;;
+	profile)   "$P" record --tracer profile -o "$T" -- "$bin" "${args[@]}" >/dev/null 2>"$R/err" || st=$? ;;
+	graph)     "$P" record -b 8M -o "$T" -- "$bin" "${args[@]}" >/dev/null 2>"$R/err" || st=$? ;;
+	uftrace)   uftrace record -d "$T" -P . "$bin" "${args[@]}" >/dev/null 2>"$R/err" || st=$? ;;
+	esac
+	t1=$(ms)
+	[ "$st" = 0 ] || { say "$prog ($mode) failed, status $st: $(tail -3 "$R/err")"; exit 1; }
+	echo $((t1 - t0))
+}
+
+modes="plain off profile graph uftrace"
+declare -A times sizes calls same lost
+for prog in sqlite xz; do
+	say "running $prog: $RUNS runs untraced, $TRACED_RUNS of each traced mode"
+	for r in $(seq "$RUNS"); do
+		for m in $modes; do
+			case $m in plain|off) ;; *) [ "$r" -le "$TRACED_RUNS" ] || continue ;; esac
+			times[$prog.$m]+="$(run "$prog" "$m") "
+			case $m in
+			graph|uftrace) sizes[$prog.$m]=$(du -sm "$T" | cut -f1) ;;
+			esac
+			case $m in
+			graph|profile) lost[$prog.$m]=$("$P" info "$T" | awk '$1 == "lost:" { print $2 }') ;;
+			esac
+		done
+	done
+	if [ "$prog" = xz ]; then
+		# the compressed output of every mode, against the plain build's
+		for m in $modes; do
+			cmp -s "$R/in.txt.plain.xz" "$R/in.txt.$m.xz" && same[$m]=identical || same[$m]=DIFFERENT
+		done
+	fi
+	# calls made: from the profile of one run
+	run "$prog" profile >/dev/null
+	calls[$prog]=$("$P" report "$T" | awk 'NR > 2 { s += $(NF - 7) } END { print s }')
+done
+rm -rf "$T"
+
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r), $(date -u '+%Y-%m-%d %H:%M UTC')"
+v=$(srcdir sqlite3); echo "SQLite ${v##*-} speedtest1 --memdb --size $SQ_SIZE: ${calls[sqlite]} calls of instrumented functions"
+v=$(srcdir xz-utils); echo "xz ${v##*-} -T2 -$XZ_LEVEL of 100 MB of generated text: ${calls[xz]} calls"
+echo "wall time: median of $RUNS runs untraced, $TRACED_RUNS traced; ratio: to the plain build; lost: events poketrace dropped"
+echo
+printf '| %-7s | %-34s | %9s | %7s | %10s | %6s | %-10s |\n' program mode "wall ms" ratio "trace MB" lost "xz output"
+printf '|%s|%s|%s|%s|%s|%s|%s|\n' "---------" "------------------------------------" "-----------" "---------" "------------" "--------" "------------"
+declare -A name=([plain]="plain build (gcc -O2)" [off]="instrumented, sites off"
+	[profile]="poketrace record --tracer profile" [graph]="poketrace record (graph)"
+	[uftrace]="uftrace record -P ." )
+for prog in sqlite xz; do
+	base=$(tr ' ' '\n' <<<"${times[$prog.plain]}" | grep . | median)
+	for m in $modes; do
+		t=$(tr ' ' '\n' <<<"${times[$prog.$m]}" | grep . | median)
+		printf '| %-7s | %-34s | %9s | %7s | %10s | %6s | %-10s |\n' "$prog" "${name[$m]}" "$t" \
+			"$(awk -v a="$t" -v b="$base" 'BEGIN { printf "%.3f", a / b }')" "${sizes[$prog.$m]:-}" "${lost[$prog.$m]:-}" \
+			"$([ "$prog" = xz ] && echo "${same[$m]}")"
+	done
+done
+bad=0
+for m in $modes; do [ "${same[$m]}" = identical ] || bad=1; done
+[ $bad = 0 ] || { say "xz's output differed between modes"; exit 1; }
