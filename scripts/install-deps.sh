@@ -9,7 +9,7 @@ if [ "${1:-}" = "--bench" ]; then
 	# runtime, from the compiler-rt of the installed clang), apt-get source
 	# (dpkg-dev), tclsh to generate SQLite's amalgamation
 	major=$(clang --version 2>/dev/null | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -1)
-	pkgs+=(uftrace "libclang-rt-${major:-14}-dev" dpkg-dev tcl xz-utils)
+	pkgs+=(uftrace "libclang-rt-${major:-14}-dev" dpkg-dev tcl xz-utils valgrind)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -5,11 +5,14 @@
 #   SQLite 3's speedtest1 (--memdb --size $SQ_SIZE), one thread
 #   xz -T2 -$XZ_LEVEL of a generated 100 MB text file (bench/real/gentext.c);
 #   its output must be byte-identical in every mode
-# Modes: plain build; instrumented build, sites off; poketrace record
-# --tracer profile; poketrace record (graph); uftrace record -P . (the same
-# instrumented build).  Wall time: median of $RUNS runs of plain and off
-# (interleaved: the pair that must stay within 1%), of $TRACED_RUNS runs of
-# each traced mode.  Sources are fetched with
+# Modes: plain build; instrumented build, sites off (gcc's 5 one-byte nops,
+# as compiled); the same under poketrace record --paused (agent loaded, the
+# nops made one, nothing enabled); poketrace record --tracer profile;
+# poketrace record (graph); uftrace record -P . (the same instrumented
+# build).  Wall time: median of $RUNS runs of the three untraced modes
+# (interleaved: they must stay within 1%), of $TRACED_RUNS runs of each
+# traced mode.  For SQLite, callgrind's instruction counts of plain and off
+# too (repeatable where times are not).  Sources are fetched with
 # apt-get source through a private apt configuration whose deb-src entries
 # are derived from this machine's own apt sources; nothing fetched is
 # committed (it lives under $B/real).
@@ -17,7 +20,7 @@ set -eu
 B=$(realpath "${1:-build}")
 P="$B/poketrace"
 R="$B/real"
-RUNS=${RUNS:-5}             # plain and off
+RUNS=${RUNS:-9}             # the untraced modes
 TRACED_RUNS=${TRACED_RUNS:-3} # the traced modes
 SQ_SIZE=${SQ_SIZE:-20}
 XZ_LEVEL=${XZ_LEVEL:-1}
@@ -99,6 +102,7 @@ run() {
 	t0=$(ms)
 	case $mode in
 	plain|off) "$bin" "${args[@]}" >/dev/null 2>"$R/err" || st=$? ;;
+	paused)    "$P" record --paused -o "$T" -- "$bin" "${args[@]}" >/dev/null 2>"$R/err" || st=$? ;;
 	profile)   "$P" record --tracer profile -o "$T" -- "$bin" "${args[@]}" >/dev/null 2>"$R/err" || st=$? ;;
 	graph)     "$P" record -b 8M -o "$T" -- "$bin" "${args[@]}" >/dev/null 2>"$R/err" || st=$? ;;
 	uftrace)   uftrace record -d "$T" -P . "$bin" "${args[@]}" >/dev/null 2>"$R/err" || st=$? ;;
@@ -108,13 +112,13 @@ run() {
 	echo $((t1 - t0))
 }
 
-modes="plain off profile graph uftrace"
-declare -A times sizes calls same lost
+modes="plain off paused profile graph uftrace"
+declare -A times sizes calls same lost instr
 for prog in sqlite xz; do
 	say "running $prog: $RUNS runs untraced, $TRACED_RUNS of each traced mode"
 	for r in $(seq "$RUNS"); do
 		for m in $modes; do
-			case $m in plain|off) ;; *) [ "$r" -le "$TRACED_RUNS" ] || continue ;; esac
+			case $m in plain|off|paused) ;; *) [ "$r" -le "$TRACED_RUNS" ] || continue ;; esac
 			times[$prog.$m]+="$(run "$prog" "$m") "
 			case $m in
 			graph|uftrace) sizes[$prog.$m]=$(du -sm "$T" | cut -f1) ;;
@@ -135,6 +139,11 @@ for prog in sqlite xz; do
 	calls[$prog]=$("$P" report "$T" | awk 'NR > 2 { s += $(NF - 7) } END { print s }')
 done
 rm -rf "$T"
+# instructions: the same every run, unlike time
+for v in plain pfe; do
+	instr[$v]=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$R/sqlite/speedtest1-$v" \
+		--memdb --size "$SQ_SIZE" 2>&1 >/dev/null | awk '/Collected :/ { print $NF }')
+done
 
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r), $(date -u '+%Y-%m-%d %H:%M UTC')"
 v=$(srcdir sqlite3); echo "SQLite ${v##*-} speedtest1 --memdb --size $SQ_SIZE: ${calls[sqlite]} calls of instrumented functions"
@@ -143,8 +152,8 @@ echo "wall time: median of $RUNS runs untraced, $TRACED_RUNS traced; ratio: to t
 echo
 printf '| %-7s | %-34s | %9s | %7s | %10s | %6s | %-10s |\n' program mode "wall ms" ratio "trace MB" lost "xz output"
 printf '|%s|%s|%s|%s|%s|%s|%s|\n' "---------" "------------------------------------" "-----------" "---------" "------------" "--------" "------------"
-declare -A name=([plain]="plain build (gcc -O2)" [off]="instrumented, sites off"
-	[profile]="poketrace record --tracer profile" [graph]="poketrace record (graph)"
+declare -A name=([plain]="plain build (gcc -O2)" [off]="instrumented, sites off (5 x nop)"
+	[paused]="poketrace record --paused (all off)" [profile]="poketrace record --tracer profile" [graph]="poketrace record (graph)"
 	[uftrace]="uftrace record -P ." )
 for prog in sqlite xz; do
 	base=$(tr ' ' '\n' <<<"${times[$prog.plain]}" | grep . | median)
@@ -155,6 +164,10 @@ for prog in sqlite xz; do
 			"$([ "$prog" = xz ] && echo "${same[$m]}")"
 	done
 done
+echo
+echo "SQLite under callgrind (instructions): plain ${instr[plain]}, instrumented and off ${instr[pfe]}" \
+	"($(awk -v a="${instr[pfe]}" -v b="${instr[plain]}" -v c="${calls[sqlite]}" \
+	'BEGIN { printf "+%.1f%%, %.1f per call", (a - b) * 100 / b, (a - b) / c }'))"
 bad=0
 for m in $modes; do [ "${same[$m]}" = identical ] || bad=1; done
 [ $bad = 0 ] || { say "xz's output differed between modes"; exit 1; }
