@@ -2,32 +2,16 @@
 # poketrace attach / detach: tracing a running, self-checking program that
 # was started without poketrace, then letting it go; refusals.
 set -u
-. "$(dirname "$0")/procs.sh"
 B=${B:-build}
 P="$B/poketrace"
+. "$(dirname "$0")/lib.sh"
 T="$B/tests"
 W="$T/attach.$$"
 trap 'kill_ours "^$T/live_target"; kill -KILL $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 mkdir -p "$W"
-PRE=
-if ldd "$B/libpoketrace-agent.so" | grep -q libasan; then
-	# an ASan agent can only be loaded into a program that has ASan first
-	PRE=$(ldd "$B/libpoketrace-agent.so" | awk '/libasan/ { print $3 }')
-	export ASAN_OPTIONS=detect_leaks=0:handle_segv=0:handle_abort=0
-fi
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-expect() {
-	local want=$1; shift
-	out=$("$@" 2>"$W/err"); st=$?
-	err=$(cat "$W/err")
-	[ "$st" -eq "$want" ] || fail "'$*' exited $st, want $want; stderr: $err"
-}
-has() { grep -q -- "$2" <<<"$1" || fail "output lacks '$2':"$'\n'"$1"; }
-lacks() { ! grep -q -- "$2" <<<"$1" || fail "output has '$2':"$'\n'"$1"; }
 
 start() { # SECONDS: starts live_target untraced; sets PID
-	LD_PRELOAD="$PRE" "$T/live_target" "$1" >"$W/prog.out" 2>"$W/prog.err" &
+	LD_PRELOAD="$ASAN_RT" "$T/live_target" "$1" >"$W/prog.out" 2>"$W/prog.err" &
 	PID=$!
 	sleep 0.2
 }
@@ -85,7 +69,7 @@ attach_detach() {
 modules() {
 	# a library the program dlopens after attach is traced when it matches;
 	# its dlclose while traced harms nothing
-	LD_PRELOAD="$PRE" "$T/live_target" 4 "$(realpath "$T/libt_dl_clang.so")" >"$W/prog.out" 2>"$W/prog.err" &
+	LD_PRELOAD="$ASAN_RT" "$T/live_target" 4 "$(realpath "$T/libt_dl_clang.so")" >"$W/prog.out" 2>"$W/prog.err" &
 	PID=$!
 	sleep 0.3
 	expect 0 "$P" attach -p "$PID" -o "$W/d" -F 'work_a,dl_fn'

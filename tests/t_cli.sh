@@ -6,15 +6,7 @@ B=${B:-build}
 P="$B/poketrace"
 T="$B/tests"
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
-# expect STATUS CMD...: run, keep stdout/stderr in $out/$err, check the status
-expect() {
-	local want=$1; shift
-	out=$("$@" 2>/tmp/pt_cli_err.$$); st=$?
-	err=$(cat /tmp/pt_cli_err.$$); rm -f /tmp/pt_cli_err.$$
-	[ "$st" -eq "$want" ] || fail "'$*' exited $st, want $want; stderr: $err"
-}
-has() { grep -q -- "$2" <<<"$1" || fail "output lacks '$2':"$'\n'"$1"; }
+. "$(dirname "$0")/lib.sh"
 
 help() {
 	expect 0 "$P" --help; has "$out" "sites PROG"

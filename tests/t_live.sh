@@ -2,29 +2,13 @@
 # poketrace live: changing what is traced in a running, self-checking
 # program through its agent's control socket; refusals.
 set -u
-. "$(dirname "$0")/procs.sh"
 B=${B:-build}
 P="$B/poketrace"
+. "$(dirname "$0")/lib.sh"
 T="$B/tests"
 W="$T/live.$$"
 trap 'kill_ours "^$T/live_target"; kill -KILL $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 mkdir -p "$W"
-if ldd "$B/libpoketrace-agent.so" | grep -q libasan; then
-	ASAN_RT=$(ldd "$B/libpoketrace-agent.so" | awk '/libasan/ { print $3 }')
-	export ASAN_OPTIONS=detect_leaks=0:handle_segv=0:handle_abort=0
-	P_REC() { LD_PRELOAD="$ASAN_RT" "$P" record "$@"; }
-else
-	P_REC() { "$P" record "$@"; }
-fi
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-expect() {
-	local want=$1; shift
-	out=$("$@" 2>"$W/err"); st=$?
-	err=$(cat "$W/err")
-	[ "$st" -eq "$want" ] || fail "'$*' exited $st, want $want; stderr: $err"
-}
-has() { grep -q -- "$2" <<<"$1" || fail "output lacks '$2':"$'\n'"$1"; }
 
 start() { # SECONDS [record options]: starts live_target paused; sets PID
 	local secs=$1; shift

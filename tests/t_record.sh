@@ -2,32 +2,13 @@
 # record / report / graph / replay / dump / info, end to end on
 # build/tests/e2e, plus babeltrace2, damaged traces, a full disk and lost events.
 set -u
-. "$(dirname "$0")/procs.sh"
 B=${B:-build}
 P="$B/poketrace"
+. "$(dirname "$0")/lib.sh"
 T="$B/tests"
 W="$T/rec.$$"
 trap 'kill_ours "^$T/e2e none spin"; kill -KILL $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 mkdir -p "$W"
-# Under check-asan the agent is sanitized: its runtime must be loaded first
-# in the traced program (record passes its LD_PRELOAD on, before the agent).
-if ldd "$B/libpoketrace-agent.so" | grep -q libasan; then
-	ASAN_RT=$(ldd "$B/libpoketrace-agent.so" | awk '/libasan/ { print $3 }')
-	# the traced program keeps its own fatal-signal handling (the agent flushes)
-	export ASAN_OPTIONS=detect_leaks=0:handle_segv=0:handle_abort=0
-	P_REC() { LD_PRELOAD="$ASAN_RT" "$P" record "$@"; }
-else
-	P_REC() { "$P" record "$@"; }
-fi
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-expect() {
-	local want=$1; shift
-	out=$("$@" 2>"$W/err"); st=$?
-	err=$(cat "$W/err")
-	[ "$st" -eq "$want" ] || fail "'$*' exited $st, want $want; stderr: $err"
-}
-has() { grep -q -- "$2" <<<"$1" || fail "output lacks '$2':"$'\n'"$1"; }
 
 record() { # DIR [record options] : records e2e with the dlopen'ed library
 	local d=$1; shift
