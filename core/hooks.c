@@ -128,6 +128,8 @@ static bool empty(const struct hook *h)
 	return !h->links && !h->nops;
 }
 
+static void image_release(struct image *im, bool published);
+
 static void hook_free(struct hook *h)
 {
 	struct hook **p = map_find(h->site);
@@ -137,7 +139,7 @@ static void hook_free(struct hook *h)
 		map.n--;
 	}
 	if (h->img)
-		reclaim_retire(h->img);
+		image_release(h->img, true);
 	free(h->ops);
 	free(h->symbol);
 	free(h->module);
@@ -310,6 +312,112 @@ void hooks_forget_ops(struct poketrace_ops *ops)
 	shared_index();
 }
 
+/* ----------------------------------------------- shared typed-entry images */
+
+/* Functions whose images would be the same code share one: only typed fentry
+ * handlers (no ctx, so no per-function data), the same handlers in the same
+ * order, the same argument registers and stack-argument bytes, and the same
+ * module (rel32 reach).  1,000 functions hooked by one typed handler then
+ * fill one image's worth of instruction cache, not 1,000 (bench: 2.6 ns per
+ * call with an image each, 1.0 for 1,000 sites calling one `ret`).  Counted
+ * by the hooks using it; retired when the last one stops. */
+struct typed_share {
+	struct image *img;
+	char *module;
+	int nint, nsse, n;
+	bool save_rax;
+	size_t stack_bytes;
+	void **fns;
+	unsigned refs;
+	struct typed_share *next;
+};
+
+static struct typed_share *typed_shares;
+
+static bool typed_only(const struct tramp_spec *sp)
+{
+	if (sp->call_orig || sp->nmodret || sp->nexit || !sp->nentry)
+		return false;
+	for (int i = 0; i < sp->nentry; i++)
+		if (sp->entry[i].kind != TH_TYPED)
+			return false;
+	return true;
+}
+
+static bool share_matches(const struct typed_share *t, const struct tramp_spec *sp, const char *module)
+{
+	if (t->nint != sp->nint || t->nsse != sp->nsse || t->save_rax != sp->save_rax ||
+	    t->stack_bytes != sp->stack_bytes || t->n != sp->nentry || strcmp(t->module, module))
+		return false;
+	for (int i = 0; i < t->n; i++)
+		if (t->fns[i] != sp->entry[i].fn)
+			return false;
+	return true;
+}
+
+/* The shared image for spec, made if need be; NULL on failure or when it is
+ * out of reach of site (the caller then makes one of its own). */
+static struct image *typed_share_get(const struct tramp_spec *sp, const char *module, uintptr_t site)
+{
+	struct typed_share *t;
+	uint8_t probe[INSN_SITE_LEN];
+
+	for (t = typed_shares; t; t = t->next) {
+		if (!share_matches(t, sp, module))
+			continue;
+		if (insn_encode(INSN_CALL, site, t->img->code, probe) < 0)
+			return NULL;
+		t->refs++;
+		return t->img;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t || !(t->module = strdup(module)) || !(t->fns = calloc((size_t)sp->nentry, sizeof(void *))) ||
+	    image_new_tramp((struct tramp_spec *)sp, NULL, "typed_shared", site, &t->img) < 0) {
+		if (t) {
+			free(t->fns);
+			free(t->module);
+		}
+		free(t);
+		return NULL;
+	}
+	t->nint = sp->nint;
+	t->nsse = sp->nsse;
+	t->save_rax = sp->save_rax;
+	t->stack_bytes = sp->stack_bytes;
+	t->n = sp->nentry;
+	for (int i = 0; i < t->n; i++)
+		t->fns[i] = sp->entry[i].fn;
+	t->refs = 1;
+	t->next = typed_shares;
+	typed_shares = t;
+	return t->img;
+}
+
+/* A hook stops using im; when no hook uses it any more, it is retired if it
+ * was published (its sites may still be running through it) or discarded
+ * (a failed batch: never published; a shared image that other hooks use
+ * keeps their counts, so it never gets here). */
+static void image_release(struct image *im, bool published)
+{
+	for (struct typed_share **p = &typed_shares; *p; p = &(*p)->next) {
+		struct typed_share *t = *p;
+
+		if (t->img != im)
+			continue;
+		if (--t->refs)
+			return;
+		*p = t->next;
+		free(t->fns);
+		free(t->module);
+		free(t);
+		break;
+	}
+	if (published)
+		reclaim_retire(im);
+	else
+		image_discard(im);
+}
+
 /* ------------------------------------------------------------------ plans */
 
 static void describe(const struct hook *h, const struct tramp_spec *spec, struct fn_desc *d)
@@ -381,7 +489,10 @@ static int plan_image(struct hook *h, struct image **img, uint8_t bytes[5])
 	spec.miss_counter = (uintptr_t)&recursion_misses;
 	describe(h, &spec, &d);
 	/* Typed-only images build no ctx: they need no poketrace_fn. */
-	r = image_new_tramp(&spec, tramp_needs_ctx(&spec) ? &d : NULL, h->symbol, h->site, img);
+	if (typed_only(&spec) && (*img = typed_share_get(&spec, h->module, h->site)))
+		r = 0;
+	else
+		r = image_new_tramp(&spec, tramp_needs_ctx(&spec) ? &d : NULL, h->symbol, h->site, img);
 	free(th);
 	if (r < 0)
 		return r;
@@ -471,7 +582,7 @@ int hooks_apply(struct hook **t, size_t n)
 	if (r < 0) {
 		for (size_t i = 0; i < n; i++)
 			if (imgs[i])
-				image_discard(imgs[i]);
+				image_release(imgs[i], false); /* a shared one others use keeps living */
 		free(v);
 		free(imgs);
 		return r;
@@ -481,7 +592,7 @@ int hooks_apply(struct hook **t, size_t n)
 		struct pt_site *s = sites_find(h->site, NULL);
 
 		if (h->img)
-			reclaim_retire(h->img);
+			image_release(h->img, true);
 		h->img = imgs[i];
 		memcpy(h->written, s->cur, INSN_SITE_LEN);
 		if (empty(h)) {

@@ -83,6 +83,53 @@ static void fentry_typed(void)
 	CHECK(h2(1, 1) == 2 && seen_n == 0, "handler ran after detach");
 }
 
+static long typed1_sum;
+static int typed1_n;
+
+static void typed_h1(long a)
+{
+	typed1_sum += a, typed1_n++;
+}
+
+static void typed_h1_other(long a)
+{
+	typed1_sum -= a;
+}
+
+/* Functions whose typed-only images would be the same code share one image,
+ * counted: it lives while any of them uses it. */
+static void typed_shared(void)
+{
+	struct poketrace_stats s0, s1, s2, s3;
+	struct poketrace_link *a, *b, *c;
+
+	OK(poketrace_init(NULL));
+	poketrace_get_stats(&s0);
+	a = attach(POKETRACE_FENTRY, "h1", (void *)typed_h1, NULL, 0, POKETRACE_LINK_TYPED);
+	b = attach(POKETRACE_FENTRY, "hrec", (void *)typed_h1, NULL, 0, POKETRACE_LINK_TYPED);
+	poketrace_get_stats(&s1);
+	CHECK(s1.images_live == s0.images_live + 1, "h1 and hrec, same shape and handler: %lu images",
+	      (unsigned long)(s1.images_live - s0.images_live));
+	c = attach(POKETRACE_FENTRY, "horder", (void *)typed_h1_other, NULL, 0, POKETRACE_LINK_TYPED);
+	poketrace_get_stats(&s2);
+	CHECK(s2.images_live == s1.images_live + 1, "another handler shares nothing");
+	CHECK(h1(10) == 11 && hrec(3) == 6 && typed1_n == 5 && typed1_sum == 10 + 3 + 2 + 1 + 0,
+	      "handlers: %d calls, sum %ld", typed1_n, typed1_sum);
+	CHECK(horder(4) == 4 && typed1_sum == 16 - 4, "horder's own handler: sum %ld", typed1_sum);
+	/* one user gone: the image stays for the other */
+	OK(poketrace_link_detach(a));
+	poketrace_get_stats(&s3);
+	CHECK(s3.images_live == s2.images_live, "the shared image was retired while hrec uses it");
+	typed1_n = 0;
+	CHECK(h1(1) == 2 && hrec(1) == 1 && typed1_n == 2, "after detaching h1: %d handler calls", typed1_n);
+	OK(poketrace_link_detach(b));
+	OK(poketrace_link_detach(c));
+	poketrace_get_stats(&s3);
+	CHECK(s3.images_live == s0.images_live, "images left: %lu", (unsigned long)(s3.images_live - s0.images_live));
+	typed1_n = 0;
+	CHECK(hrec(2) == 3 && typed1_n == 0, "a handler ran after detach");
+}
+
 static void fentry_ctx(void)
 {
 	struct poketrace_link *l;
@@ -713,6 +760,6 @@ static void perf_map(void)
 	OK(poketrace_link_detach(l));
 }
 
-TEST_MAIN(CASE(fentry_typed), CASE(fentry_ctx), CASE(fexit_shapes), CASE(fmod_ret_replace),
+TEST_MAIN(CASE(fentry_typed), CASE(typed_shared), CASE(fentry_ctx), CASE(fexit_shapes), CASE(fmod_ret_replace),
 	  CASE(stacking_order), CASE(kinds_by_shape), CASE(update_one_batch), CASE(no_prototype), CASE(attach_detach_stress), CASE(recursion_guard),
 	  CASE(sleeping_detach), CASE(unwinding), CASE(bad_input), CASE(module_unloaded), CASE(perf_map))
