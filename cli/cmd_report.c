@@ -544,7 +544,7 @@ int cmd_info(int argc, char **argv)
 
 	if (parse(argc, argv, usage_info, &o, false) < 0)
 		return EXIT_USAGE;
-	if (trace_load(o.dir, &t) < 0)
+	if (trace_load_counts(o.dir, &t) < 0)
 		return 1;
 	for (size_t i = 0; i < t.nstreams; i++) {
 		events += t.streams[i].nraw;

@@ -139,8 +139,12 @@ static void load_freq_from_metadata(struct trace *t)
 	fclose(f);
 }
 
-static int push(struct tr_stream *s, size_t *cap, uint64_t ts, uint32_t fn, uint8_t type)
+static int push(const struct trace *t, struct tr_stream *s, size_t *cap, uint64_t ts, uint32_t fn, uint8_t type)
 {
+	if (t->counts_only) {
+		s->n++;
+		return 0;
+	}
 	if (s->n == *cap) {
 		struct tr_event *nv = realloc(s->ev, (*cap = *cap ? *cap * 2 : 4096) * sizeof(*nv));
 
@@ -254,9 +258,13 @@ static void parse_stream(struct trace *t, struct tr_stream *s, const uint8_t *d,
 			if (id == 3) { /* a string argument of the entry just read */
 				const char *str = (const char *)d + pos + 1;
 				size_t len = pos < end ? strnlen(str, end - pos - 1) : 0;
-				struct tr_event *e = s->n ? &s->ev[s->n - 1] : NULL;
+				struct tr_event *e = s->n && s->ev ? &s->ev[s->n - 1] : NULL;
 				uint8_t index = pos < end ? d[pos] : 0xff;
 
+				if (t->counts_only && pos + 1 + len < end) {
+					pos += 1 + len + 1;
+					continue;
+				}
 				if (pos + 1 + len >= end || !e || e->type != TR_ENTRY || index >= e->nvals) {
 					problem(t, "%s/%s: corrupted string argument at offset %zu", t->dir, s->file, at);
 					s->damaged = true;
@@ -266,7 +274,7 @@ static void parse_stream(struct trace *t, struct tr_stream *s, const uint8_t *d,
 				pos += 1 + len + 1;
 				continue;
 			}
-			if (push(s, &cap, ts, fn, id == 0 || id == 2 ? TR_ENTRY : TR_EXIT) < 0)
+			if (push(t, s, &cap, ts, fn, id == 0 || id == 2 ? TR_ENTRY : TR_EXIT) < 0)
 				return;
 			if (id == 2) {
 				uint8_t nargs = pos < end ? d[pos] : 7;
@@ -277,13 +285,14 @@ static void parse_stream(struct trace *t, struct tr_stream *s, const uint8_t *d,
 					s->n--;
 					break;
 				}
-				for (uint8_t i = 0; i < nargs; i++) {
+				for (uint8_t i = 0; i < nargs && !t->counts_only; i++) {
 					uint64_t v;
 
 					memcpy(&v, d + pos + 1 + 8 * i, 8);
 					push_val(s, v);
 				}
-				s->ev[s->n - 1].nvals = nargs;
+				if (!t->counts_only)
+					s->ev[s->n - 1].nvals = nargs;
 				pos += 1 + 8u * nargs;
 			} else if (id == 4) {
 				uint64_t v;
@@ -293,8 +302,10 @@ static void parse_stream(struct trace *t, struct tr_stream *s, const uint8_t *d,
 					break;
 				}
 				memcpy(&v, d + pos, 8);
-				push_val(s, v);
-				s->ev[s->n - 1].nvals = 1;
+				if (!t->counts_only) {
+					push_val(s, v);
+					s->ev[s->n - 1].nvals = 1;
+				}
 				pos += 8;
 			}
 		}
@@ -363,7 +374,7 @@ static void load_profile(struct trace *t)
 	fclose(f);
 }
 
-int trace_load(const char *dir, struct trace *t)
+static int load(const char *dir, struct trace *t, bool counts_only)
 {
 	struct dirent *e;
 	size_t cap = 0;
@@ -371,6 +382,7 @@ int trace_load(const char *dir, struct trace *t)
 	int r;
 
 	memset(t, 0, sizeof(*t));
+	t->counts_only = counts_only;
 	snprintf(t->dir, sizeof(t->dir), "%s", dir);
 	if ((r = load_functions(t)) < 0) {
 		cli_error("%s is not a poketrace trace directory (cannot read %s/poketrace/functions: %s); record one "
@@ -423,6 +435,16 @@ int trace_load(const char *dir, struct trace *t)
 	if (t->nstreams)
 		qsort(t->streams, t->nstreams, sizeof(*t->streams), by_tid);
 	return 0;
+}
+
+int trace_load(const char *dir, struct trace *t)
+{
+	return load(dir, t, false);
+}
+
+int trace_load_counts(const char *dir, struct trace *t)
+{
+	return load(dir, t, true);
 }
 
 void trace_free(struct trace *t)

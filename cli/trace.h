@@ -54,11 +54,15 @@ struct trace {
 	bool have_info;
 	struct tr_prof *prof;   /* profile tracer: per function, or NULL */
 	int problems;           /* damaged parts reported */
+	bool counts_only;       /* streams checked and counted, no event kept */
 };
 
 /* Loads dir; damaged or truncated parts are reported on stderr (file and
  * offset) and skipped, the rest is kept.  -1 if nothing could be read. */
 int trace_load(const char *dir, struct trace *t);
+/* The same, keeping no events (tr_stream.ev is NULL, n counts them): for
+ * counts of a trace too big to hold (24 bytes per event). */
+int trace_load_counts(const char *dir, struct trace *t);
 void trace_free(struct trace *t);
 double trace_ns(const struct trace *t, uint64_t cycles);
 int trace_remove_streams(const char *dir);
