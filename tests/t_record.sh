@@ -184,6 +184,7 @@ arguments() {
 	has "$out" "  fib(1) = 1;$"
 	has "$out" '  name_len("poketrace", 1) = 10;$'
 	has "$out" '  name_len(0, 2) = 2;$'
+	has "$out" '  name_len("edge", 3) = 7;$'
 	has "$out" "  lib_scale() = 0;$"
 	expect 0 "$P" info "$W/d"
 	local events

@@ -8,10 +8,9 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/uio.h>
 #include <time.h>
 
-#include "arch/x86_64/rawsys.h"
+#include "arch/x86_64/saferead.h"
 #include "arch/x86_64/sync.h"
 #include "core/proto.h"
 #include "trace/tbuf.h"
@@ -106,31 +105,16 @@ static inline void resync(struct tbuf *b, const void *sp, bool entering, uint64_
 }
 
 /* A string argument, read so that a bad pointer cannot fault: up to
- * TB_MAX_STRING bytes with process_vm_readv. */
+ * TB_MAX_STRING bytes, as far as they are mapped. */
 static void put_string(struct tbuf *b, uint32_t fn, uint8_t index, uint64_t ptr, uint64_t ts)
 {
 	char buf[1 + TB_MAX_STRING + 1];
-	struct iovec local = { buf + 1, TB_MAX_STRING }, remote = { (void *)(uintptr_t)ptr, TB_MAX_STRING };
-	long n = ptr ? raw_syscall6(SYS_process_vm_readv, raw_getpid(), (long)&local, 1, (long)&remote, 1, 0) : -1;
+	size_t n = ptr ? safe_read(buf + 1, (uintptr_t)ptr, TB_MAX_STRING) : 0;
 
-	buf[0] = (char)index;
-	if (n < 0) {
-		/* unreadable all at once (near an unmapped page): byte by byte */
-		for (n = 0; ptr && n < TB_MAX_STRING; n++) {
-			local.iov_base = buf + 1 + n;
-			local.iov_len = 1;
-			remote.iov_base = (void *)(uintptr_t)(ptr + (uint64_t)n);
-			remote.iov_len = 1;
-			if (raw_syscall6(SYS_process_vm_readv, raw_getpid(), (long)&local, 1, (long)&remote, 1, 0) != 1)
-				break;
-			if (!buf[1 + n])
-				break;
-		}
-	}
-	if (n <= 0)
+	if (!n)
 		return; /* NULL or unreadable: the reader shows the pointer */
-	buf[1 + TB_MAX_STRING] = '\0';
-	buf[1 + strnlen(buf + 1, (size_t)n)] = '\0';
+	buf[0] = (char)index;
+	buf[1 + n] = '\0';
 	tb_put_payload(b, EV_ARG_STRING, fn, ts, buf, 1 + strlen(buf + 1) + 1);
 }
 

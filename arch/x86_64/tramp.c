@@ -27,6 +27,7 @@
 #include <sys/uio.h>
 
 #include "arch/x86_64/rawsys.h"
+#include "arch/x86_64/saferead.h"
 #include "arch/x86_64/writer.h"
 
 static const enum xreg int_args[6] = { XREG_RDI, XREG_RSI, XREG_RDX, XREG_RCX, XREG_R8, XREG_R9 };
@@ -83,30 +84,20 @@ static void move_bytes(void *dst, const void *src, size_t n)
 /* Copies the caller's stack arguments of a body with an unknown stack area,
  * TRAMP_DYNAMIC_STACK_COPY bytes, zero past the end of the stack mapping:
  * no fault whatever the stack's depth.  On this thread's own stack it is a
- * move (a variadic function is traced at full speed); elsewhere,
- * process_vm_readv on ourselves, in 64-byte pieces. */
+ * move (a variadic function is traced at full speed); elsewhere, a
+ * safe_read (a system call). */
 __attribute__((used)) static void copy_stack_args(void *dst, const void *src)
 {
-	uintptr_t s = (uintptr_t)src;
-	struct iovec local = { dst, TRAMP_DYNAMIC_STACK_COPY };
-	struct iovec remote[TRAMP_DYNAMIC_STACK_COPY / 64];
-	uintptr_t hi;
-	long n;
+	uintptr_t s = (uintptr_t)src, hi;
+	size_t n;
 
 	if (s >= stack_lo && s + TRAMP_DYNAMIC_STACK_COPY <= stack_hi) {
 		move_bytes(dst, src, TRAMP_DYNAMIC_STACK_COPY);
 		return;
 	}
-	for (int i = 0; i < TRAMP_DYNAMIC_STACK_COPY / 64; i++) {
-		remote[i].iov_base = (char *)src + 64 * i;
-		remote[i].iov_len = 64;
-	}
-	n = raw_syscall6(SYS_process_vm_readv, raw_getpid(), (long)&local, 1, (long)remote,
-			 TRAMP_DYNAMIC_STACK_COPY / 64, 0);
-	if (n < 0)
-		n = 0;
+	n = safe_read(dst, s, TRAMP_DYNAMIC_STACK_COPY);
 	if (n < TRAMP_DYNAMIC_STACK_COPY)
-		memset((char *)dst + n, 0, TRAMP_DYNAMIC_STACK_COPY - (size_t)n);
+		memset((char *)dst + n, 0, TRAMP_DYNAMIC_STACK_COPY - n);
 	else if (own_stack(s, hi = mapped_end(s))) {
 		/* deeper calls extend the range down; the top stays */
 		stack_lo = stack_hi == hi && stack_lo < s ? stack_lo : s;

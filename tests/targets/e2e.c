@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #define NI __attribute__((noinline))
@@ -107,6 +108,16 @@ int main(int argc, char **argv)
 	deep(2999);
 	name_len("poketrace", 1);
 	name_len(NULL, 2);
+	{
+		/* a string that ends where the mapping does: the tracer reads it
+		 * whole without touching the unmapped page after it */
+		char *pg = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (pg != MAP_FAILED && munmap(pg + 4096, 4096) == 0) {
+			memcpy(pg + 4096 - 5, "edge", 5);
+			name_len(pg + 4096 - 5, 3);
+		}
+	}
 	if (argc > 2 && !strcmp(argv[2], "spin")) {
 		/* until killed (the test sends SIGKILL), 10 s at most: a trace
 		 * grows by hundreds of MB a second */
