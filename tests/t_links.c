@@ -8,6 +8,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
+#include <ucontext.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -186,6 +189,49 @@ static void fexit_shapes(void)
 	CHECK(exits == 8, "exits %d", exits);
 	OK(poketrace_links_detach(l, 8));
 	CHECK(h2(1, 2) == 3 && exits == 8, "after detach");
+}
+
+/* A variadic function's stack area is copied for its body: with a plain
+ * move on the thread's own stack (known after the first call), with a
+ * system call on any other stack: a coroutine's here, whose mapping ends
+ * a few hundred bytes above the call (the copy stops there, no fault). */
+static long on_heap_result;
+
+static void on_heap_stack(void)
+{
+	on_heap_result = hv(10, 1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L);
+}
+
+static void varargs_stacks(void)
+{
+	static ucontext_t main_ctx, co_ctx;
+	size_t size = 64 * 1024;
+	char *stack = mmap(NULL, size + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct poketrace_link *l;
+
+	OK(poketrace_init(NULL));
+	l = attach(POKETRACE_FEXIT, "hv", (void *)on_exit_, NULL, 0, 0);
+	/* the first call finds the stack, the others move (other values each
+	 * time: a stale copy would give the sum of an earlier call) */
+	for (long i = 0; i < 3; i++) {
+		long want = 0;
+
+		for (long k = 1; k <= 10; k++)
+			want += (k + i) * k;
+		CHECK(hv(10, 1 + i, 2 + i, 3 + i, 4 + i, 5 + i, 6 + i, 7 + i, 8 + i, 9 + i, 10 + i) == want &&
+			      last.ret == (uint64_t)want, "call %ld", i);
+	}
+	CHECK(hv(3, 4L, 5L, 6L) == 32, "few arguments");
+	CHECK(stack != MAP_FAILED && munmap(stack + size, 4096) == 0 && getcontext(&co_ctx) == 0, "stack");
+	co_ctx.uc_stack.ss_sp = stack;
+	co_ctx.uc_stack.ss_size = size;
+	co_ctx.uc_link = &main_ctx;
+	makecontext(&co_ctx, on_heap_stack, 0);
+	CHECK(swapcontext(&main_ctx, &co_ctx) == 0, "swapcontext");
+	CHECK(on_heap_result == 385 && last.ret == 385, "on a heap stack: %ld", on_heap_result);
+	CHECK(exits == 5, "exits %d", exits);
+	OK(poketrace_link_detach(l));
+	munmap(stack, size);
 }
 
 /* ---------------------------------------------------- fmod_ret, replace */
@@ -693,6 +739,12 @@ static void bad_input(void)
 	expect_err(poketrace_link_attach(POKETRACE_REPLACE, "h2", (void *)repl_a, NULL, &l), -EBUSY,
 		   "replaced already");
 	CHECK(h2(5, 3) == 2, "the first replacement stays");
+	{
+		struct poketrace_link *two[] = { r1, r1 };
+
+		expect_err(poketrace_links_detach(two, 2), -EINVAL, "listed twice");
+		CHECK(h2(5, 3) == 2, "a refused detach detached something");
+	}
 	expect_err(poketrace_patch(&(struct poketrace_patch){ (uintptr_t)h2, POKETRACE_INSN_NOP, NULL }, 1, NULL),
 		   -EBUSY, "belongs to poketrace links");
 	OK(poketrace_link_detach(r1));
@@ -743,11 +795,25 @@ static void perf_map(void)
 {
 	char path[64], line[256];
 	struct poketrace_link *l;
-	int found = 0;
+	int found = 0, st;
+	pid_t child;
 	FILE *f;
 
+	/* off by default: a process without POKETRACE_PERF_MAP writes nothing */
+	unsetenv("POKETRACE_PERF_MAP");
+	if ((child = fork()) == 0) {
+		snprintf(path, sizeof(path), "/tmp/perf-%d.map", getpid());
+		if (poketrace_init(NULL) < 0 ||
+		    !(l = attach(POKETRACE_FEXIT, "h2", (void *)on_exit_, NULL, 0, 0)) ||
+		    poketrace_link_detach(l) < 0)
+			_exit(2);
+		_exit(access(path, F_OK) == 0 ? 1 : 0);
+	}
+	CHECK(child > 0 && waitpid(child, &st, 0) == child && WIFEXITED(st), "the child without the variable");
+	CHECK(WEXITSTATUS(st) == 0, "without POKETRACE_PERF_MAP: %s",
+	      WEXITSTATUS(st) == 1 ? "a perf map was written" : "attach failed");
 	snprintf(path, sizeof(path), "/tmp/perf-%d.map", getpid());
-	setenv("POKETRACE_PERF_MAP", "1", 1); /* off by default: nothing written */
+	setenv("POKETRACE_PERF_MAP", "1", 1);
 	OK(poketrace_init(NULL));
 	l = attach(POKETRACE_FEXIT, "h2", (void *)on_exit_, NULL, 0, 0);
 	f = fopen(path, "r");
@@ -760,6 +826,6 @@ static void perf_map(void)
 	OK(poketrace_link_detach(l));
 }
 
-TEST_MAIN(CASE(fentry_typed), CASE(typed_shared), CASE(fentry_ctx), CASE(fexit_shapes), CASE(fmod_ret_replace),
+TEST_MAIN(CASE(fentry_typed), CASE(typed_shared), CASE(fentry_ctx), CASE(fexit_shapes), CASE(varargs_stacks), CASE(fmod_ret_replace),
 	  CASE(stacking_order), CASE(kinds_by_shape), CASE(update_one_batch), CASE(no_prototype), CASE(attach_detach_stress), CASE(recursion_guard),
 	  CASE(sleeping_detach), CASE(unwinding), CASE(bad_input), CASE(module_unloaded), CASE(perf_map))
