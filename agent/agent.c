@@ -6,6 +6,7 @@
 #include <fnmatch.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +27,15 @@ static struct trace_clock clk;
 static bool active;
 static struct timespec t_start;
 
-static void say(const char *fmt, const char *a, const char *b)
+__attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 {
+	va_list ap;
+
+	va_start(ap, fmt);
 	fprintf(stderr, "poketrace agent: ");
-	fprintf(stderr, fmt, a, b);
+	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
+	va_end(ap);
 }
 
 static void write_info(void)
@@ -106,15 +111,21 @@ static void write_tail(void)
 	write_info();
 }
 
+/* The trace is over (the tracer paused): everything written. */
+static void end_trace(void)
+{
+	active = false;
+	writer_finish();
+	write_tail();
+}
+
 static void finish(void)
 {
 	if (!active)
 		return;
-	active = false;
 	control_stop();
 	tracer_pause(true); /* threads still running at exit write nothing more */
-	writer_finish();
-	write_tail();
+	end_trace();
 }
 
 static void on_fatal(int sig)
@@ -225,11 +236,8 @@ int agent_detach(void)
 		return r;
 	}
 	poketrace_quiesce(500);
-	if (active) {
-		active = false;
-		writer_finish();
-		write_tail();
-	}
+	if (active)
+		end_trace();
 	return 0;
 }
 
@@ -246,7 +254,7 @@ static int start(const char *dir, const char *sock)
 		return r;
 	}
 	if ((r = poketrace_init(NULL)) < 0) {
-		say("%s%s", poketrace_last_error(), "");
+		say("%s", poketrace_last_error());
 		return r;
 	}
 	/* a trace before this one: forget its functions and counts (nothing is
@@ -258,7 +266,7 @@ static int start(const char *dir, const char *sock)
 	tracer_configure(&(struct tracer_config){
 		cfg.mode, cfg.max_depth, (uint64_t)((double)cfg.min_time_ns * (double)clk.freq / 1e9), 0, &clk });
 	if ((r = ctf_write_metadata(dir, &clk)) < 0 || (r = writer_start(dir)) < 0) {
-		say("cannot start: %s%s", strerror(-r), "");
+		say("cannot start: %s", strerror(-r));
 		return r;
 	}
 	active = true;
@@ -269,9 +277,9 @@ static int start(const char *dir, const char *sock)
 	}
 	tracer_resume();
 	if ((r = select_start(&cfg)) < 0)
-		say("cannot attach the tracer: %s%s", poketrace_last_error(), "");
-	if (control_start(&cfg, sock) < 0)
-		say("no control socket: %s%s", strerror(errno), "");
+		say("cannot attach the tracer: %s", poketrace_last_error());
+	if (control_start(sock) < 0)
+		say("no control socket: %s", strerror(errno));
 	return r;
 }
 
@@ -307,5 +315,5 @@ __attribute__((visibility("default"))) int poketrace_agent_attach(void)
 void agent_module_loaded(void)
 {
 	if (active && select_update(NULL) < 0)
-		say("cannot trace a newly loaded module: %s%s", poketrace_last_error(), "");
+		say("cannot trace a newly loaded module: %s", poketrace_last_error());
 }

@@ -60,7 +60,7 @@ int agent_detach(void);
 
 /* control.c: the control socket. */
 /* At sock if given (attach), else where control_socket_path says. */
-int control_start(const struct agent_config *c, const char *sock);
+int control_start(const char *sock);
 void control_stop(void);
 
 /* The writer thread: moves full chunks to the stream files. */

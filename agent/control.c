@@ -32,14 +32,12 @@ static uid_t allowed;
 static void status(FILE *f)
 {
 	struct select_status st;
-	uint64_t events = 0, lost = 0, buffered = 0;
-	size_t threads = 0;
+	struct writer_totals t;
+	uint64_t buffered = 0;
 
 	select_status(&st);
+	writer_totals(&t);
 	for (struct tbuf *b = tb_all(); b; b = b->next) {
-		threads++;
-		events += b->events;
-		lost += b->lost;
 		for (int i = 0; i < b->nchunks; i++)
 			if (atomic_load(&b->chunks[i].state) == CHUNK_FULL)
 				buffered += b->chunks[i].len;
@@ -48,7 +46,8 @@ static void status(FILE *f)
 	}
 	fprintf(f, "tracing %s\nfunctions %zu\nselected %zu\nattached %zu\nthreads %zu\nevents %llu\n"
 		"lost %llu\nbuffered %llu\n", st.enabled ? "on" : "off", st.known, st.selected, st.attached,
-		threads, (unsigned long long)events, (unsigned long long)lost, (unsigned long long)buffered);
+		(size_t)t.threads, (unsigned long long)t.events, (unsigned long long)t.lost,
+		(unsigned long long)buffered);
 	select_print_hits(f, 20);
 }
 
@@ -172,13 +171,12 @@ static void *loop(void *arg)
 	}
 }
 
-int control_start(const struct agent_config *c, const char *sock)
+int control_start(const char *sock)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	const char *test_uid = getenv("POKETRACE_CONTROL_UID"); /* tests: pretend another owner */
 	int r;
 
-	(void)c;
 	stopping = 0;
 	allowed = test_uid ? (uid_t)atoi(test_uid) : getuid();
 	if (sock && strlen(sock) >= sizeof(sock_path)) {

@@ -31,7 +31,6 @@ static struct {
 	struct tfn *v;           /* sorted by site */
 	size_t n, cap;
 	uint32_t next_id;
-	struct tfn **by_id;
 	unsigned generation; /* of the site table the filters were last run on */
 } sel = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -162,14 +161,6 @@ static int visit(const struct poketrace_site *s, void *arg)
 	return 0;
 }
 
-static void index_ids(void)
-{
-	free(sel.by_id);
-	sel.by_id = calloc(sel.next_id ? sel.next_id : 1, sizeof(*sel.by_id));
-	for (size_t i = 0; sel.by_id && i < sel.n; i++)
-		sel.by_id[sel.v[i].id] = &sel.v[i];
-}
-
 /* Marks the functions the filters select (naming new ones). */
 static int refresh(void)
 {
@@ -188,7 +179,6 @@ static int refresh(void)
 	r = poketrace_sites_foreach(NULL, NULL, visit, &w);
 	sel.generation = w.visited ? w.generation : sites_generation();
 	fclose(w.funcs);
-	index_ids();
 	tracer_set_nfuncs(sel.next_id);
 	return r < 0 ? (int)r : w.err;
 }
@@ -261,7 +251,6 @@ void select_reset(void)
 	}
 	sel.n = 0;
 	sel.next_id = 0;
-	index_ids();
 	pthread_mutex_unlock(&sel.lock);
 }
 

@@ -75,11 +75,11 @@ static void write_chunk(struct tbuf *b, struct tb_chunk *c)
 	atomic_store_explicit(&c->state, CHUNK_FREE, memory_order_release);
 }
 
-static bool drain(void)
+/* Writes every full chunk, in each thread's order.  drain_lock held. */
+static bool drain_locked(void)
 {
 	bool any = false;
 
-	pthread_mutex_lock(&drain_lock);
 	for (struct tbuf *b = tb_all(); b; b = b->next) {
 		for (;;) {
 			struct tb_chunk *c = &b->chunks[b->wr_idx];
@@ -91,6 +91,15 @@ static bool drain(void)
 			any = true;
 		}
 	}
+	return any;
+}
+
+static bool drain(void)
+{
+	bool any;
+
+	pthread_mutex_lock(&drain_lock);
+	any = drain_locked();
 	pthread_mutex_unlock(&drain_lock);
 	return any;
 }
@@ -179,16 +188,11 @@ int writer_start(const char *d)
 
 void writer_finish(void)
 {
-	for (struct tbuf *b = tb_all(); b; b = b->next)
-		tb_seal(b);
 	if (atomic_exchange(&running, 0)) {
 		atomic_store(&stop, 1);
 		pthread_join(thread, NULL);
 	}
-	drain();
-	for (struct tbuf *b = tb_all(); b; b = b->next)
-		if (b->fd >= 0)
-			fsync(b->fd);
+	writer_sync(true);
 }
 
 void writer_sync(bool seal)
@@ -215,17 +219,9 @@ void writer_emergency(void)
 		nanosleep(&pause, NULL);
 	if (!locked)
 		return;
-	for (struct tbuf *b = tb_all(); b; b = b->next) {
+	for (struct tbuf *b = tb_all(); b; b = b->next)
 		tb_seal(b);
-		for (int n = 0; n < b->nchunks; n++) {
-			struct tb_chunk *c = &b->chunks[b->wr_idx];
-
-			if (atomic_load(&c->state) != CHUNK_FULL)
-				break;
-			write_chunk(b, c);
-			b->wr_idx = (b->wr_idx + 1) % b->nchunks;
-		}
-	}
+	drain_locked();
 	pthread_mutex_unlock(&drain_lock);
 }
 

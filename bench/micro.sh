@@ -2,15 +2,16 @@
 # make bench: every micro benchmark, then a table of ratios against the
 # anchors measured in the same run.  What each row means: bench/README.md.
 set -u
+. "$(dirname "$0")/lib.sh"
 B=${1:-build}
 BO="$B/bench"
 ROUNDS=${ROUNDS:-7}
 export BENCH_KV
 BENCH_KV=$(mktemp)
-trap 'rm -f "$BENCH_KV"' EXIT
+W=$(mktemp -d)
+trap 'rm -f "$BENCH_KV"; rm -rf "$W"' EXIT
 
 kv() { awk -v k="$1" '$1 == k { v = $2 } END { print v }' "$BENCH_KV"; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r), $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "gcc $(gcc -dumpfullversion), $(clang --version | head -1), $(uftrace --version 2>/dev/null | head -1 | cut -d' ' -f1-2)"
@@ -25,8 +26,6 @@ declare -A label=(
 	[clang]="clang -O2 (plain)" [clangpfe]="clang -fpatchable-function-entry=5"
 	[xray]="clang -fxray-instrument (sleds off)"
 )
-W=$(mktemp -d)
-trap 'rm -f "$BENCH_KV"; rm -rf "$W"' EXIT
 for _ in $(seq "$ROUNDS"); do
 	for b in $builds; do
 		for k in 1 1000; do

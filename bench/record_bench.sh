@@ -10,6 +10,7 @@
 # Bytes per call from the trace of N calls.  `key value` lines go to
 # $BENCH_KV when set.
 set -u
+. "$(dirname "$0")/lib.sh"
 B=${1:-build}
 P="$B/poketrace"
 X="$B/bench/rec_target"
@@ -19,7 +20,6 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 KV=${BENCH_KV:-/dev/null}
 
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 timeit() { # prints the median wall time in ns of 5 runs of "$@"
 	for _ in 1 2 3 4 5; do
 		local t0 t1

@@ -38,7 +38,7 @@ int cmd_live(int argc, char **argv)
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	char req[2048], buf[4096], path[sizeof(a.sun_path)];
 	long pid = 0;
-	int i = 1, fd, r, failed = 0;
+	int i = 3, fd, r, failed = 0; /* argv[i]: the request */
 	size_t got = 0;
 	ssize_t n;
 
@@ -51,7 +51,6 @@ int cmd_live(int argc, char **argv)
 		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}
-	i = 3;
 	if (argc - i > 2) {
 		cli_error("too many arguments");
 		return EXIT_USAGE;
@@ -79,9 +78,7 @@ int cmd_live(int argc, char **argv)
 		close(fd);
 		return 1;
 	}
-	while ((n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0 && got + (size_t)n < sizeof(buf) - 1)
-		got += (size_t)n;
-	if (n > 0)
+	while (got < sizeof(buf) - 1 && (n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
 		got += (size_t)n;
 	close(fd);
 	buf[got] = '\0';

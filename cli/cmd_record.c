@@ -269,7 +269,11 @@ static int write_config(const struct rec_opts *o)
 	fprintf(f, "mode=%s\nfilter=%s\nnotrace=%s\nmodules=%s\nargs=%s\nrets=%s\ndepth=%d\ntime_ns=%llu\n"
 		"chunk_size=%llu\nchunks=4\npaused=%d\n", o->mode, o->filter, o->notrace, o->modules, o->args,
 		o->rets, o->depth, o->time_ns, o->buffer / 4, o->paused);
-	return fclose(f) == 0 ? 0 : -1;
+	if (fclose(f) != 0) {
+		cli_error("cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int cmd_record(int argc, char **argv)

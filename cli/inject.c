@@ -12,8 +12,6 @@
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
@@ -27,6 +25,8 @@
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "core/elfscan.h"
 
 /* Where @file is mapped in @pid.  The target names the file by whatever path
  * its loader resolved (/lib or /usr/lib), so compare canonical paths, or the
@@ -216,40 +216,17 @@ int inject_dlopen(pid_t pid, const char *lib, int (*stopped)(void *), void *arg,
 	return 0;
 }
 
-/* A dynamic symbol's address relative to the file's load base (libelf). */
+/* A function's address relative to the file's load base (core's ELF scan). */
 static uintptr_t symbol_offset(const char *file, const char *name)
 {
-	uintptr_t off = 0;
-	Elf_Scn *scn = NULL;
-	Elf *e;
-	int fd;
+	const struct es_sym *sym;
+	struct es_file f;
+	uintptr_t off;
 
-	elf_version(EV_CURRENT);
-	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
+	if (es_open(file, &f) < 0)
 		return 0;
-	if (!(e = elf_begin(fd, ELF_C_READ, NULL))) {
-		close(fd);
-		return 0;
-	}
-	while (!off && (scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !(d = elf_getdata(scn, NULL)))
-			continue;
-		for (size_t i = 0; sh.sh_entsize && i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym sym;
-			const char *n;
-
-			if (gelf_getsym(d, (int)i, &sym) && sym.st_shndx != SHN_UNDEF &&
-			    (n = elf_strptr(e, sh.sh_link, sym.st_name)) && !strcmp(n, name)) {
-				off = sym.st_value;
-				break;
-			}
-		}
-	}
-	elf_end(e);
-	close(fd);
+	off = (sym = es_symbol_named(&f, name)) ? sym->vaddr : 0;
+	es_close(&f);
 	return off;
 }
 

@@ -289,10 +289,10 @@ static void parse_stream(struct trace *t, struct tr_stream *s, const uint8_t *d,
 					uint64_t v;
 
 					memcpy(&v, d + pos + 1 + 8 * i, 8);
-					push_val(s, v);
+					if (push_val(s, v) < 0)
+						break; /* out of memory: the values kept are the ones said */
+					s->ev[s->n - 1].nvals = (uint8_t)(i + 1);
 				}
-				if (!t->counts_only)
-					s->ev[s->n - 1].nvals = nargs;
 				pos += 1 + 8u * nargs;
 			} else if (id == 4) {
 				uint64_t v;
@@ -302,10 +302,8 @@ static void parse_stream(struct trace *t, struct tr_stream *s, const uint8_t *d,
 					break;
 				}
 				memcpy(&v, d + pos, 8);
-				if (!t->counts_only) {
-					push_val(s, v);
+				if (!t->counts_only && push_val(s, v) == 0)
 					s->ev[s->n - 1].nvals = 1;
-				}
 				pos += 8;
 			}
 		}

@@ -365,6 +365,14 @@ int es_read(const struct es_file *f, uint64_t vaddr, void *buf, size_t n)
 	return 0;
 }
 
+const struct es_sym *es_symbol_named(const struct es_file *f, const char *name)
+{
+	for (size_t i = 0; i < f->nsyms; i++)
+		if (!strcmp(f->syms[i].name, name))
+			return &f->syms[i];
+	return NULL;
+}
+
 const struct es_sym *es_symbol_for(const struct es_file *f, uint64_t vaddr)
 {
 	size_t lo = 0, hi = f->nsyms;

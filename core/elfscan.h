@@ -50,5 +50,7 @@ int es_read(const struct es_file *f, uint64_t vaddr, void *buf, size_t n);
 /* The function symbol covering vaddr, or NULL. */
 const struct es_sym *es_symbol_for(const struct es_file *f, uint64_t vaddr);
 const struct es_seg *es_segment_for(const struct es_file *f, uint64_t vaddr);
+/* The function symbol of that name, or NULL. */
+const struct es_sym *es_symbol_named(const struct es_file *f, const char *name);
 
 #endif

@@ -183,6 +183,7 @@ POKETRACE_API int poketrace_links_update(struct poketrace_link **links, size_t n
 					 struct poketrace_link_spec *specs, size_t n)
 {
 	struct touched t = { 0 };
+	struct ptrset seen = { 0 };
 	struct hook **owner;
 	int r = 0;
 
@@ -190,7 +191,7 @@ POKETRACE_API int poketrace_links_update(struct poketrace_link **links, size_t n
 		return pt_error(EINVAL, "poketrace_links_update: NULL array");
 	for (size_t i = 0; i < nd; i++)
 		if (!links[i])
-			return pt_error(EINVAL, "poketrace_links_detach: link %zu is NULL", i);
+			return pt_error(EINVAL, "poketrace_links_update: link %zu is NULL", i);
 	for (size_t i = 0; i < n; i++) {
 		specs[i].link = NULL;
 		if ((r = check_spec(&specs[i])) < 0)
@@ -198,17 +199,21 @@ POKETRACE_API int poketrace_links_update(struct poketrace_link **links, size_t n
 	}
 	if ((r = engine_enter()) < 0)
 		return r;
-	for (size_t i = 0; i < nd; i++) {
-		for (size_t j = 0; j < i; j++)
-			if (links[j] == links[i]) {
-				engine_leave();
-				return pt_error(EINVAL, "link %zu is listed twice", i);
-			}
-		if (!ptrset_has(&live, links[i])) {
-			engine_leave();
-			return pt_error(ENOENT, "link %zu (%p) is not attached (detached already?)", i,
-					(void *)links[i]);
-		}
+	/* a set, not a pairwise check: detaching a whole selection lists
+	 * tens of thousands of links */
+	for (size_t i = 0; i < nd && r == 0; i++) {
+		if (ptrset_has(&seen, links[i]))
+			r = pt_error(EINVAL, "link %zu is listed twice", i);
+		else if (!ptrset_has(&live, links[i]))
+			r = pt_error(ENOENT, "link %zu (%p) is not attached (detached already?)", i,
+				     (void *)links[i]);
+		else if (ptrset_add(&seen, links[i]) < 0)
+			r = pt_error(ENOMEM, "out of memory");
+	}
+	free(seen.slot);
+	if (r < 0) {
+		engine_leave();
+		return r;
 	}
 	hooks_sync();
 	owner = calloc(nd ? nd : 1, sizeof(*owner));

@@ -17,6 +17,7 @@
 # are derived from this machine's own apt sources; nothing fetched is
 # committed (it lives under $B/real).
 set -eu
+. "$(dirname "$0")/../lib.sh"
 B=$(realpath "${1:-build}")
 P="$B/poketrace"
 R="$B/real"
@@ -85,7 +86,6 @@ build_xz
 
 T="$R/trace"
 ms() { echo $(($(date +%s%N) / 1000000)); }
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # run PROGRAM MODE: one timed run; prints ms.  The instrumented binary runs
 # in every mode but plain.

@@ -25,6 +25,15 @@ struct lexer {
 	X(EQ) X(NE) X(LT) X(LE) X(GT) X(GE) X(NOT)                                \
 	X(JMP) X(JZ) X(CALL) X(PRINT) X(KVPUT) X(KVGET)
 
+/* The binary operators and the value of (a OP b): one definition for the
+ * VM and the constant folder alike (division by zero gives 0). */
+#define BINOPS(X)                                                                  \
+	X(ADD, a + b) X(SUB, a - b) X(MUL, a * b)                                  \
+	X(DIV, b ? a / b : 0) X(MOD, b ? a % b : 0)                                \
+	X(BAND, a & b) X(BOR, a | b) X(BXOR, a ^ b)                                \
+	X(SHL, (int64_t)((uint64_t)a << (b & 63))) X(SHR, a >> (b & 63))          \
+	X(EQ, a == b) X(NE, a != b) X(LT, a < b) X(LE, a <= b) X(GT, a > b) X(GE, a >= b)
+
 enum op {
 #define X(name) OP_##name,
 	OPS(X)

@@ -220,15 +220,21 @@ static void block(struct comp *c)
 	expect_op(c, "}");
 }
 
-static void while_stmt(struct comp *c)
+/* "KEYWORD ( expr )": the condition, then a jump past what follows when it
+ * is false; returns that jump, to patch. */
+static size_t condition(struct comp *c)
 {
-	size_t top = c->p->n, jz;
-
 	lex_next(&c->lx);
 	expect_op(c, "(");
 	expr(c);
 	expect_op(c, ")");
-	jz = emit(c, OP_JZ, 0);
+	return emit(c, OP_JZ, 0);
+}
+
+static void while_stmt(struct comp *c)
+{
+	size_t top = c->p->n, jz = condition(c);
+
 	block(c);
 	emit(c, OP_JMP, (int64_t)top);
 	patch(c, jz, c->p->n);
@@ -236,13 +242,8 @@ static void while_stmt(struct comp *c)
 
 static void if_stmt(struct comp *c)
 {
-	size_t jz, jmp;
+	size_t jz = condition(c), jmp;
 
-	lex_next(&c->lx);
-	expect_op(c, "(");
-	expr(c);
-	expect_op(c, ")");
-	jz = emit(c, OP_JZ, 0);
 	block(c);
 	if (c->lx.tok == T_ELSE) {
 		lex_next(&c->lx);

@@ -24,22 +24,7 @@ static void push(struct vm *vm, int64_t v)
 		push(vm, (expr));                           \
 	}
 
-BINOP(ADD, a + b)
-BINOP(SUB, a - b)
-BINOP(MUL, a * b)
-BINOP(DIV, b ? a / b : 0)
-BINOP(MOD, b ? a % b : 0)
-BINOP(BAND, a & b)
-BINOP(BOR, a | b)
-BINOP(BXOR, a ^ b)
-BINOP(SHL, (int64_t)((uint64_t)a << (b & 63)))
-BINOP(SHR, a >> (b & 63))
-BINOP(EQ, a == b)
-BINOP(NE, a != b)
-BINOP(LT, a < b)
-BINOP(LE, a <= b)
-BINOP(GT, a > b)
-BINOP(GE, a >= b)
+BINOPS(BINOP)
 
 static void op_HALT(struct vm *vm, int64_t arg) { (void)arg; vm->pc = vm->prog->n; }
 static void op_PUSH(struct vm *vm, int64_t arg) { push(vm, arg); }
