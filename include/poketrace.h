@@ -233,6 +233,10 @@ enum poketrace_fn_flags {
 	POKETRACE_FN_VARARGS = 1u << 1,
 	POKETRACE_FN_STACK_ARGS = 1u << 2, /* some arguments are passed on the stack */
 	POKETRACE_FN_RET_SSE = 1u << 3,    /* returns in xmm0 (float, double) */
+	/* The prototype is certain: the image saves only the registers and
+	 * stack bytes it uses (see "The rule" under links).  Without it, the
+	 * image saves everything a call can be passed in. */
+	POKETRACE_FN_EXACT = 1u << 4,
 };
 
 /* The context handed to ctx-form handlers.  args/xmm hold the argument
