@@ -501,6 +501,16 @@ static void restore_ret(struct em *e)
 	const struct tramp_spec *s = e->s;
 	unsigned r = s->ret_full ? TRAMP_RET_ALL : s->ret_regs;
 
+	/* An ms_abi caller keeps rdi, rsi and xmm6-15 across the call; the
+	 * body kept them, the exit handlers need not have. */
+	for (int i = 6; s->save_xmm_hi && i < 8; i++)
+		xw_load_xmm(&e->w, i, B(e), D(e, e->l.xmm + 16 * i));
+	for (int i = 0; s->save_xmm_hi && i < 8; i++)
+		xw_load_xmm(&e->w, 8 + i, B(e), D(e, e->l.xmm_hi + 16 * i));
+	if (s->save_xmm_hi) {
+		ld(e, XREG_RDI, e->l.args);
+		ld(e, XREG_RSI, e->l.args + 8);
+	}
 	if (s->ret_full) {
 		load_x87_saved(e, e->l.x87);
 	} else if (r & TRAMP_RET_ST0) {
