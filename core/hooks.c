@@ -326,7 +326,7 @@ void hooks_forget_ops(struct poketrace_ops *ops)
 struct share_key {
 	int nint, nsse, n;
 	bool save_rax, save_r10, full_vec, save_xmm_hi, stack_dynamic;
-	size_t stack_bytes, stack_align;
+	size_t stack_bytes, stack_align, stack_dynamic_bytes;
 };
 
 struct typed_share {
@@ -365,6 +365,7 @@ static struct share_key key_of(const struct tramp_spec *sp)
 	k.stack_dynamic = sp->stack_dynamic;
 	k.stack_bytes = sp->stack_bytes;
 	k.stack_align = sp->stack_align;
+	k.stack_dynamic_bytes = sp->stack_dynamic_bytes;
 	return k;
 }
 
@@ -481,6 +482,7 @@ static void regs_for(const struct hook *h, bool typed, struct tramp_spec *spec)
 	spec->full_vec = true;
 	spec->save_xmm_hi = p->maybe_ms;
 	spec->stack_dynamic = spec->call_orig || typed;
+	spec->stack_dynamic_bytes = p->stack_upper + 64;
 	spec->stack_align = 64;
 	spec->ret_full = true;
 	spec->ret_regs = TRAMP_RET_ALL;

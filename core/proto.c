@@ -15,6 +15,8 @@
 #include <dwarf.h>
 #include <elf.h>
 #include <elfutils/libdw.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/abiclass.h"
@@ -130,6 +132,8 @@ struct decide {
 	uint64_t vaddr;
 	int ints, sses;
 	uint64_t stack, stack_align;
+	bool upper_unknown;
+	bool split_r9;
 };
 
 static void not_certain(struct decide *d, const char *why)
@@ -240,6 +244,9 @@ static void param(struct decide *d, Dwarf_Die *decl, Dwarf_Die *concrete)
 	abi_classify(&type, d->cxx, &t);
 	if (t.uncertain)
 		not_certain(d, t.uncertain);
+	if (!t.size && t.uncertain)
+		d->upper_unknown = true;
+	p->stack_upper += ((t.byref ? 8 : t.size) + 7) / 8 * 8 + (t.align > 8 ? t.align : 0);
 	if (t.byref) { /* the address of a temporary, in an INTEGER register */
 		t.memory = false;
 		t.n = 1;
@@ -253,6 +260,13 @@ static void param(struct decide *d, Dwarf_Die *decl, Dwarf_Die *concrete)
 		ns += t.cls[i] == AC_SSE;
 	}
 	if (t.memory || x87_class(&t) || d->ints + ni > 6 || d->sses + ns > 8) {
+		/* clang before 18 splits an __int128 between r9 and the stack
+		 * when one register is left (gcc passes it whole on the stack):
+		 * save r9 and copy 16 bytes more, which covers both */
+		if (ni == 2 && d->ints == 5 && !t.memory && scalar_type(&type)) {
+			d->split_r9 = true;
+			d->stack += 16;
+		}
 		on_stack(d, &t, &w);
 	} else {
 		if (ni == 1 && t.n == 1 && d->ints == p->nargkinds && d->ints < 6 && (t.byref || scalar_type(&type)))
@@ -412,11 +426,15 @@ void proto_lookup(const struct pt_module *m, uint64_t vaddr, const char *symbol,
 		not_certain(&d, "a compiler-made clone or nested function (.isra, .constprop, .part, "
 				"...): its registers need not be its DWARF prototype's");
 	decide(&d, &fn);
-	p->nint = d.ints;
+	p->nint = d.split_r9 ? 6 : d.ints;
 	p->nsse = d.sses;
 	p->stack_bytes = d.stack;
 	p->stack_align = d.stack_align;
+	if (d.upper_unknown)
+		p->stack_upper = 0;
 	p->certain = !p->why;
+	if (getenv("POKETRACE_DEBUG_PROTO"))
+		fprintf(stderr, "proto %s: %s\n", symbol ? symbol : "?", p->why ? p->why : "certain");
 }
 
 void proto_forget(const char *path)

@@ -159,3 +159,4 @@ $(T)/abi_prog: tests/targets/abi_prog.c $(TO)/.dir
 	@$(GCC) -O2 -g $(PFE_FLAGS) -o $@ $<
 $(T)/abi_prog_cpp: tests/targets/abi_prog_cpp.cc $(TO)/.dir
 	@$(CXX) -O2 -g $(PFE_FLAGS) -o $@ $<
+include tests/abi/abi.mk

@@ -103,27 +103,32 @@ static void zero_bytes(void *dst, size_t n)
 	__asm__ volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(0) : "memory");
 }
 
-/* Copies the caller's stack arguments of a body with an unknown stack area,
- * TRAMP_DYNAMIC_STACK_COPY bytes, zero past the end of the stack mapping:
- * no fault whatever the stack's depth.  On this thread's own stack it is a
- * move (a variadic function is traced at full speed); elsewhere, a
- * safe_read (a system call).  Called from images with only dst and src
- * live: it may clobber every caller-saved register. */
-__attribute__((used)) static void copy_stack_args(void *dst, const void *src)
+/* Copies n bytes of the caller's stack arguments for a body with an unknown
+ * stack area, zero past the end of the stack mapping: no fault whatever the
+ * stack's depth.  On this thread's own stack it is a move (a variadic
+ * function is traced at full speed); elsewhere, safe_read (system calls).
+ * Called from images with only its arguments live: it may clobber every
+ * caller-saved register. */
+__attribute__((used)) static void copy_stack_args(void *dst, const void *src, size_t want)
 {
 	uintptr_t s = (uintptr_t)src, hi;
-	size_t n;
+	size_t n = 0, got;
 
 	if (s >= stack_lo && s < stack_hi) {
-		n = stack_hi - s < TRAMP_DYNAMIC_STACK_COPY ? stack_hi - s : TRAMP_DYNAMIC_STACK_COPY;
+		n = stack_hi - s < want ? stack_hi - s : want;
 		move_bytes(dst, src, n);
-		if (n < TRAMP_DYNAMIC_STACK_COPY)
-			zero_bytes((char *)dst + n, TRAMP_DYNAMIC_STACK_COPY - n);
+		if (n < want)
+			zero_bytes((char *)dst + n, want - n);
 		return;
 	}
-	n = safe_read(dst, s, TRAMP_DYNAMIC_STACK_COPY);
-	if (n < TRAMP_DYNAMIC_STACK_COPY)
-		zero_bytes((char *)dst + n, TRAMP_DYNAMIC_STACK_COPY - n);
+	do {
+		size_t chunk = want - n < SAFE_READ_MAX ? want - n : SAFE_READ_MAX;
+
+		got = safe_read((char *)dst + n, s + n, chunk);
+		n += got;
+	} while (got && n < want);
+	if (n < want)
+		zero_bytes((char *)dst + n, want - n);
 	if (n && own_stack(s, hi = mapped_end(s))) {
 		/* deeper calls extend the range down; the top stays */
 		stack_lo = stack_hi == hi && stack_lo < s ? stack_lo : s;
@@ -133,13 +138,17 @@ __attribute__((used)) static void copy_stack_args(void *dst, const void *src)
 
 /* --------------------------------------------------------------- layout */
 
+/* Vector registers a return may use on the conservative path: clang
+ * returns a 64-byte vector in xmm0-3 when it is built without AVX-512 */
+#define RET_VECS 4
+
 /* Where things are saved, as offsets from the base.  With a ctx the
  * argument registers are its fields; typed-only images use a small area of
  * the same shape. */
 struct layout {
 	int32_t args, xmm, rax;
 	int32_t r10, vflag, rflag, x87n; /* x87n: st registers saved of the return */
-	int32_t xmm_hi, wide, wret, x87;
+	int32_t xmm_hi, wide, wret, xret, x87;
 	int32_t size;
 };
 
@@ -178,7 +187,9 @@ static struct layout layout_of(const struct tramp_spec *s, bool ctx, int vec)
 	l.wide = off;
 	off += s->full_vec ? 8 * wide : 0;
 	l.wret = off;
-	off += s->ret_full ? 2 * wide : 0;
+	off += s->ret_full ? RET_VECS * wide : 0;
+	l.xret = off; /* xmm2-3 of a conservative return (xmm0-1 are in ctx->fret) */
+	off += s->ret_full ? 2 * 16 : 0;
 	l.x87 = off;
 	off += s->ret_full || (s->ret_regs & (TRAMP_RET_ST0 | TRAMP_RET_ST1)) ? 32 : 0;
 	l.size = off;
@@ -233,7 +244,7 @@ static void vec_load(struct em *e, int tier, int reg, int32_t area)
 		xw_load_ymm(&e->w, reg, B(e), D(e, area + 32 * reg));
 }
 
-/* Saves vector registers 0..n-1 at the width in use: xmm into xmm_area
+/* Saves vector registers 0..n-1 at the width in use: xmm at xoff[i]
  * (always: handlers read ctx->xmm), and when their upper halves are in use
  * (XINUSE, or always where the CPU cannot tell) the whole registers into
  * wide_area too, recording the tier in the flag byte.  Upper halves not in
@@ -241,13 +252,13 @@ static void vec_load(struct em *e, int tier, int reg, int32_t area)
  * body sees is exact either way, and a caller whose upper state is clean
  * stays clean (no SSE/AVX transition penalty in its SSE code).  Clobbers
  * rax, rcx, rdx (saved before). */
-static void save_vec_wide(struct em *e, int n, int32_t xmm_area, int32_t wide_area, int32_t flag)
+static void save_vec_wide(struct em *e, int n, const int32_t *xoff, int32_t wide_area, int32_t flag)
 {
 	int top = e->vec == XW_VEC_AVX512 ? TIER_ZMM : TIER_YMM, done = xw_new_label(&e->w);
 	int ltier[3] = { -1, xw_new_label(&e->w), xw_new_label(&e->w) };
 
 	for (int i = 0; i < n; i++)
-		xw_store_xmm(&e->w, B(e), D(e, xmm_area + 16 * i), i);
+		xw_store_xmm(&e->w, B(e), D(e, xoff[i]), i);
 	if (!xw_has_xinuse()) {
 		xw_store_imm8(&e->w, B(e), D(e, flag), (uint8_t)top);
 		for (int i = 0; i < n; i++)
@@ -278,7 +289,7 @@ static void save_vec_wide(struct em *e, int n, int32_t xmm_area, int32_t wide_ar
 	xw_bind(&e->w, done);
 }
 
-static void load_vec_wide(struct em *e, int n, int32_t xmm_area, int32_t wide_area, int32_t flag)
+static void load_vec_wide(struct em *e, int n, const int32_t *xoff, int32_t wide_area, int32_t flag)
 {
 	int top = e->vec == XW_VEC_AVX512 ? TIER_ZMM : TIER_YMM, done = xw_new_label(&e->w);
 	int lymm = xw_new_label(&e->w), lzmm = xw_new_label(&e->w);
@@ -287,7 +298,7 @@ static void load_vec_wide(struct em *e, int n, int32_t xmm_area, int32_t wide_ar
 	xw_jcc_label(&e->w, XCC_E, lymm);
 	xw_jcc_label(&e->w, XCC_A, lzmm);
 	for (int i = 0; i < n; i++)
-		xw_load_xmm(&e->w, i, B(e), D(e, xmm_area + 16 * i));
+		xw_load_xmm(&e->w, i, B(e), D(e, xoff[i]));
 	xw_jmp_label(&e->w, done);
 	xw_bind(&e->w, lymm);
 	for (int i = 0; i < n; i++)
@@ -317,7 +328,11 @@ static bool save_args(struct em *e)
 	for (int i = 0; s->save_xmm_hi && i < 8; i++)
 		xw_store_xmm(&e->w, B(e), D(e, l->xmm_hi + 16 * i), 8 + i);
 	if (s->full_vec && e->vec > XW_VEC_SSE) {
-		save_vec_wide(e, 8, l->xmm, l->wide, l->vflag);
+		int32_t xoff[8];
+
+		for (int i = 0; i < 8; i++)
+			xoff[i] = l->xmm + 16 * i;
+		save_vec_wide(e, 8, xoff, l->wide, l->vflag);
 		return !xw_has_xinuse(); /* xgetbv took rax, rcx, rdx */
 	}
 	for (int i = 0; i < (s->full_vec ? 8 : s->nsse); i++)
@@ -330,8 +345,12 @@ static void restore_args(struct em *e)
 	const struct tramp_spec *s = e->s;
 	const struct layout *l = &e->l;
 
+	int32_t xoff[8];
+
+	for (int i = 0; i < 8; i++)
+		xoff[i] = l->xmm + 16 * i;
 	if (s->full_vec && e->vec > XW_VEC_SSE)
-		load_vec_wide(e, 8, l->xmm, l->wide, l->vflag);
+		load_vec_wide(e, 8, xoff, l->wide, l->vflag);
 	else
 		for (int i = 0; i < (s->full_vec ? 8 : s->nsse); i++)
 			xw_load_xmm(&e->w, i, B(e), D(e, l->xmm + 16 * i));
@@ -345,6 +364,15 @@ static void restore_args(struct em *e)
 		ld(e, XREG_R10, l->r10);
 }
 
+static size_t dynamic_bytes(const struct tramp_spec *s)
+{
+	size_t n = s->stack_dynamic_bytes > TRAMP_DYNAMIC_STACK_COPY ? s->stack_dynamic_bytes
+								       : TRAMP_DYNAMIC_STACK_COPY;
+
+	n = (n + 63) & ~(size_t)63;
+	return n < TRAMP_DYNAMIC_STACK_MAX ? n : TRAMP_DYNAMIC_STACK_MAX;
+}
+
 /* Below the base, a copy of the caller's stack arguments (at [rbp+from])
  * for a call that must see them where its caller put them, aligned as the
  * caller's were: to the largest alignment of the exact area, or (unknown
@@ -356,7 +384,8 @@ static void copy_stack(struct em *e, int32_t from)
 
 	if (s->stack_dynamic) {
 		xw_lea(w, XREG_RSI, XREG_RBP, from);
-		xw_sub_rsp(w, TRAMP_DYNAMIC_STACK_COPY + 64);
+		xw_mov_imm32(w, XREG_RDX, (uint32_t)dynamic_bytes(s));
+		xw_sub_rsp(w, (int32_t)dynamic_bytes(s) + 64);
 		xw_and_imm8(w, XREG_RSP, -64);
 		xw_mov_rr(w, XREG_R11, XREG_RSI);
 		xw_and_imm8(w, XREG_R11, 63);
@@ -476,8 +505,15 @@ static void save_ret(struct em *e)
 		st(e, CTX(ret), XREG_RAX);
 	if (r & TRAMP_RET_RDX)
 		st(e, CTX(ret2), XREG_RDX);
-	if (s->ret_full && e->vec > XW_VEC_SSE) {
-		save_vec_wide(e, 2, CTX(fret), e->l.wret, e->l.rflag);
+	if (s->ret_full) {
+		int32_t xoff[RET_VECS] = { CTX(fret), CTX(fret) + 16, e->l.xret, e->l.xret + 16 };
+
+		if (e->vec > XW_VEC_SSE) {
+			save_vec_wide(e, RET_VECS, xoff, e->l.wret, e->l.rflag);
+		} else {
+			for (int i = 0; i < RET_VECS; i++)
+				xw_store_xmm(&e->w, B(e), D(e, xoff[i]), i);
+		}
 	} else {
 		if (r & TRAMP_RET_XMM0)
 			xw_store_xmm(&e->w, B(e), D(e, CTX(fret)), 0);
@@ -518,8 +554,15 @@ static void restore_ret(struct em *e)
 			xw_fld_tword(&e->w, B(e), D(e, CTX(fret) + 16));
 		xw_fld_tword(&e->w, B(e), D(e, CTX(fret)));
 	}
-	if (s->ret_full && e->vec > XW_VEC_SSE) {
-		load_vec_wide(e, 2, CTX(fret), e->l.wret, e->l.rflag);
+	if (s->ret_full) {
+		int32_t xoff[RET_VECS] = { CTX(fret), CTX(fret) + 16, e->l.xret, e->l.xret + 16 };
+
+		if (e->vec > XW_VEC_SSE) {
+			load_vec_wide(e, RET_VECS, xoff, e->l.wret, e->l.rflag);
+		} else {
+			for (int i = 0; i < RET_VECS; i++)
+				xw_load_xmm(&e->w, i, B(e), D(e, xoff[i]));
+		}
 	} else {
 		if (r & TRAMP_RET_XMM0)
 			xw_load_xmm(&e->w, 0, B(e), D(e, CTX(fret)));
@@ -541,6 +584,8 @@ static void zero_ret(struct em *e)
 	st(e, CTX(ret2), XREG_R11);
 	for (int i = 0; i < 4; i++)
 		st(e, CTX(fret) + 8 * i, XREG_R11);
+	for (int i = 0; e->s->ret_full && i < 4; i++)
+		st(e, e->l.xret + 8 * i, XREG_R11);
 	xw_store_imm8(&e->w, B(e), D(e, e->l.rflag), TIER_XMM);
 	xw_store_imm8(&e->w, B(e), D(e, e->l.x87n), 0);
 }

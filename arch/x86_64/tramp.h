@@ -23,10 +23,12 @@ struct tramp_handler {
 };
 
 /* Bytes of caller stack copied for a body whose stack-argument area is
- * unknown (varargs, no certain prototype): 512 words of stack arguments.
+ * unknown (varargs, no certain prototype): 512 words of stack arguments, or
+ * more where a DWARF prototype bounds the named ones above that.
  * A move on the thread's own stack up to its end, a safe_read elsewhere:
  * the copy stops at the end of the mapping instead of faulting. */
 #define TRAMP_DYNAMIC_STACK_COPY 4096
+#define TRAMP_DYNAMIC_STACK_MAX (256 * 1024)
 
 enum {
 	TRAMP_RET_RAX = 1, TRAMP_RET_RDX = 2, TRAMP_RET_XMM0 = 4, TRAMP_RET_XMM1 = 8,
@@ -56,7 +58,8 @@ struct tramp_spec {
 	size_t stack_align;            /* where the copy starts: 16, 32 or 64 */
 	unsigned ret_regs;             /* call_orig: TRAMP_RET_* the return value uses */
 	bool ret_full;                 /* call_orig: every return register (full_vec's rule) */
-	bool stack_dynamic;            /* unknown size: copy TRAMP_DYNAMIC_STACK_COPY */
+	bool stack_dynamic;            /* unknown size: copy what may be there, read safely */
+	size_t stack_dynamic_bytes;    /* how much: at least TRAMP_DYNAMIC_STACK_COPY */
 	int32_t guard_tpoff;           /* fs offset of the per-thread "in a handler" byte */
 	uintptr_t miss_counter;        /* incremented (locked) when the guard skips handlers */
 };
