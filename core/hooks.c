@@ -482,7 +482,9 @@ static void regs_for(const struct hook *h, bool typed, struct tramp_spec *spec)
 	spec->full_vec = true;
 	spec->save_xmm_hi = p->maybe_ms;
 	spec->stack_dynamic = spec->call_orig || typed;
-	spec->stack_dynamic_bytes = p->stack_upper + 64;
+	/* the named arguments' bound (+ an ms_abi home area), or that and
+	 * TRAMP_DYNAMIC_STACK_COPY more where nothing bounds them */
+	spec->stack_dynamic_bytes = p->stack_upper + (p->upper_bounds ? 32 : TRAMP_DYNAMIC_STACK_COPY);
 	spec->stack_align = 64;
 	spec->ret_full = true;
 	spec->ret_regs = TRAMP_RET_ALL;

@@ -133,7 +133,7 @@ struct decide {
 	int ints, sses;
 	uint64_t stack, stack_align;
 	bool upper_unknown;
-	bool split_r9;
+	bool split_r9, nocall;
 };
 
 static void not_certain(struct decide *d, const char *why)
@@ -328,6 +328,7 @@ static void calling_convention(struct decide *d, Dwarf_Die *fn)
 	case DW_CC_normal: case DW_CC_program: case LLVM_CC_SYSV:
 		return;
 	case DW_CC_nocall:
+		d->nocall = true;
 		not_certain(d, "DW_CC_nocall: the compiler changed how it is called");
 		return;
 	case LLVM_CC_WIN64:
@@ -432,6 +433,8 @@ void proto_lookup(const struct pt_module *m, uint64_t vaddr, const char *symbol,
 	p->stack_align = d.stack_align;
 	if (d.upper_unknown)
 		p->stack_upper = 0;
+	p->upper_bounds = !d.upper_unknown && !d.local && !d.nocall && !p->varargs &&
+			  !(symbol && strchr(symbol, '.'));
 	p->certain = !p->why;
 	if (getenv("POKETRACE_DEBUG_PROTO"))
 		fprintf(stderr, "proto %s: %s\n", symbol ? symbol : "?", p->why ? p->why : "certain");

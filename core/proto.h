@@ -36,9 +36,12 @@ struct pt_proto {
 	uint8_t cc;        /* PROTO_CC_*, from DW_AT_calling_convention */
 	unsigned cc_value; /* cc == PROTO_CC_UNSUPPORTED: the DWARF value */
 	bool varargs;
-	/* The named parameters' bytes if all were on the stack: an upper
-	 * bound of their stack area even when not certain (0: unknown). */
+	/* The named parameters' bytes if all were on the stack, and whether
+	 * that bounds the stack area though the prototype is not certain: a
+	 * function of external linkage, no clone, no DW_CC_nocall, not
+	 * variadic (no compiler may have rewritten its signature). */
 	size_t stack_upper;
+	bool upper_bounds;
 	bool maybe_ms;     /* ms_abi, or a location that looks like it: keep xmm6-15 */
 	/* For argument capture: the kinds of the leading integer-register
 	 * arguments (stops at the first that is not one), and of the return. */

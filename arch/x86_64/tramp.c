@@ -366,8 +366,7 @@ static void restore_args(struct em *e)
 
 static size_t dynamic_bytes(const struct tramp_spec *s)
 {
-	size_t n = s->stack_dynamic_bytes > TRAMP_DYNAMIC_STACK_COPY ? s->stack_dynamic_bytes
-								       : TRAMP_DYNAMIC_STACK_COPY;
+	size_t n = s->stack_dynamic_bytes ? s->stack_dynamic_bytes : TRAMP_DYNAMIC_STACK_COPY;
 
 	n = (n + 63) & ~(size_t)63;
 	return n < TRAMP_DYNAMIC_STACK_MAX ? n : TRAMP_DYNAMIC_STACK_MAX;

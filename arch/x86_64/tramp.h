@@ -22,12 +22,15 @@ struct tramp_handler {
 	uint8_t kind;
 };
 
-/* Bytes of caller stack copied for a body whose stack-argument area is
- * unknown (varargs, no certain prototype): 512 words of stack arguments, or
- * more where a DWARF prototype bounds the named ones above that.
- * A move on the thread's own stack up to its end, a safe_read elsewhere:
- * the copy stops at the end of the mapping instead of faulting. */
-#define TRAMP_DYNAMIC_STACK_COPY 4096
+/* Bytes of caller stack copied for a body whose stack-argument area is not
+ * known exactly: the bound a DWARF prototype gives (a function of external
+ * linkage whose signature no compiler could rewrite), else that plus 1 KiB
+ * (128 words: varargs, clones, no DWARF).  Not more: the copy is made on
+ * every call, in every frame of a recursion (8 MiB of stack hold 3,000
+ * frames of 2.7 KiB: image, ctx, vector state and copy).  A move on the
+ * thread's own stack up to its end, a safe_read elsewhere: the copy stops
+ * at the end of the mapping instead of faulting. */
+#define TRAMP_DYNAMIC_STACK_COPY 1024
 #define TRAMP_DYNAMIC_STACK_MAX (256 * 1024)
 
 enum {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make bench-real: real C programs from Debian's sources, built plain and
 # with patch sites (gcc -O2, then gcc -O2 -fpatchable-function-entry=5), run
-# untraced and traced:
+# untraced and traced, and with -g too (Debian's default flags: DWARF
+# prototypes decide what images save), whose output must stay the same
+# under every record mode:
 #   SQLite 3's speedtest1 (--memdb --size $SQ_SIZE), one thread
 #   xz -T2 -$XZ_LEVEL of a generated 100 MB text file (bench/real/gentext.c);
 #   its output must be byte-identical in every mode
@@ -48,6 +50,10 @@ fetch() { # apt-get source PACKAGE... into $R/src, once
 		{ say "apt-get source $* failed (see above)"; exit 1; }
 }
 
+# plain: gcc -O2; pfe: with patch sites; pfeg: with patch sites and -g,
+# Debian's default flags, where DWARF prototypes decide what images save
+vflags() { case $1 in pfe) echo -fpatchable-function-entry=5 ;; pfeg) echo -g -fpatchable-function-entry=5 ;; esac; }
+
 srcdir() { find "$R/src" -maxdepth 1 -type d -name "$1-[0-9]*" 2>/dev/null | sort | tail -1; }
 
 build_sqlite() {
@@ -57,22 +63,22 @@ build_sqlite() {
 		mkdir -p "$R/sqlite"
 		(cd "$R/sqlite" && "$s/configure" --disable-tcl >/dev/null && make sqlite3.c >/dev/null)
 	}
-	for v in plain pfe; do
+	for v in plain pfe pfeg; do
 		[ -x "$R/sqlite/speedtest1-$v" ] && continue
 		say "building speedtest1 ($v)"
-		gcc -O2 $([ $v = pfe ] && echo -fpatchable-function-entry=5) -I"$R/sqlite" \
+		gcc -O2 $(vflags $v) -I"$R/sqlite" \
 			-o "$R/sqlite/speedtest1-$v" "$s/test/speedtest1.c" "$R/sqlite/sqlite3.c" -lpthread -lm -ldl
 	done
 }
 
 build_xz() {
 	local s; s=$(srcdir xz-utils)
-	for v in plain pfe; do
+	for v in plain pfe pfeg; do
 		[ -x "$R/xz-$v/src/xz/xz" ] && continue
 		say "building xz ($v)"
 		mkdir -p "$R/xz-$v"
 		(cd "$R/xz-$v" &&
-		 CFLAGS="-O2 $([ $v = pfe ] && echo -fpatchable-function-entry=5)" "$s/configure" \
+		 CFLAGS="-O2 $(vflags $v)" "$s/configure" \
 			--disable-shared --disable-nls --disable-doc --disable-scripts --disable-xzdec \
 			--disable-lzmadec --disable-lzmainfo >/dev/null &&
 		 make -j"$(nproc)" >/dev/null)
@@ -168,6 +174,35 @@ echo
 echo "SQLite under callgrind (instructions): plain ${instr[plain]}, instrumented and off ${instr[pfe]}" \
 	"($(awk -v a="${instr[pfe]}" -v b="${instr[plain]}" -v c="${calls[sqlite]}" \
 	'BEGIN { printf "+%.1f%%, %.1f per call", (a - b) * 100 / b, (a - b) / c }'))"
+# With -g: the same output under every record mode (speedtest1's own
+# output less its timings; xz's byte for byte).
+say "the -g builds under every record mode"
+sq=(--memdb --size "$SQ_SIZE")
+untimed() { sed 's/[0-9.]*s$//'; }
+"$R/sqlite/speedtest1-pfeg" "${sq[@]}" | untimed >"$R/sq.want"
+"$R/xz-pfeg/src/xz/xz" -T2 "-$XZ_LEVEL" -c "$R/in.txt" >"$R/xz.want"
 bad=0
+set -f # the record options hold globs for poketrace
+echo
+echo "Built gcc -O2 -g (DWARF prototypes: trimmed images where certain), output under each record mode:"
+while read -r mode; do
+	rm -rf "$T"
+	# shellcheck disable=SC2086
+	"$P" record $mode -o "$T" -- "$R/sqlite/speedtest1-pfeg" "${sq[@]}" 2>"$R/err" | untimed >"$R/sq.got" || bad=1
+	cmp -s "$R/sq.want" "$R/sq.got" && a=identical || { a=DIFFERENT; bad=1; }
+	rm -rf "$T"
+	# shellcheck disable=SC2086
+	"$P" record $mode -o "$T" -- "$R/xz-pfeg/src/xz/xz" -T2 "-$XZ_LEVEL" -c "$R/in.txt" 2>"$R/err" >"$R/xz.got" || bad=1
+	cmp -s "$R/xz.want" "$R/xz.got" && b=identical || { b=DIFFERENT; bad=1; }
+	printf '  %-28s speedtest1 %-10s xz %s\n' "record $mode" "$a" "$b"
+done <<'MODES'
+--tracer graph
+--tracer function
+--tracer profile
+-A * -R *
+MODES
+set +f
+rm -rf "$T" "$R/xz.got" "$R/xz.want"
+[ $bad = 0 ] || { say "a -g build's output differed under record"; exit 1; }
 for m in $modes; do [ "${same[$m]}" = identical ] || bad=1; done
 [ $bad = 0 ] || { say "xz's output differed between modes"; exit 1; }

@@ -579,13 +579,13 @@ static long arg_bytes(const struct fn *f)
 
 static void gen_fn1(struct fn *f);
 
-/* No call passes more than 4 KiB of arguments: the bound of the copy an
- * image makes for a function without a certain prototype (tramp.h). */
+/* No call passes more than 1 KiB of arguments: what an image copies for a
+ * function whose stack area nothing bounds (tramp.h: no DWARF). */
 static void gen_fn(struct fn *f)
 {
 	do
 		gen_fn1(f);
-	while (arg_bytes(f) > 3584);
+	while (arg_bytes(f) > 960);
 }
 
 static void gen_fn1(struct fn *f)
