@@ -22,6 +22,7 @@
 
 #include "arch/x86_64/saferead.h"
 #include "core/module.h"
+#include "core/sites.h"
 
 #define MAX_ID 64
 
@@ -156,6 +157,8 @@ static bool mapped_inode(uintptr_t addr, dev_t *dev, ino_t *ino)
 	return ok;
 }
 
+static struct entry *lookup(const struct pt_module *m, const char **why);
+
 /* ------------------------------------------------------------- opening */
 
 static Elf *open_elf(const char *path, int *fd)
@@ -227,7 +230,31 @@ static void open_entry(struct entry *e, const struct pt_module *m)
 		e->why = "no debug information";
 }
 
+/* The entry of the module last asked about, while the site table (and so
+ * the set of loaded modules) has not changed: hooking a module's functions
+ * asks about the same one thousands of times in a row. */
+static struct {
+	const struct pt_module *m;
+	uintptr_t bias;
+	unsigned generation;
+	struct entry *e;
+} last;
+
 Dwarf *debuginfo_get(const struct pt_module *m, const char **why)
+{
+	struct entry *e;
+
+	if (last.e && last.m == m && last.bias == m->bias && last.generation == sites_generation()) {
+		*why = last.e->why;
+		return last.e->dw;
+	}
+	e = lookup(m, why);
+	if (e)
+		last = (typeof(last)){ m, m->bias, sites_generation(), e };
+	return e ? e->dw : NULL;
+}
+
+static struct entry *lookup(const struct pt_module *m, const char **why)
 {
 	struct entry key = { 0 }, *e;
 
@@ -240,7 +267,7 @@ Dwarf *debuginfo_get(const struct pt_module *m, const char **why)
 		if (e->idlen == key.idlen &&
 		    (key.idlen ? !memcmp(e->id, key.id, key.idlen) : e->dev == key.dev && e->ino == key.ino)) {
 			*why = e->why;
-			return e->dw;
+			return e;
 		}
 	}
 	if (!(e = calloc(1, sizeof(*e))) || !(e->path = strdup(m->path))) {
@@ -256,11 +283,12 @@ Dwarf *debuginfo_get(const struct pt_module *m, const char **why)
 	e->next = cache;
 	cache = e;
 	*why = e->why;
-	return e->dw;
+	return e;
 }
 
 void debuginfo_forget(const char *path)
 {
+	last.e = NULL;
 	for (struct entry **p = &cache; *p;) {
 		struct entry *e = *p;
 

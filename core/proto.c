@@ -403,7 +403,16 @@ static void decide(struct decide *d, Dwarf_Die *fn)
 		not_certain(d, "variadic");
 }
 
+static void lookup(const struct pt_module *m, uint64_t vaddr, const char *symbol, struct pt_proto *p);
+static void debug(const char *symbol, const struct pt_proto *p);
+
 void proto_lookup(const struct pt_module *m, uint64_t vaddr, const char *symbol, struct pt_proto *p)
+{
+	lookup(m, vaddr, symbol, p);
+	debug(symbol, p);
+}
+
+static void lookup(const struct pt_module *m, uint64_t vaddr, const char *symbol, struct pt_proto *p)
 {
 	const struct es_sym *sym = es_symbol_for(&m->elf, vaddr);
 	struct decide d = { p, .vaddr = vaddr, .stack_align = 16 };
@@ -436,8 +445,17 @@ void proto_lookup(const struct pt_module *m, uint64_t vaddr, const char *symbol,
 	p->upper_bounds = !d.upper_unknown && !d.local && !d.nocall && !p->varargs &&
 			  !(symbol && strchr(symbol, '.'));
 	p->certain = !p->why;
-	if (getenv("POKETRACE_DEBUG_PROTO"))
-		fprintf(stderr, "proto %s: %s\n", symbol ? symbol : "?", p->why ? p->why : "certain");
+}
+
+/* POKETRACE_DEBUG_PROTO=1: every decision and its reason on stderr. */
+static void debug(const char *symbol, const struct pt_proto *p)
+{
+	static int on = -1;
+
+	if (on < 0)
+		on = getenv("POKETRACE_DEBUG_PROTO") != NULL;
+	if (on)
+		fprintf(stderr, "poketrace: prototype of %s: %s\n", symbol ? symbol : "?", p->certain ? "certain" : p->why);
 }
 
 void proto_forget(const char *path)

@@ -2,8 +2,10 @@
  * (shared/repro/hooks, issue 12): every case hooks a gcc -O2 -g function
  * with handlers that clobber what the ABI lets them clobber, and checks
  * that the function computes what it computes unhooked. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <ucontext.h>
 
 #include "clobber.h"
@@ -351,6 +353,59 @@ static void isra_clone(void)
 	detach(l);
 }
 
+/* ---------------------------------------------------- build-id binding */
+
+static void copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+	size_t n;
+
+	CHECK(in && out, "copy %s to %s", from, to);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		CHECK(fwrite(buf, 1, n, out) == n, "write %s", to);
+	fclose(in);
+	fclose(out);
+}
+
+/* A library replaced on disk while it is mapped (a rebuild, a package
+ * upgrade): its file's prototypes are of other code, and must not be
+ * trusted.  The same library not replaced is the control. */
+static void replaced_binary(void)
+{
+	char dir[] = "/tmp/t_abi.XXXXXX", lib[64], next[64];
+	struct poketrace_link *l;
+	long (*f)(long, long), (*g)(long, long);
+	void *h, *hg;
+
+	CHECK(mkdtemp(dir), "mkdtemp");
+	snprintf(lib, sizeof(lib), "%s/libbid.so", dir);
+	snprintf(next, sizeof(next), "%s/next.so", dir);
+	copy_file(BID_DIR "/libbid_v1.so", lib);
+	CHECK((h = dlopen(lib, RTLD_NOW)) && (f = (long (*)(long, long))dlsym(h, "bid_f")), "dlopen: %s",
+	      dlerror());
+	CHECK((hg = dlopen(BID_DIR "/libbid_v2.so", RTLD_NOW)) && (g = (long (*)(long, long))dlsym(hg, "bid_f")),
+	      "dlopen: %s", dlerror());
+	/* the site table is read before the upgrade (poketrace's table of a
+	 * module comes from its file too); the prototype only at the attach */
+	OK(poketrace_init(NULL));
+	/* the upgrade: a new file renamed over the old name */
+	copy_file(BID_DIR "/libbid_v2.so", next);
+	CHECK(rename(next, lib) == 0, "rename");
+	l = att(POKETRACE_FENTRY, "libbid_v2.so:bid_f", (void *)h_clobber);
+	CHECK(g(5, 1) == 16 && (flags_seen & POKETRACE_FN_EXACT), "the control (not replaced) is exact");
+	detach(l);
+	flags_seen = 0xff;
+	hits = 0;
+	l = att(POKETRACE_FENTRY, "libbid.so:bid_f", (void *)h_clobber);
+	CHECK(f(5, 1) == 11 && hits == 1, "the mapped code still runs: %ld", f(5, 1));
+	CHECK(!(flags_seen & (POKETRACE_FN_EXACT | POKETRACE_FN_PROTO)),
+	      "a prototype from a replaced file was used (flags %#x)", flags_seen);
+	detach(l);
+	unlink(lib);
+	rmdir(dir);
+}
+
 TEST_MAIN(CASE(nested), CASE(nested_ops), CASE(vectors), CASE(vectors_avx), CASE(long_double),
 	  CASE(override_nothing), CASE(decimal), CASE(stack_args), CASE(coroutine_stack), CASE(ms_abi),
-	  CASE(isra_clone))
+	  CASE(isra_clone), CASE(replaced_binary))

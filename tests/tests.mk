@@ -14,7 +14,7 @@ CET          = -fcf-protection=full
 
 SITE_FLAVORS = mcount mcount_cet pfe_gcc pfe_clang pfe_clang_cet
 TEST_BINS = $(SITE_FLAVORS:%=$(T)/t_sites_%) $(T)/t_poke $(T)/t_signals $(T)/t_stress \
-	$(T)/t_gcc_threaded $(T)/t_links $(T)/t_ops $(T)/t_links_cpp $(T)/t_abi $(T)/t_abi_cpp $(T)/abi_prog $(T)/abi_prog_cpp $(T)/gdb_target $(T)/e2e $(T)/cpp_prog $(T)/live_target $(T)/ctl_target
+	$(T)/t_gcc_threaded $(T)/t_links $(T)/t_ops $(T)/t_links_cpp $(T)/t_abi $(T)/t_abi_cpp $(T)/abi_prog $(T)/abi_prog_cpp $(T)/libbid_v1.so $(T)/libbid_v2.so $(T)/gdb_target $(T)/e2e $(T)/cpp_prog $(T)/live_target $(T)/ctl_target
 TEST_LIBS = $(T)/libt_shared.so $(T)/libt_dl.so $(T)/libt_dl_clang.so
 
 tests: $(TEST_BINS) $(TEST_LIBS) $(CLI) examples
@@ -149,7 +149,7 @@ ABI_OBJS = $(TO)/abifns.o $(TO)/abifns_avx.o $(TO)/abifns_o0.o $(TO)/abifns_nodb
 
 $(T)/t_abi: tests/t_abi.c $(ABI_OBJS) $(STLIB) tests/harness.h tests/clobber.h
 	@echo "  TEST    $@"
-	@$(CC) $(TESTCFLAGS) -Wno-psabi -o $@ $< $(ABI_OBJS) $(TESTLIBS)
+	@$(CC) $(TESTCFLAGS) -Wno-psabi -DBID_DIR='"$(abspath $(T))"' -o $@ $< $(ABI_OBJS) $(TESTLIBS)
 
 $(T)/t_abi_cpp: tests/t_abi_cpp.cc $(TO)/abifns_cpp.o $(STLIB) tests/harness.h tests/clobber.h
 	@echo "  TEST    $@"
@@ -160,3 +160,8 @@ $(T)/abi_prog: tests/targets/abi_prog.c $(TO)/.dir
 $(T)/abi_prog_cpp: tests/targets/abi_prog_cpp.cc $(TO)/.dir
 	@$(CXX) -O2 -g $(PFE_FLAGS) -o $@ $<
 include tests/abi/abi.mk
+
+$(T)/libbid_v1.so: tests/targets/bid.c $(TO)/.dir
+	@$(GCC) -O2 -g -fPIC -shared $(PFE_FLAGS) -Wl,--build-id $< -o $@
+$(T)/libbid_v2.so: tests/targets/bid.c $(TO)/.dir
+	@$(GCC) -O2 -g -fPIC -shared $(PFE_FLAGS) -Wl,--build-id -DV2 $< -o $@
