@@ -88,6 +88,14 @@ static bool is_cxx(Dwarf_Die *cu)
 	return false;
 }
 
+static bool clang_cu(Dwarf_Die *cu)
+{
+	Dwarf_Attribute a;
+	const char *p = dwarf_attr(cu, DW_AT_producer, &a) ? dwarf_formstring(&a) : NULL;
+
+	return p && strstr(p, "clang");
+}
+
 /* What an INTEGER-class value is, for printing it. */
 static uint8_t value_kind(Dwarf_Die *type)
 {
@@ -210,6 +218,8 @@ static void on_stack(struct decide *d, const struct abi_type *t, struct where *w
 
 	if (t->align_ambiguous && d->stack % t->align)
 		not_certain(d, "a packed or over-aligned type whose stack slot DWARF cannot place");
+	if (al > 64)
+		not_certain(d, "a stack argument aligned to more than 64 bytes");
 	d->stack = (d->stack + al - 1) & ~(al - 1);
 	w->on_stack = true;
 	w->offset = d->stack;
@@ -432,6 +442,9 @@ static void lookup(const struct pt_module *m, uint64_t vaddr, const char *symbol
 	p->known = true;
 	d.cxx = is_cxx(&cu);
 	d.local = !dwarf_hasattr_integrate(&fn, DW_AT_external) || (sym && sym->bind == STB_LOCAL);
+	if (d.local && clang_cu(&cu))
+		not_certain(&d, "a local function built by clang, which rewrites local functions' arguments "
+				"(argument promotion, dead argument elimination) without renaming them");
 	if (symbol && strchr(symbol, '.'))
 		not_certain(&d, "a compiler-made clone or nested function (.isra, .constprop, .part, "
 				"...): its registers need not be its DWARF prototype's");

@@ -325,9 +325,11 @@ static inline void poketrace_ctx_set_ret_double(struct poketrace_ctx *c, double 
  *     certain (in ymm/zmm only if the callee was built with AVX), nor are
  *     declaration-only types (clang's -fno-standalone-debug);
  *   - every parameter's DWARF location at the entry where that classification
- *     puts it, and in a local (static) function every parameter has one (clang
- *     rewrites local functions' signatures without renaming them; gcc's
- *     ms_abi functions are found this way, as they carry no DWARF mark).
+ *     puts it, and in a local (static) function every parameter has one (gcc's
+ *     ms_abi functions are found this way, as they carry no DWARF mark); and
+ *     not a local function built by clang, which rewrites local functions'
+ *     arguments (promotion of pointed-to values and of structs by value, dead
+ *     argument elimination) without renaming them or saying so in DWARF.
  * Then the image saves exactly the argument registers used, copies exactly
  * the stack-argument area (aligned as the caller's was: 16, 32 or 64) for a
  * body it calls, and saves exactly the return registers (poketrace_fn.flags

@@ -85,9 +85,23 @@ build_xz() {
 	done
 }
 
-[ -n "$(srcdir sqlite3)" ] && [ -n "$(srcdir xz-utils)" ] || fetch sqlite3 xz-utils
+# Lua 5.4, gcc -O2 -g: the interpreter whose mainpositionTV.isra.0 once
+# made `poketrace record` change what it computes (issue 12); a check of
+# output under every record mode, not timed.
+build_lua() {
+	local s; s=$(srcdir lua5.4)
+	[ -x "$R/lua/lua" ] && return
+	say "building lua (gcc -O2 -g, patch sites)"
+	rm -rf "$R/lua" && mkdir -p "$R/lua" && cp "$s"/src/*.[ch] "$R/lua/"
+	(cd "$R/lua" && gcc -O2 -g -fpatchable-function-entry=5 -DLUA_USE_LINUX -o lua \
+		$(ls *.c | grep -v '^luac.c$') -lm -ldl)
+}
+
+[ -n "$(srcdir sqlite3)" ] && [ -n "$(srcdir xz-utils)" ] && [ -n "$(srcdir lua5.4)" ] ||
+	fetch sqlite3 xz-utils lua5.4
 build_sqlite
 build_xz
+build_lua
 [ -s "$R/in.txt" ] || { gcc -O2 -o "$R/gentext" "$HERE/gentext.c" && "$R/gentext" 100000000 >"$R/in.txt"; }
 
 T="$R/trace"
@@ -195,6 +209,31 @@ while read -r mode; do
 	"$P" record $mode -o "$T" -- "$R/xz-pfeg/src/xz/xz" -T2 "-$XZ_LEVEL" -c "$R/in.txt" 2>"$R/err" >"$R/xz.got" || bad=1
 	cmp -s "$R/xz.want" "$R/xz.got" && b=identical || { b=DIFFERENT; bad=1; }
 	printf '  %-28s speedtest1 %-10s xz %s\n' "record $mode" "$a" "$b"
+done <<'MODES'
+--tracer graph
+--tracer function
+--tracer profile
+-A * -R *
+MODES
+set +f
+cat >"$R/t.lua" <<'LUA'
+-- tables with integer, float, string and table keys (mainposition), closures, strings, coroutines
+local t, n = {}, 0
+for i = 1, 20000 do t[i] = i * 2; t["k" .. i] = i; t[i + 0.5] = -i end
+for k, v in pairs(t) do n = n + (type(k) == "number" and 1 or 2) end
+local function fib(x) if x < 2 then return x end return fib(x - 1) + fib(x - 2) end
+local co = coroutine.wrap(function() for i = 1, 3 do coroutine.yield(fib(15 + i)) end end)
+print(n, #t, co(), co(), co(), string.format("%q %5.2f", "a\nb", math.pi), select("#", table.unpack(t, 1, 100)))
+print(string.rep("ab", 3, ","), ("hello world"):gsub("o", "0"), table.concat({ 1, 2, 3 }, "-"))
+LUA
+"$R/lua/lua" "$R/t.lua" >"$R/lua.want"
+set -f
+while read -r mode; do
+	rm -rf "$T"
+	# shellcheck disable=SC2086
+	"$P" record $mode -o "$T" -- "$R/lua/lua" "$R/t.lua" >"$R/lua.got" 2>"$R/err" || bad=1
+	cmp -s "$R/lua.want" "$R/lua.got" && a=identical || { a=DIFFERENT; bad=1; }
+	printf '  %-28s lua 5.4 %s\n' "record $mode" "$a"
 done <<'MODES'
 --tracer graph
 --tracer function

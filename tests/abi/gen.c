@@ -117,6 +117,8 @@ struct agg {
 			   * 5 non-trivial member, 6 template with a copy ctor */
 	bool nontrivial;  /* passed by invisible reference */
 	bool has_class;   /* is or holds a class: not through varargs (not POD) */
+	bool has_vec;     /* holds a vector: not through varargs (clang's va_arg of
+			   * such a union disagrees with its caller under -mavx2) */
 };
 
 static struct agg aggs[MAX_AGG];
@@ -132,7 +134,7 @@ static struct type agg_type(int i)
 		snprintf(t.name, sizeof(t.name), "%s%d", aggs[i].kind == K_UNION ? "union U" : cxx && aggs[i].kind == K_CLASS ? "C" : "struct S", i);
 	/* not through ...: a class is not POD; clang++ passes an empty struct
 	 * in no slot but its va_arg takes one (clang's own inconsistency) */
-	t.varargs_ok = !aggs[i].has_class && !(aggs[i].kind == K_STRUCT && aggs[i].nm == 0);
+	t.varargs_ok = !aggs[i].has_class && !aggs[i].has_vec && !(aggs[i].kind == K_STRUCT && aggs[i].nm == 0);
 	return t;
 }
 
@@ -181,6 +183,7 @@ static void new_agg(void)
 			int s;
 
 			a->m[i].t = *any_scalar_sized(&s);
+			a->has_vec |= a->m[i].t.kind == K_VEC;
 			maxs = s > maxs ? s : maxs;
 		}
 		a->raw = maxs + pick(9);
@@ -213,12 +216,14 @@ static void new_agg(void)
 				if (aggs[j].nontrivial)
 					a->nontrivial = true;
 				a->has_class |= aggs[j].has_class;
+				a->has_vec |= aggs[j].has_vec;
 				continue;
 			}
 		}
 		m->t = scalar_type(true);
 		if (m->t.kind == K_VEC && a->attr && !strcmp(a->attr, "packed"))
 			m->t = scalars[6];
+		a->has_vec |= m->t.kind == K_VEC;
 		if (chance(15))
 			m->count = 1 + pick(chance(20) ? 24 : 4);
 		else if ((m->t.kind == K_INT && m->t.size >= 4) && chance(25) && bitfields++ < 3)

@@ -44,14 +44,26 @@ static int add_site(const struct poketrace_site *s, void *ctx)
 	char *end;
 	long n;
 
+	const char *name = s->symbol;
+	char id[32];
+
 	(void)ctx;
-	if (strncmp(s->symbol, "f_", 2) || (s->flags & POKETRACE_SITE_UNPATCHABLE))
+	/* clang++ mangles a static extern "C" function: _ZL3f_1P2S9... */
+	if (!strncmp(name, "_ZL", 3)) {
+		long len = strtol(name + 3, &end, 10);
+
+		if (len <= 0 || len >= (long)sizeof(id))
+			return 0;
+		snprintf(id, sizeof(id), "%.*s", (int)len, end);
+		name = id;
+	}
+	if (strncmp(name, "f_", 2) || (s->flags & POKETRACE_SITE_UNPATCHABLE))
 		return 0;
-	n = strtol(s->symbol + 2, &end, 10);
-	if (end == s->symbol + 2 || n < 0 || n >= abi_nfns)
+	n = strtol(name + 2, &end, 10);
+	if (end == name + 2 || n < 0 || n >= abi_nfns)
 		return 0;
 	sites = realloc(sites, sizeof(*sites) * (size_t)(nsites + 1));
-	sites[nsites++] = (struct site){ s->addr, (int)n, *end == '\0' };
+	sites[nsites++] = (struct site){ s->addr, (int)n, *end == '\0' && name == s->symbol };
 	return 0;
 }
 
@@ -268,7 +280,7 @@ static void kind_replace(void)
 
 static void kind_ops(void)
 {
-	struct poketrace_ops_opts oo = { sizeof(oo), NULL, "f_*", NULL, NULL };
+	struct poketrace_ops_opts oo = { sizeof(oo), NULL, "f_*,_ZL*f_*", NULL, NULL };
 	struct poketrace_ops *o;
 	unsigned long before = hits;
 
@@ -306,7 +318,8 @@ int main(int argc, char **argv)
 	if (poketrace_init(NULL) < 0)
 		die("init");
 	poketrace_sites_foreach("f_*", NULL, add_site, NULL);
-	if (nsites < abi_nfns / 2) {
+	poketrace_sites_foreach("_ZL*f_*", NULL, add_site, NULL);
+	if (nsites < abi_nfns * 9 / 10) {
 		printf("only %d sites for %d functions: built without patch sites?\n", nsites, abi_nfns);
 		return 2;
 	}
