@@ -70,9 +70,12 @@ ABI_FULL_BINS = $(foreach c,$(ABI_FULL),$(foreach l,c cxx,$(ABI_DIR)/full/$(c)/$
 
 tests: $(ABI_SUB_BINS)
 
+# One configuration at a time, built, run and deleted (a full-size corpus
+# with -g is ~50 MB per configuration and language; disks here are small).
 .PHONY: check-abi abi-corpus
 abi-corpus: $(ABI_FULL_BINS)
+abi-config-%:
+	@$(MAKE) --no-print-directory $(foreach l,c cxx,$(ABI_DIR)/full/$*/$(l)/abi_run $(ABI_DIR)/full/$*/$(l)/abi_plain)
 check-abi: deps
 	@$(MAKE) --no-print-directory all tests
-	@nice $(MAKE) --no-print-directory abi-corpus
-	@bash tests/abi/run.sh $(B) full
+	@ABI_BUILD="nice $(MAKE) --no-print-directory -j2" bash tests/abi/run.sh $(B) full $(ABI_FULL)

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Runs the ABI corpus: tests/abi/run.sh BUILD full|sub [CONFIG...]
+# With ABI_BUILD set (a make command), each configuration is built first
+# and deleted after its run (ABI_KEEP=1 keeps it).
 # For every configuration and language: abi_run (every hook kind in
 # process; on a CPU with AVX-512 once more with the images limited to ymm,
 # POKETRACE_VEC=avx), then abi_plain untraced and under `poketrace record`
@@ -26,6 +28,10 @@ for cfg in "${configs[@]}"; do
 	*avx512*) has_flag avx512f || { skipped+=("$cfg (no AVX-512F)"); continue; } ;;
 	*avx2*) has_flag avx2 || { skipped+=("$cfg (no AVX2)"); continue; } ;;
 	esac
+	if [ -n "${ABI_BUILD:-}" ]; then
+		$ABI_BUILD "abi-config-$cfg" >"$W/build" 2>&1 ||
+			{ echo "FAIL $cfg: build"; tail -5 "$W/build" | sed 's/^/    | /'; fail=$((fail + 1)); continue; }
+	fi
 	for lang in c cxx; do
 		d="$B/abi/$size/$cfg/$lang"
 		[ -x "$d/abi_run" ] || { echo "FAIL $cfg/$lang: not built"; fail=$((fail + 1)); continue; }
@@ -59,8 +65,10 @@ for cfg in "${configs[@]}"; do
 			rm -rf "$W/t"
 		done
 	done
+	[ -n "${ABI_BUILD:-}" ] && [ -z "${ABI_KEEP:-}" ] && rm -rf "${B:?}/abi/$size/$cfg"
 done
 for s in "${skipped[@]}"; do echo "SKIP $s"; done
-echo "corpus: $fns functions built in $(( ${#configs[@]} - ${#skipped[@]} )) configurations x 2 languages... each under $kinds in-process hook kinds + 2 record modes"
+echo "corpus: $fns function builds ($(( ${#configs[@]} - ${#skipped[@]} )) configurations, C and C++), each run untraced," \
+	"under $kinds hook kinds in process and under 2 record modes"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
