@@ -1,6 +1,7 @@
 # poketrace — plain Makefile.  `make` builds the library and the command;
 # `make check` installs what is missing (scripts/install-deps.sh) and runs
-# every test; `make check-asan` the same under -fsanitize=address,undefined.
+# every test; `make check-asan` the same under -fsanitize=address,undefined;
+# `make check-repeat N=10` the suite ten times, listing every case that failed.
 
 CC      ?= cc
 GCC     ?= gcc
@@ -24,7 +25,7 @@ LIB_SRCS = base/error.c base/ptrset.c base/kvfile.c base/ctlpath.c \
 CLI_SRCS = cli/main.c cli/cmd_sites.c cli/cmd_record.c cli/cmd_report.c cli/cmd_live.c cli/trace.c \
 	cli/analyze.c cli/inject.c
 AGENT_SRCS = trace/clock.c trace/tbuf.c trace/ctf.c trace/tracer.c \
-	agent/agent.c agent/config.c agent/writer.c agent/dlhook.c agent/select.c agent/control.c
+	agent/agent.c agent/config.c agent/writer.c agent/modwatch.c agent/dlhook.c agent/select.c agent/control.c
 
 LIB_OBJS = $(LIB_SRCS:%.c=$(B)/obj/%.o)
 CLI_OBJS = $(CLI_SRCS:%.c=$(B)/obj/%.o)
@@ -39,7 +40,7 @@ AGENT  = $(B)/libpoketrace-agent.so
 # Keep generated intermediates (objects of pattern rules, generated C).
 .SECONDARY:
 
-.PHONY: all deps check check-asan demo bench clean tests examples
+.PHONY: all deps check check-asan check-repeat demo bench clean tests examples
 all: $(SHLIB) $(STLIB) $(CLI) $(AGENT)
 
 $(B)/obj/%.o: %.c $(HDRS)
@@ -85,6 +86,12 @@ check-asan: deps
 		all tests
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		bash tests/run.sh build-asan
+
+# `make check-repeat N=10`: the suite N times, every case that failed once.
+N ?= 5
+check-repeat: deps
+	@$(MAKE) --no-print-directory all tests
+	@bash tests/repeat.sh $(B) $(N)
 
 clean:
 	rm -rf build build-asan

@@ -62,12 +62,15 @@ static void write_info(void)
 	if (!f)
 		return;
 	fprintf(f, "command=%s\npid=%d\ntracer=%s\nfunctions=%zu\nthreads=%u\nevents=%llu\nlost=%llu\n"
-		"lost_on_disk=%llu\nbytes=%llu\nduration_ns=%llu\nclock=%s\nclock_freq=%llu\n",
+		"lost_on_disk=%llu\nbytes=%llu\nduration_ns=%llu\nclock=%s\nclock_freq=%llu\n"
+		"buffer_max=%llu\nbuffer_peak=%llu\non_full=%s\nwaits=%llu\nwait_ns=%llu\nwait_timeouts=%llu\n",
 		cmd, getpid(), cfg.mode == TRACER_FUNCTION ? "function" : cfg.mode == TRACER_PROFILE ? "profile" : "graph",
 		select_nfuncs(), t.threads, (unsigned long long)t.events, (unsigned long long)t.lost,
 		(unsigned long long)t.lost_on_disk, (unsigned long long)t.bytes,
 		(unsigned long long)((now.tv_sec - t_start.tv_sec) * 1000000000ull + now.tv_nsec - t_start.tv_nsec),
-		clk.tsc ? "tsc" : "monotonic", (unsigned long long)clk.freq);
+		clk.tsc ? "tsc" : "monotonic", (unsigned long long)clk.freq, (unsigned long long)cfg.buffer_max,
+		(unsigned long long)t.buffer_peak, cfg.drop ? "drop" : "wait", (unsigned long long)t.waits,
+		(unsigned long long)t.wait_ns, (unsigned long long)t.wait_timeouts);
 	if (t.error)
 		fprintf(f, "error=writing %s failed: %s\n", t.error_file, strerror(t.error));
 	fclose(f);
@@ -115,6 +118,7 @@ static void write_tail(void)
 static void end_trace(void)
 {
 	active = false;
+	modwatch_stop();
 	writer_finish();
 	write_tail();
 }
@@ -126,6 +130,19 @@ static void finish(void)
 	control_stop();
 	tracer_pause(true); /* threads still running at exit write nothing more */
 	end_trace();
+}
+
+/* A forked child has no writer thread (nor watcher, nor control thread):
+ * its handlers do nothing and its exit writes nothing (the streams' files
+ * are the parent's). */
+static void forked(void)
+{
+	if (!active)
+		return;
+	active = false;
+	tracer_forked();
+	writer_forget();
+	modwatch_forget();
 }
 
 static void on_fatal(int sig)
@@ -262,7 +279,8 @@ static int start(const char *dir, const char *sock)
 	select_reset();
 	tracer_reset();
 	clock_setup(&clk);
-	tb_configure(&(struct tb_config){ cfg.chunk_size, cfg.nchunks, &clk });
+	tb_configure(&(struct tb_config){ cfg.chunk_size, cfg.nchunks, cfg.buffer_max, cfg.drop ? TB_DROP : TB_WAIT,
+					  &clk });
 	tracer_configure(&(struct tracer_config){
 		cfg.mode, cfg.max_depth, (uint64_t)((double)cfg.min_time_ns * (double)clk.freq / 1e9), 0, &clk });
 	if ((r = ctf_write_metadata(dir, &clk)) < 0 || (r = writer_start(dir)) < 0) {
@@ -274,7 +292,10 @@ static int start(const char *dir, const char *sock)
 		once = true;
 		atexit(finish);
 		catch_fatal();
+		pthread_atfork(NULL, NULL, forked);
 	}
+	if (modwatch_start() < 0)
+		say("modules loaded by dlmopen or after attach will not be traced: cannot start a thread");
 	tracer_resume();
 	if ((r = select_start(&cfg)) < 0)
 		say("cannot attach the tracer: %s", poketrace_last_error());

@@ -11,6 +11,9 @@
 #include "trace/clock.h"
 #include "trace/tracer.h"
 
+/* The default cap of all threads' buffers together (record --buffer-max). */
+#define AGENT_BUFFER_MAX (256ull << 20)
+
 struct agent_config {
 	char dir[4096];
 	enum tracer_mode mode;
@@ -20,6 +23,8 @@ struct agent_config {
 	uint64_t min_time_ns;
 	uint64_t chunk_size;
 	int nchunks;
+	uint64_t buffer_max;    /* all threads' chunks together */
+	bool drop;              /* on a full buffer: drop events instead of waiting */
 };
 
 int agent_config_read(const char *dir, struct agent_config *c);
@@ -58,6 +63,13 @@ bool agent_active(void);
 /* Tracer off, trace written: for poketrace detach. */
 int agent_detach(void);
 
+/* modwatch.c: modules loaded without the agent seeing the dlopen (after
+ * attach; dlmopen) are found by a thread that looks every 50 ms. */
+int modwatch_start(void);
+void modwatch_stop(void);
+/* In a forked child, where the thread is not. */
+void modwatch_forget(void);
+
 /* control.c: the control socket. */
 /* At sock if given (attach), else where control_socket_path says. */
 int control_start(const char *sock);
@@ -70,10 +82,14 @@ void writer_finish(void);
 /* Writes every full chunk now (and, if seal, every thread's current one:
  * only while no handler runs) and syncs the files; the thread goes on. */
 void writer_sync(bool seal);
+/* In a forked child, where the thread is not: forget it and the files. */
+void writer_forget(void);
 /* From a fatal signal handler: writes what is full, nothing else. */
 void writer_emergency(void);
 struct writer_totals {
 	uint64_t events, lost, bytes, lost_on_disk;
+	uint64_t waits, wait_ns, wait_timeouts; /* threads waiting for a free chunk */
+	uint64_t buffer_bytes, buffer_peak;     /* all threads' chunks, now and at most */
 	uint32_t threads;
 	int error;              /* errno of the first failed write, or 0 */
 	char error_file[256];

@@ -80,6 +80,11 @@ BENCH_BINS = $(addprefix $(BO)/,rdtsc_cost patch_bench hook_bench rec_target rec
 	xray_patch_1k xray_patch_10k xray_patch_40k \
 	call_gcc call_clang call_mcount call_gccpfe call_clangpfe call_xray call_pg)
 
+# Every binary's folder exists before it is linked (a fresh clone has no build/bench).
+$(BENCH_BINS): | $(BO)/.dir
+$(BO)/.dir:
+	@mkdir -p $(BO) && touch $@
+
 bench: deps
 	@bash scripts/install-deps.sh --bench
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)

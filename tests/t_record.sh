@@ -137,7 +137,7 @@ full_disk() {
 }
 
 lost_events() {
-	record "$W/d" -b 16K -F leaf -F worker_step
+	record "$W/d" -b 16K --on-full=drop -F leaf -F worker_step
 	expect 0 "$P" info "$W/d"
 	local lost
 	lost=$(awk '/^lost:/ { print $2 }' <<<"$out")
@@ -161,9 +161,9 @@ crashed() {
 killed() {
 	# SIGKILL: nothing runs in the program; the packets written stay readable
 	P_REC -o "$W/k" -b 64K -- "$T/e2e" none spin >/dev/null 2>"$W/rec.err" &
-	local rp=$! pid="" n=0
-	while [ $n -lt 100 ] && ! ls "$W"/k/stream_* >/dev/null 2>&1; do sleep 0.05; n=$((n + 1)); done
-	sleep 0.2
+	local rp=$! pid=""
+	# until two packets (16K each) are on disk, however slow the machine
+	wait_until 60 written 32768 "$W/k" || fail "nothing was written: $(cat "$W/rec.err")"
 	pid=$(ours "^$T/e2e none spin")
 	[ -n "$pid" ] || fail "the traced program is not running"
 	kill -KILL $pid

@@ -142,9 +142,15 @@ static void blocked_signals(void)
 	pthread_create(&th[0], NULL, blocked_worker, (void *)1);
 	pthread_create(&th[1], NULL, blocked_worker, NULL);
 	poketrace_get_stats(&s0);
-	for (int i = 0; i < 600; i++)
+	/* 600 changes, then as many as it takes for a blocked-signal thread to
+	 * have met an int3 (the scheduler decides when they run); the site
+	 * ends as a nop */
+	for (int i = 0; i < 2000000; i++) {
 		set_site((void *)tgt_add, i % 2 ? POKETRACE_INSN_NOP : POKETRACE_INSN_CALL,
 			 (void *)tramp_count_a);
+		if (i >= 599 && i % 2 && (poketrace_get_stats(&s1), s1.traps_emulated > s0.traps_emulated))
+			break;
+	}
 	atomic_store(&stop, 1);
 	pthread_join(th[0], NULL);
 	pthread_join(th[1], NULL);

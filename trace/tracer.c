@@ -241,14 +241,23 @@ void tracer_pause(bool stop)
 	struct timespec pause = { 0, 50000 };
 
 	paused = stop ? 2 : 1;
+	if (stop)
+		tb_stop_waiting(true); /* a thread waiting for the writer gives up */
 	if (sync_cores() < 0)
 		nanosleep(&(struct timespec){ 0, 20000000 }, NULL); /* no barrier to send: wait instead */
 	/* A handler takes well under a microsecond; a count that stays up for a
 	 * second belongs to a thread that left a handler by longjmp from a
 	 * signal handler, and never comes down. */
 	for (struct tbuf *b = tb_all(); b; b = b->next)
-		for (int i = 0; b->busy && i < 20000; i++)
-			nanosleep(&pause, NULL);
+		for (int i = 0; b != tb_current && b->busy && i < 20000; i++)
+			nanosleep(&pause, NULL); /* (the caller's own count: a fatal
+						    signal in a handler) */
+}
+
+void tracer_forked(void)
+{
+	paused = 2;
+	tb_stop_waiting(true);
 }
 
 void tracer_resume(void)

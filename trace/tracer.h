@@ -49,6 +49,8 @@ uint64_t tracer_hits(uint32_t id);
  * stop: the trace is over (calls meanwhile are not lost events). */
 void tracer_pause(bool stop);
 void tracer_resume(void);
+/* In a forked child: handlers do nothing from now on (no thread to wait for). */
+void tracer_forked(void);
 /* Every thread's counts back to zero, for a new trace; no handler may run. */
 void tracer_reset(void);
 /* Sums every thread's profile into out[nfuncs]. */
