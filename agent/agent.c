@@ -211,6 +211,16 @@ static int attach_request(char *buf, size_t cap, const char **sock)
 	return 0;
 }
 
+void agent_thread_signals(void)
+{
+	sigset_t all;
+
+	/* (SIGTRAP and the engine's sync signal stay open: sigguard keeps
+	 * them out of every mask) */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+}
+
 /* poketrace live flush.  A thread's current packet may be closed from
  * another thread only while no handler runs: the tracer is paused for the
  * moment it takes (its handlers count lost events meanwhile), and the gap

@@ -28,6 +28,10 @@ struct agent_config {
 };
 
 int agent_config_read(const char *dir, struct agent_config *c);
+/* The agent's own threads (writer, watcher, control) take no signal of the
+ * program's: a handler of the program running in one would be traced, and
+ * the writer must never wait for a buffer itself.  Call first thing. */
+void agent_thread_signals(void);
 /* A module was loaded: trace its functions that match the filters. */
 void agent_module_loaded(void);
 

@@ -146,6 +146,7 @@ __attribute__((visibility("default"))) int poketrace_agent_request(const char *r
 static void *loop(void *arg)
 {
 	(void)arg;
+	agent_thread_signals();
 	for (;;) {
 		int fd = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
 

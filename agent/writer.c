@@ -122,6 +122,7 @@ static bool drain(void)
 static void *loop(void *arg)
 {
 	(void)arg;
+	agent_thread_signals();
 	while (!atomic_load(&stop)) {
 		if (!drain())
 			tb_writer_sleep(1000000000L); /* woken by the first chunk queued */

@@ -12,9 +12,9 @@ W="$T/buf.$$"
 trap 'kill_ours "^$T/flood"; kill -KILL $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 mkdir -p "$W"
 
-flood() { # DIR THREADS SECONDS [record options]: records the flood
+flood() { # DIR THREADS SECONDS [record options]: records the flood (its modes: $MODES)
 	local d=$1 nt=$2 secs=$3; shift 3
-	P_REC -o "$d" -F outer -F inner "$@" -- "$T/flood" "$nt" "$secs" >"$W/prog.out" 2>"$W/rec.err" ||
+	P_REC -o "$d" -F outer -F inner "$@" -- "$T/flood" "$nt" "$secs" ${MODES:-} >"$W/prog.out" 2>"$W/rec.err" ||
 		fail "record failed: $(cat "$W/rec.err")"
 }
 key() { awk -F= -v k="$1" '$1 == k { print $2 }' "$2/poketrace/info"; }
@@ -121,7 +121,41 @@ killed_waiting() {
 	done
 }
 
-cases="nothing_lost drop_counts memory_cap killed_waiting"
+# Threads that must wait never deadlock: in a signal handler (a 1 kHz timer
+# whose handler calls traced functions, delivered to any thread), in forked
+# children (no writer there), at exit, and while a flush pauses the tracer.
+no_deadlock() {
+	local calls handler events
+	MODES=signals,fork flood "$W/d" 3 3 -b 64K --buffer-max 1M
+	calls=$(prog calls); handler=$(prog handler)
+	[ "$(prog forks)" -gt 0 ] && [ "$handler" -gt 0 ] || fail "no fork or no handler ran: $(cat "$W/prog.out")"
+	[ "$(key wait_timeouts "$W/d")" = 0 ] || fail "a thread gave up waiting: the writer stalled"
+	[ "$(key waits "$W/d")" -gt 0 ] || fail "nobody waited at a 1M cap"
+	expect 0 "$P" info "$W/d"
+	has "$out" "^lost: *0$"
+	# the workers' calls are all there; the handler's, unless it interrupted
+	# a tracer handler (the recursion guard)
+	events=$(awk '/^events:/ { print $2 }' <<<"$out")
+	[ "$events" -ge $((4 * calls)) ] && [ "$events" -le $((4 * (calls + handler))) ] ||
+		fail "$events events for $calls calls and $handler in the signal handler"
+	rm -rf "${W:?}/d"
+	# a flush pauses the tracer while threads wait for the writer
+	P_REC -o "$W/d" -F outer -F inner -b 64K --buffer-max 1M -- "$T/flood" 3 30 >"$W/prog.out" 2>"$W/rec.err" &
+	local rp=$! pid
+	wait_until 60 written $((2 << 20)) "$W/d" || fail "nothing was written: $(cat "$W/rec.err")"
+	pid=$(ours "^$T/flood 3 30")
+	for _ in 1 2 3; do
+		expect 0 timeout 60 "$P" live -p "$pid" flush
+		has "$out" "^flushed [1-9]"
+	done
+	kill -USR1 "$pid"
+	wait $rp || fail "record failed: $(cat "$W/rec.err")"
+	[ "$(key wait_timeouts "$W/d")" = 0 ] || fail "a thread gave up waiting during a flush"
+	expect 0 "$P" report "$W/d"
+	has "$out" " outer$"
+}
+
+cases="nothing_lost drop_counts memory_cap killed_waiting no_deadlock"
 if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
 for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
 echo "usage: $0 --list | CASE" >&2; exit 2
