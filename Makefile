@@ -16,8 +16,8 @@ LIBS     = -ldw -lelf -lgcc_s -lpthread -ldl
 VERSION = 0.1.0
 SONAME  = libpoketrace.so.0
 
-LIB_SRCS = base/error.c base/ptrset.c base/kvfile.c base/ctlpath.c \
-	arch/x86_64/insn.c arch/x86_64/sigguard.c arch/x86_64/sync.c \
+LIB_SRCS = base/error.c base/fault.c base/maps.c base/ptrset.c base/kvfile.c base/ctlpath.c \
+	arch/x86_64/insn.c arch/x86_64/sigguard.c arch/x86_64/sigguard_libc.c arch/x86_64/sync.c \
 	arch/x86_64/textwrite.c arch/x86_64/poke.c arch/x86_64/trap.c arch/x86_64/execmem.c \
 	arch/x86_64/writer.c arch/x86_64/tramp.c arch/x86_64/saferead.c \
 	core/elfscan.c core/proto.c core/module.c core/sites.c core/siteapi.c core/patch.c core/engine.c \
@@ -48,9 +48,19 @@ $(B)/obj/%.o: %.c $(HDRS)
 	@echo "  CC      $<"
 	@$(CC) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
 
-$(SHLIB): $(LIB_OBJS) libpoketrace.map
+# The version scripts, with the list of interposed signal calls filled in.
+MAPGEN = sed -e '/@INTERPOSED@/{r arch/x86_64/interposed.syms' -e 'd}' $< | \
+	sed -e 's/^\([_a-z][_a-z0-9]*\)$$/\t\t\1;/' > $@
+$(B)/libpoketrace.map: libpoketrace.map arch/x86_64/interposed.syms
+	@mkdir -p $(B)
+	@$(MAPGEN)
+$(B)/agent.map: agent/agent.map arch/x86_64/interposed.syms
+	@mkdir -p $(B)
+	@$(MAPGEN)
+
+$(SHLIB): $(LIB_OBJS) $(B)/libpoketrace.map
 	@echo "  LD      $@"
-	@$(CC) -shared $(SAN) -Wl,-soname,$(SONAME) -Wl,--version-script=libpoketrace.map \
+	@$(CC) -shared $(SAN) -Wl,-soname,$(SONAME) -Wl,--version-script=$(B)/libpoketrace.map \
 		-Wl,-z,now -o $@ $(LIB_OBJS) $(LIBS)
 	@ln -sf libpoketrace.so.$(VERSION) $(B)/$(SONAME)
 	@ln -sf $(SONAME) $(B)/libpoketrace.so
@@ -64,9 +74,9 @@ $(CLI): $(CLI_OBJS) $(STLIB)
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $(CLI_OBJS) $(STLIB) $(LIBS) -lstdc++
 
-$(AGENT): $(AGENT_OBJS) $(LIB_OBJS) libpoketrace.map
+$(AGENT): $(AGENT_OBJS) $(LIB_OBJS) $(B)/agent.map
 	@echo "  LD      $@"
-	@$(CC) -shared $(SAN) -Wl,--version-script=agent/agent.map -Wl,-z,now -o $@ \
+	@$(CC) -shared $(SAN) -Wl,--version-script=$(B)/agent.map -Wl,-z,now -o $@ \
 		$(AGENT_OBJS) $(LIB_OBJS) $(LIBS)
 
 deps:

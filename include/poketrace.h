@@ -16,6 +16,8 @@
  *   gcc   -pg -mfentry -mnop-mcount -mrecord-mcount  (non-PIE only)  0f 1f 44 00 00, listed in __mcount_loc
  *   clang -fpatchable-function-entry=5                               0f 1f 44 00 08, listed in __patchable_function_entries
  *   gcc   -fpatchable-function-entry=5  (or =5,0)                    90 90 90 90 90, same list
+ *         (=M,N: N of the M nops before the entry, which the list names; the
+ *         site is at the entry, and needs M-N >= 5)
  * With -fcf-protection the site follows an endbr64 (the listed address already
  * points past it; an endbr64 at a listed address is stepped over).
  *
@@ -127,6 +129,7 @@ enum poketrace_site_reason {
 	POKETRACE_REASON_BAD_BYTES,          /* not a recognized nop: never patched */
 	POKETRACE_REASON_GCC_NOPS_THREADED,  /* 90 x5 seen while several threads ran */
 	POKETRACE_REASON_NOT_TEXT,           /* not in an executable, read-only segment */
+	POKETRACE_REASON_SHORT_NOPS,         /* fewer than 5 nop bytes at the entry (=M,N with M-N < 5) */
 };
 
 struct poketrace_site {

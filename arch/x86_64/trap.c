@@ -17,6 +17,7 @@
 #include "arch/x86_64/trap.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <ucontext.h>
 
@@ -24,6 +25,7 @@
 #include "arch/x86_64/poke.h"
 #include "arch/x86_64/rawsys.h"
 #include "arch/x86_64/sigguard.h"
+#include "arch/x86_64/sync.h"
 
 PT_NOSANITIZE static void trap_handler(int sig, siginfo_t *si, void *ucv)
 {
@@ -32,19 +34,32 @@ PT_NOSANITIZE static void trap_handler(int sig, siginfo_t *si, void *ucv)
 
 	if (si->si_code == SI_KERNEL) {
 		uintptr_t site = (uintptr_t)gr[REG_RIP] - 1, target;
-		uint8_t kind;
+		uint8_t kind, byte;
 
-		if (poke_trap_lookup(site, &kind, &target)) {
-			if (kind == INSN_CALL) {
-				gr[REG_RSP] -= 8;
-				*(uint64_t *)gr[REG_RSP] = site + INSN_SITE_LEN;
+		/* No batch has the site: then what is there now decides.  But
+		 * if a batch was published or withdrawn meanwhile (the
+		 * generation moved), the byte may be a new batch's int3 written
+		 * after the lookup: look again.  A batch is published before
+		 * its first int3 is written, so an int3 read with the
+		 * generation unchanged is not one of ours. */
+		for (int tries = 0; tries < 1000; tries++) {
+			unsigned long gen = poke_generation();
+
+			if (poke_trap_lookup(site, &kind, &target)) {
+				if (kind == INSN_CALL) {
+					gr[REG_RSP] -= 8;
+					*(uint64_t *)gr[REG_RSP] = site + INSN_SITE_LEN;
+				}
+				gr[REG_RIP] = (greg_t)target;
+				poke_count_trap(0);
+				return;
 			}
-			gr[REG_RIP] = (greg_t)target;
-			poke_count_trap(0);
-			return;
+			byte = *(volatile uint8_t *)site;
+			atomic_thread_fence(memory_order_seq_cst);
+			if (poke_generation() == gen)
+				break;
 		}
-		if (*(volatile uint8_t *)site != INSN_INT3 &&
-		    insn_decode((const uint8_t *)site, site, &target) != INSN_INVALID) {
+		if (byte != INSN_INT3 && insn_decode((const uint8_t *)site, site, &target) != INSN_INVALID) {
 			gr[REG_RIP] = (greg_t)site;
 			poke_count_trap(1);
 			return;
@@ -67,6 +82,7 @@ int trap_install(void)
  * before the program can block SIGTRAP or install its own handler. */
 __attribute__((constructor(101))) static void trap_load(void)
 {
+	sync_preinstall(); /* the engine's default signal: kept unblocked from now on too */
 	trap_install();
 	poke_atfork_install();
 }
