@@ -10,7 +10,7 @@ B       ?= build
 SAN     ?=
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Wno-missing-field-initializers
-BASEFLAGS = -std=gnu11 -fPIC -fvisibility=hidden -D_GNU_SOURCE -I. -Iinclude $(WARN) $(SAN)
+BASEFLAGS = -std=gnu11 -fPIC -fvisibility=hidden -D_GNU_SOURCE -I. -Iinclude -I$(B)/gen $(WARN) $(SAN)
 LIBS     = -ldw -lelf -lgcc_s -lpthread -ldl
 
 VERSION = 0.1.0
@@ -21,7 +21,8 @@ LIB_SRCS = base/error.c base/fault.c base/maps.c base/ptrset.c base/kvfile.c bas
 	arch/x86_64/textwrite.c arch/x86_64/poke.c arch/x86_64/trap.c arch/x86_64/execmem.c \
 	arch/x86_64/writer.c arch/x86_64/tramp.c arch/x86_64/saferead.c \
 	core/elfscan.c core/proto.c core/module.c core/sites.c core/siteapi.c core/patch.c core/engine.c \
-	core/image.c core/gdbjit.c core/reclaim.c core/hooks.c core/links.c core/ops.c core/tracerctl.c
+	core/image.c core/gdbjit.c core/reclaim.c core/hooks.c core/links.c core/ops.c core/tracerctl.c \
+	core/gotpatch.c
 CLI_SRCS = cli/main.c cli/cmd_sites.c cli/cmd_record.c cli/cmd_report.c cli/cmd_live.c cli/trace.c \
 	cli/analyze.c cli/inject.c
 AGENT_SRCS = trace/clock.c trace/tbuf.c trace/ctf.c trace/tracer.c \
@@ -42,6 +43,12 @@ AGENT  = $(B)/libpoketrace-agent.so
 
 .PHONY: all deps check check-asan check-repeat demo bench clean tests examples
 all: $(SHLIB) $(STLIB) $(CLI) $(AGENT)
+
+# The interposed names as C strings, for core/gotpatch.c.
+$(B)/gen/interposed.inc: arch/x86_64/interposed.syms
+	@mkdir -p $(dir $@)
+	@sed 's/.*/"&",/' $< > $@
+$(B)/obj/core/gotpatch.o: $(B)/gen/interposed.inc
 
 $(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "arch/x86_64/sigguard.h"
 #include "base/ctlpath.h"
 #include "core/proto.h"
 #include "core/sites.h"
@@ -213,12 +214,9 @@ static int attach_request(char *buf, size_t cap, const char **sock)
 
 void agent_thread_signals(void)
 {
-	sigset_t all;
-
-	/* (SIGTRAP and the engine's sync signal stay open: sigguard keeps
-	 * them out of every mask) */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	/* (SIGTRAP and the engine's signals stay open; not through
+	 * pthread_sigmask, which after attach is glibc's) */
+	sigguard_block_others();
 }
 
 /* poketrace live flush.  A thread's current packet may be closed from

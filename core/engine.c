@@ -10,6 +10,7 @@
 #include "arch/x86_64/trap.h"
 #include "base/error.h"
 #include "core/engine.h"
+#include "core/gotpatch.h"
 #include "core/hooks.h"
 #include "core/patch.h"
 #include "core/sites.h"
@@ -71,6 +72,7 @@ int engine_init_locked(const struct poketrace_init_opts *opts)
 		return r;
 	if ((r = sites_sync()) < 0 || (r = hooks_init()) < 0)
 		return r;
+	gotpatch_apply(); /* a late load: the interposers take effect from now */
 	initialized = true;
 	return 0;
 }

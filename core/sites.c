@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/maps.h"
+#include "core/gotpatch.h"
 
 #include "arch/x86_64/textwrite.h"
 #include "base/error.h"
@@ -501,6 +502,8 @@ int sites_sync(void)
 		if (!modules_changed())
 			return 0;
 		r = rebuild_once();
+		if (r == 0)
+			gotpatch_apply(); /* the new modules' calls too, after a late load */
 		if (r != -EAGAIN)
 			return r;
 	}

@@ -13,7 +13,7 @@ PFE_FLAGS    = -fpatchable-function-entry=5
 CET          = -fcf-protection=full
 
 SITE_FLAVORS = mcount mcount_cet pfe_gcc pfe_clang pfe_clang_cet
-TEST_BINS = $(SITE_FLAVORS:%=$(T)/t_sites_%) $(T)/t_poke $(T)/t_signals $(T)/t_stress \
+TEST_BINS = $(SITE_FLAVORS:%=$(T)/t_sites_%) $(T)/t_poke $(T)/t_engine $(T)/t_commit $(T)/t_hygiene $(T)/t_signals $(T)/t_stress \
 	$(T)/t_gcc_threaded $(T)/t_links $(T)/t_ops $(T)/t_links_cpp $(T)/gdb_target $(T)/e2e $(T)/cpp_prog $(T)/live_target $(T)/ctl_target $(T)/flood
 TEST_LIBS = $(T)/libt_shared.so $(T)/libt_dl.so $(T)/libt_dl_clang.so
 
@@ -66,6 +66,18 @@ $(T)/t_sites_%: tests/t_sites.c $(TO)/funcs_%.o $(TO)/tramp.o $(TO)/badsite.o $(
 
 # --- engine tests on clang sites (PIE)
 $(T)/t_poke: tests/t_poke.c $(TO)/funcs_pfe_clang.o $(TO)/tramp.o $(T)/libt_shared.so $(STLIB) tests/harness.h
+	@echo "  TEST    $@"
+	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/funcs_pfe_clang.o $(TO)/tramp.o -L$(T) -lt_shared $(RPATH) $(TESTLIBS)
+
+$(T)/t_engine: tests/t_engine.c $(TO)/funcs_pfe_clang.o $(TO)/tramp.o $(T)/libt_shared.so $(STLIB) tests/harness.h
+	@echo "  TEST    $@"
+	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/funcs_pfe_clang.o $(TO)/tramp.o -L$(T) -lt_shared $(RPATH) $(TESTLIBS)
+
+$(T)/t_commit: tests/t_commit.c $(TO)/funcs_pfe_clang.o $(TO)/tramp.o $(T)/libt_shared.so $(STLIB) tests/harness.h
+	@echo "  TEST    $@"
+	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/funcs_pfe_clang.o $(TO)/tramp.o -L$(T) -lt_shared $(RPATH) $(TESTLIBS)
+
+$(T)/t_hygiene: tests/t_hygiene.c $(TO)/funcs_pfe_clang.o $(TO)/tramp.o $(T)/libt_shared.so $(STLIB) tests/harness.h
 	@echo "  TEST    $@"
 	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/funcs_pfe_clang.o $(TO)/tramp.o -L$(T) -lt_shared $(RPATH) $(TESTLIBS)
 

@@ -33,6 +33,7 @@
 #include "arch/x86_64/poke.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -40,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "arch/x86_64/rawsys.h"
 #include "arch/x86_64/sync.h"
@@ -202,6 +204,35 @@ static void hex5(char out[16], const uint8_t b[INSN_SITE_LEN])
 	snprintf(out, 16, "%02x %02x %02x %02x %02x", b[0], b[1], b[2], b[3], b[4]);
 }
 
+/* User-space shadow stacks (CET, Linux 6.6+, enabled by glibc 2.39+ when
+ * the program and its libraries are built for them): an int3 emulating a
+ * call pushes the return address on the stack but not on the shadow stack,
+ * and the callee's ret would fault.  Read from this thread's status: glibc
+ * enables them for every thread or none. */
+static bool shadow_stack_on(void)
+{
+	static int on = -1;
+	char buf[8192];
+	ssize_t n;
+	int fd;
+
+	if (on >= 0)
+		return on;
+	on = 0;
+	if ((fd = open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n > 0) {
+		const char *l;
+
+		buf[n] = '\0';
+		if ((l = strstr(buf, "x86_Thread_features:")))
+			on = strstr(l, "shstk") && strstr(l, "shstk") < strchr(l, '\n');
+	}
+	return on;
+}
+
 static int validate(struct poke_entry *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -216,6 +247,10 @@ static int validate(struct poke_entry *v, size_t n)
 					"rel32 or jmp rel32", (unsigned long)v[i].addr,
 					k == INSN_INVALID ? "new" : "expected", h);
 		}
+		if ((k == INSN_CALL || ok == INSN_CALL) && shadow_stack_on())
+			return pt_error(EOPNOTSUPP, "site %#lx: this process runs with user-space shadow stacks "
+					"(CET), under which a thread meeting the site mid-batch cannot be made to "
+					"execute a call; only jmp and nop can be written", (unsigned long)v[i].addr);
 		v[i].kind = (uint8_t)k;
 		v[i].target = t;
 		v[i].old_kind = (uint8_t)ok;

@@ -219,6 +219,15 @@ PT_NOSANITIZE void sigguard_unblock_owned(void)
 	raw_sigprocmask(SIG_UNBLOCK, &all, NULL);
 }
 
+void sigguard_block_others(void)
+{
+	unsigned long all = ~0UL;
+
+	sigguard_strip((sigset_t *)&all);
+	all &= ~(3UL << 31); /* glibc's SIGCANCEL and SIGSETXID, as its pthread_sigmask */
+	raw_sigprocmask(SIG_BLOCK, &all, NULL);
+}
+
 void sigguard_harden(void)
 {
 	for (int sig = 1; sig < NSIG; sig++) {

@@ -390,9 +390,15 @@ int sync_cores(void)
 
 /* Sorts the threads: fine; to fix (SIGTRAP blocked, or the sync signal in
  * the signal mode, while the engine's signal reaches it: its handler will
- * unblock them); or unreachable (the engine's signal blocked too).  In the
- * signal mode a sleeping thread that blocks the sync signal is fine: it has
- * no instruction in flight, and syncs only matter for running ones. */
+ * unblock them); or unreachable (the engine's signal blocked too) and
+ * running.  A sleeping thread with everything blocked is let be: such are
+ * glibc's own helper threads (timers', mq_notify's, aio's), which sleep in
+ * a system call and run only glibc's code; a thread of the program gets
+ * there only by a raw system call, or by a mask set before poketrace was
+ * loaded late without `poketrace attach` (which unblocks every thread's
+ * SIGTRAP through ptrace) — and would die if it woke into a site during
+ * the batch.  In the signal mode a sleeping thread that blocks the sync
+ * signal is fine too: it has no instruction in flight. */
 static int check_threads(struct thread_list *fix, long *unreachable, struct thread_state *ust)
 {
 	*unreachable = 0;
@@ -406,9 +412,13 @@ static int check_threads(struct thread_list *fix, long *unreachable, struct thre
 			continue;
 		trap = has(st.blocked, SIGTRAP);
 		sync = mode == SYNC_SIGNAL && has(st.blocked, sync_signo) && st.running;
+		/* a sleeping one with the engine's signal open gets it too:
+		 * the handler runs before it runs anything else */
 		if (!trap && !sync)
 			continue;
 		if (has(st.blocked, sync_signo)) {
+			if (!st.running)
+				continue;
 			*unreachable = threads.tid[i];
 			*ust = st;
 			return 0;

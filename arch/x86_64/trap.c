@@ -27,6 +27,8 @@
 #include "arch/x86_64/sigguard.h"
 #include "arch/x86_64/sync.h"
 
+void (*trap_test_window)(void);
+
 PT_NOSANITIZE static void trap_handler(int sig, siginfo_t *si, void *ucv)
 {
 	ucontext_t *uc = ucv;
@@ -54,6 +56,8 @@ PT_NOSANITIZE static void trap_handler(int sig, siginfo_t *si, void *ucv)
 				poke_count_trap(0);
 				return;
 			}
+			if (trap_test_window)
+				trap_test_window(); /* tests: a preemption right here */
 			byte = *(volatile uint8_t *)site;
 			atomic_thread_fence(memory_order_seq_cst);
 			if (poke_generation() == gen)

@@ -1,0 +1,182 @@
+/* Interposition after a late load.
+ *
+ * Loaded at start (LD_PRELOAD, linked), poketrace's signal interposers
+ * (arch/x86_64/sigguard_libc.c) come before glibc in the global scope and
+ * every module's calls bind to them.  Loaded into a running program
+ * (poketrace attach; a program that dlopens it), they come after glibc and
+ * nothing ever calls them: a thread that blocks SIGTRAP with
+ * pthread_sigmask later would die at the next batch's int3.  The binding
+ * the dynamic linker made lives in each module's GOT (the PLT's jump slots,
+ * and GLOB_DAT slots of -fno-plt calls and function pointers): pointing the
+ * slots of the interposed names at the interposers gives a late load what
+ * LD_PRELOAD gives at start.  Each slot is one aligned 8-byte store, which a
+ * thread calling through it sees either before or after. */
+#include "core/gotpatch.h"
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <link.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "base/error.h"
+#include "base/maps.h"
+
+/* The interposed names, from arch/x86_64/interposed.syms (generated). */
+static const char *const names[] = {
+#include "interposed.inc"
+};
+#define NNAMES (sizeof(names) / sizeof(names[0]))
+
+struct slot {
+	uintptr_t addr;
+	void *fn;
+};
+
+struct scan {
+	uintptr_t self;            /* our own module's load address */
+	void *ours[NNAMES];        /* our definitions */
+	struct slot *v;
+	size_t n, cap;
+	int err;
+};
+
+static int name_index(const char *s)
+{
+	for (size_t i = 0; i < NNAMES; i++)
+		if (!strcmp(s, names[i]))
+			return (int)i;
+	return -1;
+}
+
+static void add(struct scan *sc, uintptr_t addr, int idx)
+{
+	if (sc->n == sc->cap) {
+		struct slot *nv = realloc(sc->v, sizeof(*nv) * (sc->cap = sc->cap ? sc->cap * 2 : 64));
+
+		if (!nv) {
+			sc->err = -ENOMEM;
+			return;
+		}
+		sc->v = nv;
+	}
+	sc->v[sc->n++] = (struct slot){ addr, sc->ours[idx] };
+}
+
+/* The relocations of one table that bind an interposed name to a slot. */
+static void scan_relocs(struct scan *sc, uintptr_t bias, const ElfW(Rela) *r, size_t size, const ElfW(Sym) *symtab,
+			const char *strtab)
+{
+	for (size_t i = 0; r && i < size / sizeof(*r); i++) {
+		unsigned long type = ELF64_R_TYPE(r[i].r_info);
+		int idx;
+
+		if ((type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT) || !ELF64_R_SYM(r[i].r_info))
+			continue;
+		idx = name_index(strtab + symtab[ELF64_R_SYM(r[i].r_info)].st_name);
+		if (idx >= 0 && sc->ours[idx])
+			add(sc, bias + r[i].r_offset, idx);
+	}
+}
+
+/* (the loader has made the dynamic section's addresses absolute) */
+static int scan_module(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct scan *sc = arg;
+	const ElfW(Dyn) *dyn = NULL;
+	const ElfW(Rela) *jmprel = NULL, *rela = NULL;
+	const ElfW(Sym) *symtab = NULL;
+	const char *strtab = NULL;
+	size_t jmpsz = 0, relasz = 0;
+
+	(void)size;
+	if (info->dlpi_addr == sc->self || (info->dlpi_name[0] && !strchr(info->dlpi_name, '/')))
+		return 0; /* ourselves; the vDSO */
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+			dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+	for (; dyn && dyn->d_tag != DT_NULL; dyn++) {
+		switch (dyn->d_tag) {
+		case DT_JMPREL: jmprel = (const ElfW(Rela) *)dyn->d_un.d_ptr; break;
+		case DT_PLTRELSZ: jmpsz = dyn->d_un.d_val; break;
+		case DT_RELA: rela = (const ElfW(Rela) *)dyn->d_un.d_ptr; break;
+		case DT_RELASZ: relasz = dyn->d_un.d_val; break;
+		case DT_SYMTAB: symtab = (const ElfW(Sym) *)dyn->d_un.d_ptr; break;
+		case DT_STRTAB: strtab = (const char *)dyn->d_un.d_ptr; break;
+		}
+	}
+	if (!symtab || !strtab)
+		return 0;
+	scan_relocs(sc, info->dlpi_addr, jmprel, jmpsz, symtab, strtab);
+	scan_relocs(sc, info->dlpi_addr, rela, relasz, symtab, strtab);
+	return sc->err ? 1 : 0;
+}
+
+/* Writes every slot (inside dl_iterate_phdr: no module goes meanwhile),
+ * making read-only pages (RELRO) writable for the moment it takes. */
+static int write_slots(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct scan *sc = arg;
+	struct maps maps;
+	int r;
+
+	(void)info;
+	(void)size;
+	if ((r = maps_read(&maps)) < 0) {
+		sc->err = r;
+		return 1;
+	}
+	for (size_t i = 0; i < sc->n; i++) {
+		uintptr_t page = sc->v[i].addr & ~4095UL;
+		const struct maps_entry *m = maps_find(&maps, sc->v[i].addr);
+		bool ro = m && !(m->prot & PROT_WRITE);
+
+		if (!m || (sc->v[i].addr & 7) || *(void **)sc->v[i].addr == sc->v[i].fn)
+			continue;
+		if (ro && mprotect((void *)page, 4096, m->prot | PROT_WRITE) < 0) {
+			sc->err = -errno;
+			continue;
+		}
+		__atomic_store_n((void **)sc->v[i].addr, sc->v[i].fn, __ATOMIC_RELEASE);
+		if (ro)
+			mprotect((void *)page, 4096, m->prot);
+	}
+	maps_free(&maps);
+	return 1;
+}
+
+int gotpatch_apply(void)
+{
+	static int late = -1; /* unknown yet */
+	struct scan sc = { 0 };
+	Dl_info self;
+	void *h;
+
+	/* Our own definitions: through our own handle, since a plain
+	 * reference would bind to glibc's as the program's do. */
+	if (!dladdr((void *)gotpatch_apply, &self) || !self.dli_fname)
+		return 0; /* linked into the program itself: interposed already */
+	if (!(h = dlopen(self.dli_fname, RTLD_LAZY | RTLD_NOLOAD)))
+		return 0;
+	sc.self = (uintptr_t)self.dli_fbase;
+	for (size_t i = 0; i < NNAMES; i++) {
+		sc.ours[i] = dlsym(h, names[i]);
+		if (late < 0 && sc.ours[i] && dlsym(RTLD_DEFAULT, names[i]) != sc.ours[i])
+			late = 1;
+	}
+	dlclose(h);
+	if (late < 0)
+		late = 0;
+	if (!late)
+		return 0; /* loaded at start: the loader did it */
+	dl_iterate_phdr(scan_module, &sc);
+	if (!sc.err && sc.n)
+		dl_iterate_phdr(write_slots, &sc);
+	free(sc.v);
+	return sc.err ? pt_error(-sc.err, "cannot redirect the program's signal calls to poketrace's: %s",
+				 strerror(-sc.err))
+		      : 0;
+}
