@@ -44,11 +44,11 @@ AGENT  = $(B)/libpoketrace-agent.so
 .PHONY: all deps check check-asan check-repeat demo bench clean tests examples
 all: $(SHLIB) $(STLIB) $(CLI) $(AGENT)
 
-# The interposed names as C strings, for core/gotpatch.c.
+# The interposed names, X(name) each, for arch/x86_64/sigguard_libc.c.
 $(B)/gen/interposed.inc: arch/x86_64/interposed.syms
 	@mkdir -p $(dir $@)
-	@sed 's/.*/"&",/' $< > $@
-$(B)/obj/core/gotpatch.o: $(B)/gen/interposed.inc
+	@sed 's/.*/X(&)/' $< > $@
+$(B)/obj/arch/x86_64/sigguard_libc.o: $(B)/gen/interposed.inc
 
 $(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)

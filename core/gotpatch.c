@@ -22,14 +22,11 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "arch/x86_64/sigguard.h"
 #include "base/error.h"
 #include "base/maps.h"
 
-/* The interposed names, from arch/x86_64/interposed.syms (generated). */
-static const char *const names[] = {
-#include "interposed.inc"
-};
-#define NNAMES (sizeof(names) / sizeof(names[0]))
+#define NMAX 64
 
 struct slot {
 	uintptr_t addr;
@@ -38,16 +35,17 @@ struct slot {
 
 struct scan {
 	uintptr_t self;            /* our own module's load address */
-	void *ours[NNAMES];        /* our definitions */
+	const struct sigguard_interposer *ours;
+	size_t nours;
 	struct slot *v;
 	size_t n, cap;
 	int err;
 };
 
-static int name_index(const char *s)
+static int name_index(const struct scan *sc, const char *s)
 {
-	for (size_t i = 0; i < NNAMES; i++)
-		if (!strcmp(s, names[i]))
+	for (size_t i = 0; i < sc->nours; i++)
+		if (!strcmp(s, sc->ours[i].name))
 			return (int)i;
 	return -1;
 }
@@ -63,7 +61,7 @@ static void add(struct scan *sc, uintptr_t addr, int idx)
 		}
 		sc->v = nv;
 	}
-	sc->v[sc->n++] = (struct slot){ addr, sc->ours[idx] };
+	sc->v[sc->n++] = (struct slot){ addr, sc->ours[idx].fn };
 }
 
 /* The relocations of one table that bind an interposed name to a slot. */
@@ -76,8 +74,8 @@ static void scan_relocs(struct scan *sc, uintptr_t bias, const ElfW(Rela) *r, si
 
 		if ((type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT) || !ELF64_R_SYM(r[i].r_info))
 			continue;
-		idx = name_index(strtab + symtab[ELF64_R_SYM(r[i].r_info)].st_name);
-		if (idx >= 0 && sc->ours[idx])
+		idx = name_index(sc, strtab + symtab[ELF64_R_SYM(r[i].r_info)].st_name);
+		if (idx >= 0)
 			add(sc, bias + r[i].r_offset, idx);
 	}
 }
@@ -153,25 +151,26 @@ int gotpatch_apply(void)
 	static int late = -1; /* unknown yet */
 	struct scan sc = { 0 };
 	Dl_info self;
-	void *h;
 
-	/* Our own definitions: through our own handle, since a plain
-	 * reference would bind to glibc's as the program's do. */
-	if (!dladdr((void *)gotpatch_apply, &self) || !self.dli_fname)
-		return 0; /* linked into the program itself: interposed already */
-	if (!(h = dlopen(self.dli_fname, RTLD_LAZY | RTLD_NOLOAD)))
-		return 0;
-	sc.self = (uintptr_t)self.dli_fbase;
-	for (size_t i = 0; i < NNAMES; i++) {
-		sc.ours[i] = dlsym(h, names[i]);
-		if (late < 0 && sc.ours[i] && dlsym(RTLD_DEFAULT, names[i]) != sc.ours[i])
-			late = 1;
-	}
-	dlclose(h);
-	if (late < 0)
+	sc.ours = sigguard_interposers(&sc.nours);
+	if (late < 0) {
+		/* Late: the program's calls bind to glibc's own.  (Not "not
+		 * ours": a sanitizer's runtime preloaded before us interposes
+		 * too, and reaches ours as its next.)  dlsym and dladdr only:
+		 * no dlopen, which the agent interposes. */
 		late = 0;
-	if (!late)
+		for (size_t i = 0; i < sc.nours; i++) {
+			void *found = dlsym(RTLD_DEFAULT, sc.ours[i].name);
+			Dl_info di;
+
+			if (found && found != sc.ours[i].fn && dladdr(found, &di) && di.dli_fname &&
+			    strstr(di.dli_fname, "/libc.so"))
+				late = 1;
+		}
+	}
+	if (!late || !dladdr((void *)gotpatch_apply, &self))
 		return 0; /* loaded at start: the loader did it */
+	sc.self = (uintptr_t)self.dli_fbase;
 	dl_iterate_phdr(scan_module, &sc);
 	if (!sc.err && sc.n)
 		dl_iterate_phdr(write_slots, &sc);

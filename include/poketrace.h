@@ -48,15 +48,31 @@
  *
  * Signals
  * -------
- * A thread with SIGTRAP blocked that hits an int3 kills the process, so while
- * this library is loaded it interposes sigaction, signal, bsd_signal,
- * sysv_signal, sigset, sigprocmask and pthread_sigmask: SIGTRAP is never
- * blocked (it is taken out of every mask and every handler's sa_mask), and a
- * SIGTRAP handler the program installs is kept and called by poketrace's own
- * for every trap that is not one of poketrace's sites (so the program's own
- * int3 still reaches it; sigaction(SIGTRAP, NULL, &old) returns the program's
- * handler).  Code that changes masks or handlers with raw system calls
- * bypasses this and is not supported.
+ * A thread with SIGTRAP blocked, or SIGTRAP's handler replaced, that hits an
+ * int3 kills the process.  So while this library is loaded (1) it interposes
+ * every glibc 2.36 function that sets a mask or a handler (sigaction, signal,
+ * sigset, sigprocmask, pthread_sigmask, sigsuspend, ppoll, pselect,
+ * epoll_pwait, setcontext, pthread_attr_setsigmask_np, SIGEV_THREAD
+ * callbacks, syscall() and the rest: README "Signals"): SIGTRAP and the
+ * engine's signal (SIGRTMAX-2, or sync_signal) are taken out of every mask,
+ * and a SIGTRAP handler the program installs is kept and called by
+ * poketrace's own, with its sa_mask and SA_ONSTACK, for every trap that is
+ * not one of poketrace's sites (sigaction(SIGTRAP, NULL, &old) returns the
+ * program's handler); loaded late (dlopen, poketrace attach) it points the
+ * program's GOT slots of those functions at its interposers; and (2) before
+ * every batch it checks each thread's real mask and the kernel's handlers,
+ * repairs what a raw system call or a late load left (the engine's signal
+ * unblocks SIGTRAP in a thread), and refuses the batch with -EDEADLK,
+ * writing nothing, when a running thread blocks both SIGTRAP and the
+ * engine's signal.  A mask changed by a raw system call during a batch
+ * (after its check) is not seen.
+ *
+ * Commits
+ * -------
+ * A batch is all or nothing: on success every site has its new bytes; on
+ * failure (a negative errno) every site has its old bytes, whatever step
+ * failed.  A call that changes code made from inside another poketrace call
+ * of the same thread (a signal handler) returns -EDEADLK.
  */
 #ifndef POKETRACE_H
 #define POKETRACE_H

@@ -113,7 +113,23 @@ refusals() {
 }
 
 
-cases="attach_detach refusals modules"
+# Workers that block every signal (before any poketrace is there): attach
+# unblocks SIGTRAP and the engine's signal in each thread through ptrace,
+# or no batch could ever be written safely.
+blocked_workers() {
+	LIVE_TARGET_BLOCK=1 start 600
+	expect 0 "$P" attach -p "$PID" -o "$W/d" -F 'work_*'
+	hits_of work_a
+	for _ in 1 2 3 4 5; do
+		expect 0 "$P" live -p "$PID" disable
+		expect 0 "$P" live -p "$PID" enable
+	done
+	expect 0 "$P" detach -p "$PID"
+	finish || fail "the program failed: $(cat "$W/prog.out" "$W/prog.err")"
+	has "$(cat "$W/prog.out")" " 0 wrong results"
+}
+
+cases="attach_detach refusals modules blocked_workers"
 if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
 for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
 echo "usage: $0 --list | CASE" >&2; exit 2

@@ -461,6 +461,83 @@ static void init_after_use(void)
 	OK(poketrace_init(NULL));
 }
 
-TEST_MAIN(CASE(procmem_fork), CASE(procmem_fdreuse), CASE(execmem_race), CASE(emfile), CASE(late_trap),
+/* gcc's =M,N entries (targets/prefix.c): the site is at the entry, where
+ * M-N nops are (they used to be merged across the function's start). */
+int pre72(int), pre83(int), pre51(int);
+
+static void prefix_entries(void)
+{
+	struct poketrace_site s;
+
+	OK(poketrace_init(NULL)); /* one thread: gcc's nops are normalized now */
+	OK(poketrace_site_lookup((uintptr_t)pre72, &s));
+	CHECK(s.addr == (uintptr_t)pre72 && s.symbol && !strcmp(s.symbol, "pre72") &&
+	      (s.flags & POKETRACE_SITE_NORMALIZED) && !(s.flags & POKETRACE_SITE_UNPATCHABLE),
+	      "pre72: site %#lx flags %#x", (unsigned long)s.addr, s.flags);
+	OK(poketrace_site_lookup((uintptr_t)pre83, &s));
+	CHECK(s.addr == (uintptr_t)pre83 && !(s.flags & POKETRACE_SITE_UNPATCHABLE), "pre83: flags %#x", s.flags);
+	OK(poketrace_site_lookup((uintptr_t)pre51, &s));
+	CHECK((s.flags & POKETRACE_SITE_UNPATCHABLE) && s.reason == POKETRACE_REASON_SHORT_NOPS,
+	      "pre51 (4 nops at its entry): flags %#x reason %d", s.flags, s.reason);
+	CHECK(pre72(41) == 42 && pre83(40) == 42 && pre51(39) == 42, "the functions after init");
+	OK(set_site((void *)pre72, POKETRACE_INSN_JMP, (void *)tramp_ret42));
+	CHECK(pre72(0) == 42, "pre72 patched");
+	CHECK(set_site((void *)pre51, POKETRACE_INSN_JMP, (void *)tramp_ret42) == -EPERM && pre51(0) == 3,
+	      "pre51 is not patchable");
+	OK(set_site((void *)pre72, POKETRACE_INSN_NOP, NULL));
+	CHECK(pre72(41) == 42, "pre72 back");
+}
+
+/* Sites on every other page (targets: scattered.o): making each page
+ * writable by itself split the mapping in as many pieces (the kernel's
+ * limit is 65530 mappings); sites of a mapping now share spans. */
+extern long (*const sc_table[])(long);
+extern const long sc_count;
+static int lines_before, lines_during;
+
+static int map_lines(void)
+{
+	char line[512];
+	int n = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		n++;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+static void count_at_step(int step)
+{
+	if (step == 2)
+		lines_during = map_lines();
+}
+
+static void scattered_spans(void)
+{
+	struct poketrace_patch *p = calloc((size_t)sc_count, sizeof(*p));
+	struct poketrace_batch_stats st;
+
+	OK(poketrace_init(NULL));
+	for (long i = 0; i < sc_count; i++)
+		p[i] = patch_of((void *)sc_table[i], POKETRACE_INSN_JMP, (void *)tramp_ret42);
+	lines_before = map_lines();
+	poke_test_hook = count_at_step;
+	OK(poketrace_patch(p, (size_t)sc_count, &st));
+	poke_test_hook = NULL;
+	printf("%ld sites on %ld pages: %u spans, %u mprotects, %d mappings during the batch (%d before)\n",
+	       sc_count, sc_count, st.ranges, st.mprotects, lines_during, lines_before);
+	CHECK(lines_during <= lines_before + 4, "the batch split the code into %d more mappings",
+	      lines_during - lines_before);
+	CHECK(sc_table[7](0) == 42, "patched");
+	for (long i = 0; i < sc_count; i++)
+		p[i].insn = POKETRACE_INSN_NOP;
+	OK(poketrace_patch(p, (size_t)sc_count, NULL));
+	CHECK(sc_table[7](0) == 8 && map_lines() == lines_before, "back");
+	free(p);
+}
+
+TEST_MAIN(CASE(scattered_spans), CASE(prefix_entries), CASE(procmem_fork), CASE(procmem_fdreuse), CASE(execmem_race), CASE(emfile), CASE(late_trap),
 	  CASE(sigsync_blocked), CASE(user_sigtrap), CASE(chain_flags), CASE(rwx_restore), CASE(fork_mid_batch),
 	  CASE(reentry), CASE(init_after_use))

@@ -14,7 +14,7 @@ CET          = -fcf-protection=full
 
 SITE_FLAVORS = mcount mcount_cet pfe_gcc pfe_clang pfe_clang_cet
 TEST_BINS = $(SITE_FLAVORS:%=$(T)/t_sites_%) $(T)/t_poke $(T)/t_engine $(T)/t_commit $(T)/t_hygiene $(T)/t_signals $(T)/t_stress \
-	$(T)/t_gcc_threaded $(T)/t_links $(T)/t_ops $(T)/t_links_cpp $(T)/gdb_target $(T)/e2e $(T)/cpp_prog $(T)/live_target $(T)/ctl_target $(T)/flood
+	$(T)/t_gcc_threaded $(T)/t_links $(T)/t_ops $(T)/t_links_cpp $(T)/gdb_target $(T)/e2e $(T)/cpp_prog $(T)/live_target $(T)/ctl_target $(T)/flood $(T)/late_target $(T)/late_target2
 TEST_LIBS = $(T)/libt_shared.so $(T)/libt_dl.so $(T)/libt_dl_clang.so
 
 tests: $(TEST_BINS) $(TEST_LIBS) $(CLI) examples
@@ -69,9 +69,18 @@ $(T)/t_poke: tests/t_poke.c $(TO)/funcs_pfe_clang.o $(TO)/tramp.o $(T)/libt_shar
 	@echo "  TEST    $@"
 	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/funcs_pfe_clang.o $(TO)/tramp.o -L$(T) -lt_shared $(RPATH) $(TESTLIBS)
 
-$(T)/t_engine: tests/t_engine.c $(TO)/funcs_pfe_clang.o $(TO)/tramp.o $(T)/libt_shared.so $(STLIB) tests/harness.h
+# 400 functions on every other page (aligned to 8 KiB): scattered sites
+$(TO)/scattered.c: tests/gen_funcs.sh $(TO)/.dir
+	@sh tests/gen_funcs.sh 400 sc | sed 's/__attribute__((noinline))/__attribute__((noinline, aligned(8192)))/' > $@
+$(TO)/scattered.o: $(TO)/scattered.c
+	@$(CLANG) -O1 -fPIE $(PFE_FLAGS) -c $< -o $@
+$(TO)/prefix.o: tests/targets/prefix.c $(TO)/.dir
+	@$(GCC) -O2 -g -fPIE -c $< -o $@
+$(T)/t_engine: tests/t_engine.c $(TO)/funcs_pfe_clang.o $(TO)/tramp.o $(TO)/prefix.o $(TO)/scattered.o \
+		$(T)/libt_shared.so $(STLIB) tests/harness.h
 	@echo "  TEST    $@"
-	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/funcs_pfe_clang.o $(TO)/tramp.o -L$(T) -lt_shared $(RPATH) $(TESTLIBS)
+	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/funcs_pfe_clang.o $(TO)/tramp.o $(TO)/prefix.o $(TO)/scattered.o \
+		-L$(T) -lt_shared $(RPATH) $(TESTLIBS)
 
 $(T)/t_commit: tests/t_commit.c $(TO)/funcs_pfe_clang.o $(TO)/tramp.o $(T)/libt_shared.so $(STLIB) tests/harness.h
 	@echo "  TEST    $@"
@@ -147,3 +156,10 @@ $(T)/ctl_target: tests/targets/ctl_target.c $(SHLIB) $(TO)/.dir
 
 $(T)/flood: tests/targets/flood.c $(TO)/.dir
 	@$(CLANG) -O2 -g $(PFE_FLAGS) -pthread -o $@ $<
+
+# --- programs that load poketrace late (dlopen), t_load.sh; the second has
+# its functions elsewhere (a file replaced on disk by another build)
+$(T)/late_target: tests/targets/late_target.c $(TO)/.dir
+	@$(CLANG) -O2 -g $(PFE_FLAGS) -Iinclude -pthread -o $@ $< -ldl
+$(T)/late_target2: tests/targets/late_target.c $(TO)/.dir
+	@$(CLANG) -O2 -g $(PFE_FLAGS) -Iinclude -pthread -DPAD -o $@ $< -ldl

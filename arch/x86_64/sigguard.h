@@ -16,6 +16,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef void (*sigguard_fn)(int, siginfo_t *, void *);
 
@@ -53,5 +54,13 @@ void sigguard_reown(void);
  * program sees as its handler, and setting it. */
 int sigguard_get_chained(int sig, struct sigaction *out);
 int sigguard_set_chained(int sig, const struct sigaction *act);
+
+/* The interposers by name, at their addresses in this library (for a late
+ * load, which points the program's GOT slots at them). */
+struct sigguard_interposer {
+	const char *name;
+	void *fn;
+};
+const struct sigguard_interposer *sigguard_interposers(size_t *n);
 
 #endif

@@ -514,3 +514,59 @@ PT_EXPORT long syscall(long nr, ...)
 	r = raw_syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 	return r < 0 && r > -4096 ? fail((int)-r) : r;
 }
+
+/* ------------------------------------------------------------ for a late load */
+
+/* The interposers' own addresses: through hidden aliases, since a plain
+ * reference from this library binds, like the program's calls, to glibc's
+ * definition when poketrace was loaded late. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpragmas"
+#pragma GCC diagnostic ignored "-Wunknown-warning-option"
+#pragma GCC diagnostic ignored "-Wmissing-attributes"
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+/* name, a C name of the function (for its type), its symbol */
+#define SELF(name, fn, sym) extern __typeof__(fn) self_##name __attribute__((alias(sym), visibility("hidden")));
+SELF(sigaction, sigaction, "sigaction")
+SELF(signal, signal, "signal")
+SELF(bsd_signal, bsd_signal, "bsd_signal")
+SELF(sysv_signal, sysv_signal, "sysv_signal")
+SELF(__sysv_signal, __sysv_signal, "__sysv_signal")
+SELF(ssignal, ssignal, "ssignal")
+SELF(sigset, sigset, "sigset")
+SELF(sigignore, sigignore, "sigignore")
+SELF(siginterrupt, siginterrupt, "siginterrupt")
+SELF(sigprocmask, sigprocmask, "sigprocmask")
+SELF(pthread_sigmask, pthread_sigmask, "pthread_sigmask")
+SELF(sighold, sighold, "sighold")
+SELF(sigsetmask, sigsetmask, "sigsetmask")
+SELF(sigblock, sigblock, "sigblock")
+SELF(setcontext, setcontext, "setcontext")
+SELF(swapcontext, swapcontext, "swapcontext")
+SELF(pthread_attr_setsigmask_np, pthread_attr_setsigmask_np, "pthread_attr_setsigmask_np")
+SELF(sigsuspend, sigsuspend, "sigsuspend")
+SELF(sigpause, pt_bsd_sigpause, "sigpause")
+SELF(__sigpause, __sigpause, "__sigpause")
+SELF(__xpg_sigpause, pt_xpg_sigpause, "__xpg_sigpause")
+SELF(ppoll, ppoll, "ppoll")
+SELF(pselect, pselect, "pselect")
+SELF(epoll_pwait, epoll_pwait, "epoll_pwait")
+SELF(epoll_pwait2, epoll_pwait2, "epoll_pwait2")
+SELF(timer_create, timer_create, "timer_create")
+SELF(mq_notify, mq_notify, "mq_notify")
+SELF(syscall, syscall, "syscall")
+#pragma GCC diagnostic pop
+
+/* One entry per name of interposed.syms (a name without its alias above
+ * does not compile). */
+static const struct sigguard_interposer table[] = {
+#define X(name) { #name, (void *)&self_##name },
+#include "interposed.inc"
+#undef X
+};
+
+const struct sigguard_interposer *sigguard_interposers(size_t *n)
+{
+	*n = sizeof(table) / sizeof(table[0]);
+	return table;
+}
