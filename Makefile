@@ -21,10 +21,12 @@ LIB_SRCS = base/error.c base/ptrset.c base/kvfile.c base/ctlpath.c \
 	arch/x86_64/writer.c arch/x86_64/tramp.c arch/x86_64/saferead.c \
 	core/elfscan.c core/proto.c core/module.c core/sites.c core/siteapi.c core/patch.c core/engine.c \
 	core/image.c core/gdbjit.c core/reclaim.c core/hooks.c core/links.c core/ops.c core/tracerctl.c
-CLI_SRCS = cli/main.c cli/cmd_sites.c cli/cmd_record.c cli/cmd_report.c cli/cmd_live.c cli/trace.c \
-	cli/analyze.c cli/inject.c
+CLI_SRCS = cli/main.c cli/cmd_sites.c cli/cmd_record.c cli/cmd_live.c cli/inject.c \
+	cli/reader.c cli/names.c cli/calls.c cli/pathtree.c cli/readcmd.c \
+	cli/cmd_report.c cli/cmd_graph.c cli/cmd_replay.c cli/cmd_dump.c cli/cmd_info.c
 AGENT_SRCS = trace/clock.c trace/tbuf.c trace/ctf.c trace/tracer.c \
-	agent/agent.c agent/config.c agent/writer.c agent/dlhook.c agent/select.c agent/control.c
+	agent/agent.c agent/config.c agent/writer.c agent/dlhook.c agent/select.c agent/control.c \
+	agent/threads.c
 
 LIB_OBJS = $(LIB_SRCS:%.c=$(B)/obj/%.o)
 CLI_OBJS = $(CLI_SRCS:%.c=$(B)/obj/%.o)
@@ -61,7 +63,7 @@ $(STLIB): $(LIB_OBJS)
 
 $(CLI): $(CLI_OBJS) $(STLIB)
 	@echo "  LD      $@"
-	@$(CC) $(SAN) -o $@ $(CLI_OBJS) $(STLIB) $(LIBS) -lstdc++
+	@$(CC) $(SAN) -o $@ $(CLI_OBJS) $(STLIB) $(LIBS) -liberty
 
 $(AGENT): $(AGENT_OBJS) $(LIB_OBJS) libpoketrace.map
 	@echo "  LD      $@"
