@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/outline.h"
 #include "cli/readcmd.h"
 
 int dump_flame(struct readopts *o, struct trace *t);
@@ -16,7 +17,30 @@ int dump_flame(struct readopts *o, struct trace *t);
 struct chrome {
 	struct trace *t;
 	int pid;
+	struct outline out;
 };
+
+/* A function name as a JSON string; names are ASCII symbols, mostly with
+ * nothing to escape. */
+static void ol_json(struct outline *o, const char *s)
+{
+	ol_mem(o, "\"", 1);
+	for (const char *p = s; *p; p++) {
+		char esc[8];
+
+		if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+			continue;
+		ol_mem(o, s, (size_t)(p - s));
+		if (*p == '"' || *p == '\\')
+			snprintf(esc, sizeof(esc), "\\%c", *p);
+		else
+			snprintf(esc, sizeof(esc), "\\u%04x", *p);
+		ol_str(o, esc);
+		s = p + 1;
+	}
+	ol_str(o, s);
+	ol_mem(o, "\"", 1);
+}
 
 static void json_string(const char *s)
 {
@@ -40,9 +64,14 @@ static uint64_t ns_at(const struct trace *t, uint64_t ts)
 	return (uint64_t)((unsigned __int128)(ts - t->t0) * 1000000000u / t->freq);
 }
 
-static void put_us(const char *key, uint64_t ns)
+static void put_us(struct outline *o, const char *key, uint64_t ns)
 {
-	printf(",\"%s\":%llu.%03llu", key, (unsigned long long)(ns / 1000), (unsigned long long)(ns % 1000));
+	ol_mem(o, ",\"", 2);
+	ol_str(o, key);
+	ol_mem(o, "\":", 2);
+	ol_uint(o, ns / 1000, 1);
+	ol_mem(o, ".", 1);
+	ol_uint0(o, ns % 1000, 3);
 }
 
 static void leave(void *arg, struct cthread *th, struct cframe *f, uint64_t end, enum cut cut,
@@ -56,15 +85,23 @@ static void leave(void *arg, struct cthread *th, struct cframe *f, uint64_t end,
 
 	uint64_t a = ns_at(c->t, f->start), b = ns_at(c->t, end);
 
+	struct outline *o = &c->out;
+
 	(void)exit;
-	printf(",\n{\"ph\":\"X\",\"pid\":%d,\"tid\":%u", c->pid, th->tid);
-	put_us("ts", a);
-	put_us("dur", b - a);
-	printf(",\"name\":");
-	json_string(trace_fn_name(c->t, f->fn));
-	if (cut)
-		printf(",\"args\":{\"cut\":\"%s\"}", why[cut]);
-	putchar('}');
+	ol_str(o, ",\n{\"ph\":\"X\",\"pid\":");
+	ol_uint(o, (uint64_t)c->pid, 1);
+	ol_str(o, ",\"tid\":");
+	ol_uint(o, th->tid, 1);
+	put_us(o, "ts", a);
+	put_us(o, "dur", b - a);
+	ol_str(o, ",\"name\":");
+	ol_json(o, trace_fn_name(c->t, f->fn));
+	if (cut) {
+		ol_str(o, ",\"args\":{\"cut\":\"");
+		ol_str(o, why[cut]);
+		ol_str(o, "\"}");
+	}
+	ol_mem(o, "}", 1);
 }
 
 static const char *basename_of(const char *cmd, char *buf, size_t cap)
@@ -111,7 +148,8 @@ static void names(const struct chrome *c, const struct readopts *o)
 
 static void dump_chrome(struct readopts *o, struct trace *t)
 {
-	struct chrome c = { t, t->pid };
+	static struct chrome chrome;
+	struct chrome *c = &chrome;
 	struct read_totals tot = { 0 };
 	struct calls_cfg cc;
 	struct rd_merge m;
@@ -119,8 +157,10 @@ static void dump_chrome(struct readopts *o, struct trace *t)
 	struct rd_stream *s;
 	bool entries_only = !strcmp(t->tracer, "function");
 
-	if (!c.pid)
-		c.pid = t->nstreams ? (int)t->streams[0].tid : 1; /* no info: the first thread's (the lowest) tid */
+	c->t = t;
+	c->pid = t->pid;
+	if (!c->pid)
+		c->pid = t->nstreams ? (int)t->streams[0].tid : 1; /* no info: the first thread's (the lowest) tid */
 	ths = calloc(t->nstreams ? t->nstreams : 1, sizeof(*ths));
 	if (!ths || rd_merge_init(t, &m, readopts_want, o) < 0) {
 		free(ths);
@@ -128,23 +168,27 @@ static void dump_chrome(struct readopts *o, struct trace *t)
 		return;
 	}
 	readopts_calls(o, &cc);
-	cc.arg = &c;
+	cc.arg = c;
 	cc.leave = leave;
 	for (size_t i = 0; i < t->nstreams; i++)
 		calls_init(&ths[i], t->streams[i].tid);
 	printf("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[");
-	names(&c, o);
+	names(c, o);
 	while ((s = rd_merge_top(&m))) {
 		struct cthread *th = &ths[s - t->streams];
 
 		if (entries_only) {
 			/* the function tracer: instants */
 			if (s->head.kind == RD_ENTRY && s->head.ts >= o->from && s->head.ts <= o->to) {
-				printf(",\n{\"ph\":\"i\",\"s\":\"t\",\"pid\":%d,\"tid\":%u", c.pid, s->tid);
-				put_us("ts", ns_at(t, s->head.ts));
-				printf(",\"name\":");
-				json_string(trace_fn_name(t, s->head.fn));
-				putchar('}');
+				char head[96];
+
+				snprintf(head, sizeof(head), ",\n{\"ph\":\"i\",\"s\":\"t\",\"pid\":%d,\"tid\":%u", c->pid,
+					 s->tid);
+				ol_str(&c->out, head);
+				put_us(&c->out, "ts", ns_at(t, s->head.ts));
+				ol_str(&c->out, ",\"name\":");
+				ol_json(&c->out, trace_fn_name(t, s->head.fn));
+				ol_mem(&c->out, "}", 1);
 			}
 		} else {
 			calls_event(&cc, th, &s->head);
@@ -159,6 +203,7 @@ static void dump_chrome(struct readopts *o, struct trace *t)
 		read_totals_add(&tot, &ths[i]);
 		calls_free(&ths[i]);
 	}
+	ol_flush(&c->out);
 	printf("\n]}\n");
 	if (tot.cut || tot.gaps)
 		read_say_cut(stderr, &tot);

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/names.h"
+#include "cli/outline.h"
 #include "cli/readcmd.h"
 
 enum field { F_DURATION, F_TID, F_ADDR, F_TIME, F_DELTA, F_ELAPSED, NFIELDS };
@@ -33,60 +34,79 @@ struct replay {
 	int nfields;
 	uint64_t min_time;         /* -t, cycles */
 	uint64_t to;               /* the end of the time range */
-	uint64_t *last;            /* per stream: the timestamp of its last line (delta) */
+	uint64_t *last;            /* per stream: 1 + the timestamp of its last line (delta), 0: none yet */
 	bool one_line_pending;     /* the exit just looked at is to be consumed */
+	struct outline out;
 };
 
 static void print_fields(struct replay *r, uint32_t tid, uint32_t fn, uint64_t ts, const uint64_t *dur)
 {
 	const struct trace *t = r->t;
 	uint64_t *last = &r->last[r->s - t->streams];
-	char b[32];
+	struct outline *o = &r->out;
 
 	for (int i = 0; i < r->nfields; i++) {
+		ol_spaces(o, 2);
 		switch (r->order[i]) {
 		case F_DURATION:
-			printf("  %10s", dur ? format_time(b, 32, trace_ns(t, *dur)) : "");
+			if (dur)
+				ol_time(o, trace_ns(t, *dur));
+			else
+				ol_spaces(o, 10);
 			break;
 		case F_TID:
-			printf("  %7u", tid);
+			ol_uint(o, tid, 7);
 			break;
-		case F_ADDR:
-			printf("  %#14llx", (unsigned long long)t->funcs[fn].addr);
+		case F_ADDR: {
+			char b[32];
+
+			snprintf(b, sizeof(b), "%#14llx", (unsigned long long)t->funcs[fn].addr);
+			ol_str(o, b);
 			break;
+		}
 		case F_TIME: {
 			unsigned __int128 ns = (unsigned __int128)ts * 1000000000u / t->freq;
 
-			printf("  %10llu.%09llu", (unsigned long long)(ns / 1000000000u),
-			       (unsigned long long)(ns % 1000000000u));
+			ol_uint(o, (uint64_t)(ns / 1000000000u), 10);
+			ol_mem(o, ".", 1);
+			ol_uint0(o, (uint64_t)(ns % 1000000000u), 9);
 			break;
 		}
 		case F_DELTA:
-			printf("  %10s", *last ? format_time(b, 32, trace_ns(t, ts - *last)) : "");
+			if (*last)
+				ol_time(o, trace_ns(t, ts - (*last - 1)));
+			else
+				ol_spaces(o, 10);
 			break;
 		case F_ELAPSED:
-			printf("  %10s", format_time(b, 32, trace_ns(t, ts - t->t0)));
+			ol_time(o, trace_ns(t, ts - t->t0));
 			break;
 		case NFIELDS:
 			break;
 		}
 	}
-	*last = ts ? ts : 1;
-	printf("  ");
+	*last = ts + 1;
+	ol_spaces(o, 2);
 }
 
 /* "name(args)": no "()" added to a name that has its parameter list. */
-static void print_call(const struct trace *t, const struct rd_event *e)
+static void print_call(struct replay *r, const struct rd_event *e)
 {
+	const struct trace *t = r->t;
 	const char *name = trace_fn_name(t, e->fn);
 	bool params = t->name_form == NAME_FULL && t->funcs[e->fn].name[NAME_FULL] != t->funcs[e->fn].name[NAME_MANGLED];
 	char args[512];
 
+	ol_str(&r->out, name);
+	if (!e->nvals) {
+		if (!params)
+			ol_mem(&r->out, "()", 2);
+		return;
+	}
 	trace_format_args(t, e, args, sizeof(args));
 	if (params)
-		printf("%s%s%s", name, args[0] ? " " : "", args);
-	else
-		printf("%s%s", name, args[0] ? args : "()");
+		ol_mem(&r->out, " ", 1);
+	ol_str(&r->out, args);
 }
 
 static void enter(void *arg, struct cthread *th, struct cframe *f, const struct rd_event *e)
@@ -104,17 +124,20 @@ static void enter(void *arg, struct cthread *th, struct cframe *f, const struct 
 		if (f->node == HIDDEN)
 			return;
 		print_fields(r, th->tid, e->fn, e->ts, &d);
-		printf("%*s", 2 * (int)f->level, "");
-		print_call(r->t, e);
-		trace_format_ret(r->t, next, ret, sizeof(ret));
-		printf("%s;\n", ret);
+		ol_spaces(&r->out, 2 * (size_t)f->level);
+		print_call(r, e);
+		if (next->nvals) {
+			trace_format_ret(r->t, next, ret, sizeof(ret));
+			ol_str(&r->out, ret);
+		}
+		ol_mem(&r->out, ";\n", 2);
 		return;
 	}
 	f->node = OPEN;
 	print_fields(r, th->tid, e->fn, e->ts, NULL);
-	printf("%*s", 2 * (int)f->level, "");
-	print_call(r->t, e);
-	printf(" {\n");
+	ol_spaces(&r->out, 2 * (size_t)f->level);
+	print_call(r, e);
+	ol_mem(&r->out, " {\n", 3);
 }
 
 static void leave(void *arg, struct cthread *th, struct cframe *f, uint64_t end, enum cut cut,
@@ -131,18 +154,27 @@ static void leave(void *arg, struct cthread *th, struct cframe *f, uint64_t end,
 	if (f->node != OPEN)
 		return;
 	print_fields(r, th->tid, f->fn, end, cut ? NULL : &d);
-	ret[0] = '\0';
-	if (exit)
+	ol_spaces(&r->out, 2 * (size_t)f->level);
+	ol_mem(&r->out, "}", 1);
+	if (exit && exit->nvals) {
 		trace_format_ret(r->t, exit, ret, sizeof(ret));
-	if (cut)
-		printf("%*s}%s /* %s (%s) */\n", 2 * (int)f->level, "", ret, trace_fn_name(r->t, f->fn), why[cut]);
-	else
-		printf("%*s}%s /* %s */\n", 2 * (int)f->level, "", ret, trace_fn_name(r->t, f->fn));
+		ol_str(&r->out, ret);
+	}
+	ol_mem(&r->out, " /* ", 4);
+	ol_str(&r->out, trace_fn_name(r->t, f->fn));
+	if (cut) {
+		ol_mem(&r->out, " (", 2);
+		ol_str(&r->out, why[cut]);
+		ol_mem(&r->out, ")", 1);
+	}
+	ol_mem(&r->out, " */\n", 4);
 }
 
 static void gap(void *arg, struct cthread *th, const struct rd_event *e)
 {
-	(void)arg;
+	struct replay *r = arg;
+
+	ol_flush(&r->out);
 	if (e->lost)
 		printf("# thread %u: %llu events lost here\n", th->tid, (unsigned long long)e->lost);
 	else
@@ -224,8 +256,8 @@ static void replay_entries(struct replay *r, struct rd_merge *m, const struct re
 		r->s = s;
 		if (e->kind == RD_ENTRY && e->ts >= o->from && e->ts <= o->to) {
 			print_fields(r, s->tid, e->fn, e->ts, NULL);
-			print_call(r->t, e);
-			printf("\n");
+			print_call(r, e);
+			ol_mem(&r->out, "\n", 1);
 		}
 		rd_merge_next(r->t, m);
 	}
@@ -295,7 +327,7 @@ int cmd_replay(int argc, char **argv)
 	};
 	struct readopts o;
 	struct trace t;
-	struct replay r = { 0 };
+	static struct replay r;
 	struct calls_cfg cc;
 	struct rd_merge m;
 	char **focus = calloc((size_t)argc + 1, sizeof(char *)), **hide = calloc((size_t)argc + 1, sizeof(char *));
@@ -372,6 +404,7 @@ int cmd_replay(int argc, char **argv)
 			replay_entries(&r, &m, &o);
 		else
 			replay_calls(&r, &m, &cc);
+		ol_flush(&r.out);
 		rd_merge_free(&m);
 	}
 	free(r.last);

@@ -14,7 +14,8 @@ CET          = -fcf-protection=full
 
 SITE_FLAVORS = mcount mcount_cet pfe_gcc pfe_clang pfe_clang_cet
 TEST_BINS = $(SITE_FLAVORS:%=$(T)/t_sites_%) $(T)/t_poke $(T)/t_signals $(T)/t_stress \
-	$(T)/t_gcc_threaded $(T)/t_links $(T)/t_ops $(T)/t_links_cpp $(T)/gdb_target $(T)/e2e $(T)/cpp_prog $(T)/live_target $(T)/ctl_target
+	$(T)/t_gcc_threaded $(T)/t_links $(T)/t_ops $(T)/t_links_cpp $(T)/gdb_target $(T)/e2e $(T)/cpp_prog $(T)/live_target $(T)/ctl_target \
+	$(T)/gen_trace
 TEST_LIBS = $(T)/libt_shared.so $(T)/libt_dl.so $(T)/libt_dl_clang.so
 
 tests: $(TEST_BINS) $(TEST_LIBS) $(CLI) examples
@@ -132,3 +133,8 @@ $(T)/live_target: tests/targets/live_target.c $(TO)/.dir
 # under check-asan the library brings the sanitizer runtime)
 $(T)/ctl_target: tests/targets/ctl_target.c $(SHLIB) $(TO)/.dir
 	@$(CLANG) -O2 -g $(PFE_FLAGS) -Iinclude -pthread -o $@ $< -L$(B) -lpoketrace -Wl,-rpath,'$$ORIGIN/..'
+
+# --- traces with known contents, through the agent's own encoder (t_read.sh)
+$(T)/gen_trace: tests/gen_trace.c trace/tbuf.c trace/ctf.c trace/clock.c $(HDRS) $(TO)/.dir
+	@echo "  TEST    $@"
+	@$(CC) $(TESTCFLAGS) -O2 -o $@ $< trace/tbuf.c trace/ctf.c trace/clock.c
