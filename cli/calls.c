@@ -105,7 +105,7 @@ struct cframe *calls_shown_parent(struct cthread *th, struct cframe *f)
 
 static void push(const struct calls_cfg *c, struct cthread *th, const struct rd_event *e)
 {
-	struct cframe *f, *p = th->depth ? &th->stack[th->depth - 1] : NULL;
+	struct cframe *f, *p;
 
 	if (th->depth == th->cap) {
 		uint32_t cap = th->cap ? th->cap * 2 : 64;
@@ -116,6 +116,7 @@ static void push(const struct calls_cfg *c, struct cthread *th, const struct rd_
 		th->stack = nv;
 		th->cap = cap;
 	}
+	p = th->depth ? &th->stack[th->depth - 1] : NULL; /* after the stack moved */
 	f = &th->stack[th->depth++];
 	memset(f, 0, sizeof(*f));
 	f->fn = e->fn;
@@ -124,12 +125,38 @@ static void push(const struct calls_cfg *c, struct cthread *th, const struct rd_
 	f->focus = !c->focus_fn || (p && p->focus) || c->focus_fn[e->fn];
 	f->hidden = (p && p->hidden) || (c->hide_fn && c->hide_fn[e->fn]);
 	f->shown = e->ts >= c->from && f->focus && !f->hidden && (!c->max_depth || f->level < c->max_depth);
+	f->same = -1;
 	if (f->shown) {
 		uint32_t *n = active_ref(th, e->fn, true);
 
-		f->outer = !n || (*n)++ == 0;
+		if (n) {
+			f->same = (int32_t)*n - 1;
+			*n = th->depth; /* 1 + this frame's index */
+		}
+		f->outer = f->same < 0;
 		if (c->enter)
 			c->enter(c->arg, th, f, e);
+	}
+}
+
+/* What a shown call ending adds to its function's total (see calls.h):
+ * timed and outermost, its duration; timed inside another call of the
+ * function, nothing now (kept with that call in case it is cut); cut, what it
+ * kept, passed on the same way. */
+static void total_of(struct cthread *th, struct cframe *f, uint64_t d, enum cut cut)
+{
+	struct cframe *up = f->same >= 0 ? &th->stack[f->same] : NULL;
+	uint64_t t = cut ? f->pend : d;
+	uint32_t n = cut ? f->pend_n : 1;
+
+	f->total = 0;
+	f->total_n = 0;
+	if (up) {
+		up->pend += t;
+		up->pend_n += n;
+	} else {
+		f->total = t;
+		f->total_n = n;
 	}
 }
 
@@ -145,9 +172,12 @@ static void pop(const struct calls_cfg *c, struct cthread *th, uint64_t end, enu
 
 		if (cut)
 			th->cut++;
+		total_of(th, f, end - f->start, cut);
 		if (c->leave)
 			c->leave(c->arg, th, f, end, cut, exit);
-		if (n && --*n == 0)
+		if (n && f->same >= 0)
+			*n = (uint32_t)f->same + 1;
+		else if (n)
 			active_remove(th, f->fn);
 	}
 	th->depth--;

@@ -9,9 +9,12 @@
  *   gap is never paired with an exit after it.  So does the end of the
  *   stream, or of the time range, for the calls still open then.  A cut call
  *   has no duration: it is counted as cut, never in a time;
- * - recursion: a call is "outer" when no other shown call of its function is
- *   open in the thread; only outer calls add to a function's total time
- *   (uftrace's rule), so a total never exceeds the time the thread spent.
+ * - recursion: a function's total time counts a call only if no other shown
+ *   call of the function encloses it (uftrace's rule), so a total never
+ *   exceeds the time the thread spent in the function.  When the enclosing
+ *   call is cut, the calls of the function it enclosed that were timed count
+ *   instead (outermost among the timed): the total stays at least the self
+ *   time, and every call it counts lies between Min and Max.
  * - shown: inside the time range and the filters (-F, -N, -D of replay). */
 #ifndef PT_CLI_CALLS_H
 #define PT_CLI_CALLS_H
@@ -34,7 +37,12 @@ struct cframe {
 	uint32_t level;      /* shown calls below it in the stack: its indentation */
 	uint64_t start;
 	uint64_t child;      /* time in its callees whose exits were seen */
-	bool shown, outer;
+	int32_t same;        /* the stack index of the innermost shown call of fn enclosing it, or -1 */
+	uint64_t pend;       /* timed calls of fn inside it that would count if it is cut: time */
+	uint32_t pend_n;     /* ... and how many */
+	uint64_t total;      /* at leave: what the call adds to its function's total */
+	uint32_t total_n;    /* ... as that many (outermost) calls */
+	bool shown, outer;   /* outer: no shown call of fn encloses it */
 	bool focus;          /* -F: it or a caller is a -F function */
 	bool hidden;         /* -N: it or a caller is a -N function */
 	uint32_t node;       /* the command's (call-path node) */
@@ -44,7 +52,7 @@ struct cthread {
 	uint32_t tid;
 	struct cframe *stack;
 	uint32_t depth, cap;
-	uint32_t *active;    /* fn + 1 -> open shown calls, open addressing */
+	uint32_t *active;    /* fn + 1 -> 1 + stack index of its innermost open shown call */
 	uint32_t *active_n;
 	uint32_t active_cap, active_used;
 	uint64_t last_ts;

@@ -219,7 +219,7 @@ static void print_header(const struct replay *r)
 {
 	printf("#");
 	for (int i = 0; i < r->nfields; i++)
-		printf("%s%*s", i ? "  " : " ", fields[r->order[i]].width + (i ? 0 : 1), fields[r->order[i]].header);
+		printf("%s%*s", i ? "  " : " ", fields[r->order[i]].width, fields[r->order[i]].header);
 	printf("  FUNCTION\n");
 }
 

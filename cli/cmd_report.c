@@ -48,7 +48,7 @@ static int cmp_cut(const void *a, const void *b)
 }
 
 /* A call's figures: its duration in min/max; its time without the callees
- * in self; in total only if it is its function's outermost open call. */
+ * in self; in total what the tracker says (the outermost calls timed). */
 static void leave(void *arg, struct cthread *th, struct cframe *f, uint64_t end, enum cut cut,
 		  const struct rd_event *exit)
 {
@@ -58,6 +58,8 @@ static void leave(void *arg, struct cthread *th, struct cframe *f, uint64_t end,
 	(void)th;
 	(void)exit;
 	r->calls++;
+	r->total += f->total;
+	r->outer += f->total_n;
 	if (cut) {
 		r->cut++;
 		return;
@@ -66,10 +68,6 @@ static void leave(void *arg, struct cthread *th, struct cframe *f, uint64_t end,
 		r->min = d;
 	if (d > r->max)
 		r->max = d;
-	if (f->outer) {
-		r->total += d;
-		r->outer++;
-	}
 	r->self += d > f->child ? d - f->child : 0;
 }
 

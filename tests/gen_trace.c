@@ -8,7 +8,8 @@
  * packet).  The clock runs at 1 GHz: one cycle is one nanosecond.
  *
  *   gen_trace DIR < SCRIPT     lines of:
- *     func NAME                 the next function id (0, 1, ...)
+ *     func NAME [KINDS]         the next function id (0, 1, ...); KINDS: its
+ *                               recorded argument and return kinds ("si:i")
  *     thread TID [NAME]         the thread of the lines that follow
  *     E TS FN [ARG...]          an entry (FN: a name or an id), with arguments
  *     S INDEX STRING            a string argument of the entry just written
@@ -37,7 +38,7 @@
 
 static const char *dir;
 static struct trace_clock clk = { false, 1000000000u, 0, 0 };
-static char *fnames[MAX_FUNCS];
+static char *fnames[MAX_FUNCS], *fkinds[MAX_FUNCS];
 static size_t nfuncs;
 
 struct gthread {
@@ -156,7 +157,8 @@ static void finish(void)
 		die(path);
 	fprintf(f, "# id\taddress\tmodule\tsymbol\tkinds\n");
 	for (size_t i = 0; i < nfuncs; i++)
-		fprintf(f, "%zu\t%#zx\t/generated/prog\t%s\t-\n", i, 0x401000 + 16 * i, fnames[i]);
+		fprintf(f, "%zu\t%#zx\t/generated/prog\t%s\t%s\n", i, 0x401000 + 16 * i, fnames[i],
+			fkinds[i] ? fkinds[i] : "-");
 	fclose(f);
 	snprintf(path, sizeof(path), "%s/poketrace/threads", dir);
 	if (!(f = fopen(path, "w")))
@@ -209,7 +211,8 @@ static void script(void)
 			w[n++] = p;
 		if (!n || w[0][0] == '#')
 			continue;
-		if (!strcmp(w[0], "func") && n == 2 && nfuncs < MAX_FUNCS) {
+		if (!strcmp(w[0], "func") && n >= 2 && nfuncs < MAX_FUNCS) {
+			fkinds[nfuncs] = n > 2 ? strdup(w[2]) : NULL;
 			fnames[nfuncs++] = strdup(w[1]);
 		} else if (!strcmp(w[0], "thread") && n >= 2) {
 			g = thread_of((uint32_t)strtoul(w[1], NULL, 10));
