@@ -41,7 +41,7 @@ AGENT  = $(B)/libpoketrace-agent.so
 # Keep generated intermediates (objects of pattern rules, generated C).
 .SECONDARY:
 
-.PHONY: all deps check check-asan demo bench clean tests examples
+.PHONY: all deps check check-asan demo bench clean tests examples bench-read
 all: $(SHLIB) $(STLIB) $(CLI) $(AGENT)
 
 $(B)/obj/%.o: %.c $(HDRS)

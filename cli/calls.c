@@ -133,7 +133,6 @@ static void push(const struct calls_cfg *c, struct cthread *th, const struct rd_
 			f->same = (int32_t)*n - 1;
 			*n = th->depth; /* 1 + this frame's index */
 		}
-		f->outer = f->same < 0;
 		if (c->enter)
 			c->enter(c->arg, th, f, e);
 	}

@@ -42,7 +42,7 @@ struct cframe {
 	uint32_t pend_n;     /* ... and how many */
 	uint64_t total;      /* at leave: what the call adds to its function's total */
 	uint32_t total_n;    /* ... as that many (outermost) calls */
-	bool shown, outer;   /* outer: no shown call of fn encloses it */
+	bool shown;
 	bool focus;          /* -F: it or a caller is a -F function */
 	bool hidden;         /* -N: it or a caller is a -N function */
 	uint32_t node;       /* the command's (call-path node) */

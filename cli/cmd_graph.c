@@ -223,54 +223,68 @@ static int by_name(const struct ptree *p, uint32_t a, uint32_t b, const void *ar
 	return strcmp(trace_fn_name(t, p->v[a].fn), trace_fn_name(t, p->v[b].fn));
 }
 
-/* "a;b;c SELF_NS" for every path with calls not cut, depth first. */
+/* "a;b;c SELF_NS" for every path with calls not cut, depth first; plen[k]
+ * is the length of the path down to level k. */
 static void print_folded(const struct trace *t, const struct ptree *p)
 {
-	struct level *st = NULL;
-	size_t *plen = NULL, depth = 0, cap = 0, len = 0, pcap = 0;
-	char *path = NULL;
+	size_t depth = 1, cap = 64, len = 0, pcap = 256;
+	struct level *st = malloc(cap * sizeof(*st));
+	size_t *plen = malloc(cap * sizeof(*plen));
+	char *path = malloc(pcap);
 
-	for (;;) {
-		uint32_t node = PATH_ROOT;
+	if (!st || !plen || !path)
+		goto out;
+	st[0].kids = ptree_children(p, PATH_ROOT, &st[0].n, by_name, t);
+	st[0].i = 0;
+	plen[0] = 0;
+	while (depth) {
+		struct level *l = &st[depth - 1];
+		const char *name;
+		uint32_t node;
+		size_t nl;
 
-		if (st) {
-			struct level *l = &st[depth - 1];
-			const char *name;
-			size_t nl;
-
-			if (l->i == l->n) {
-				free(l->kids);
-				if (--depth == 0)
-					break;
-				len = plen[depth - 1];
-				continue;
-			}
-			node = l->kids[l->i++];
-			name = trace_fn_name(t, p->v[node].fn);
-			nl = strlen(name);
-			len = plen[depth - 1];
-			if (len + nl + 2 > pcap) {
-				pcap = (len + nl + 2) * 2;
-				path = realloc(path, pcap);
-			}
-			if (len)
-				path[len++] = ';';
-			memcpy(path + len, name, nl);
-			len += nl;
-			path[len] = '\0';
-			if (p->v[node].calls)
-				printf("%s %.0f\n", path, trace_ns(t, p->v[node].self));
+		if (l->i == l->n) {
+			free(l->kids);
+			depth--;
+			continue;
 		}
+		node = l->kids[l->i++];
+		name = trace_fn_name(t, p->v[node].fn);
+		nl = strlen(name);
+		len = plen[depth - 1];
+		if (len + nl + 2 > pcap) {
+			char *np = realloc(path, pcap = (len + nl + 2) * 2);
+
+			if (!np)
+				break;
+			path = np;
+		}
+		if (len)
+			path[len++] = ';';
+		memcpy(path + len, name, nl);
+		len += nl;
+		path[len] = '\0';
+		if (p->v[node].calls)
+			printf("%s %.0f\n", path, trace_ns(t, p->v[node].self));
 		if (depth == cap) {
-			cap = cap ? cap * 2 : 64;
-			st = realloc(st, cap * sizeof(*st));
-			plen = realloc(plen, cap * sizeof(*plen));
+			struct level *ns = realloc(st, cap * 2 * sizeof(*st));
+			size_t *nl2 = ns ? realloc(plen, cap * 2 * sizeof(*plen)) : NULL;
+
+			if (ns)
+				st = ns;
+			if (!ns || !nl2)
+				break;
+			plen = nl2;
+			cap *= 2;
 		}
 		st[depth].kids = ptree_children(p, node, &st[depth].n, by_name, t);
 		st[depth].i = 0;
 		plen[depth] = len;
 		depth++;
 	}
+	while (depth)
+		free(st[--depth].kids);
+out:
 	free(st);
 	free(plen);
 	free(path);
