@@ -82,6 +82,10 @@ tracers() {
 	record "$W/p" --tracer profile
 	expect 0 "$P" report "$W/p"
 	[ "$(calls leaf "$out")" = 15005 ] && [ "$(calls fib "$out")" = 1973 ] || fail "profile tracer: $out"
+	# one outermost call of each recursion: its total is that call's time, the max
+	for f in fib deep; do
+		awk -v f=$f '$NF == f { if (($1 " " $2) != ($10 " " $11)) bad = 1 } END { exit bad }' <<<"$out" || fail "profile: $f total is not its outermost call's: $out"
+	done
 	expect 1 "$P" graph "$W/p"; has "$err" "graph needs --tracer graph"
 }
 
