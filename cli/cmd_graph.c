@@ -62,8 +62,53 @@ static void leave(void *arg, struct cthread *th, struct cframe *f, uint64_t end,
 	n->self += d > f->child ? d - f->child : 0;
 }
 
+/* Streams read in parallel: a tree per thread, added into the first one
+ * node by node (a node is made after its parent: ids grow from the root). */
+static void *paths_part(void *arg)
+{
+	const struct paths *base = arg;
+	struct paths *p = calloc(1, sizeof(*p));
+
+	if (p && ptree_init(&p->tree) < 0) {
+		free(p);
+		return NULL;
+	}
+	if (p)
+		p->target = base->target;
+	return p;
+}
+
+static void paths_merge(void *arg, void *part)
+{
+	struct paths *to = arg, *from = part;
+	uint32_t *map = malloc((from->tree.n ? from->tree.n : 1) * sizeof(*map));
+
+	to->oom |= from->oom || !map;
+	for (uint32_t i = 0; map && i < from->tree.n; i++) {
+		const struct pnode *b = &from->tree.v[i];
+		struct pnode *a;
+
+		map[i] = i == PATH_ROOT ? PATH_ROOT
+			 : map[b->parent] == PATH_NONE ? PATH_NONE
+						       : ptree_child(&to->tree, map[b->parent], b->fn);
+		if (map[i] == PATH_NONE) {
+			to->oom = true;
+			continue;
+		}
+		a = &to->tree.v[map[i]];
+		a->calls += b->calls;
+		a->cut += b->cut;
+		a->total += b->total;
+		a->self += b->self;
+	}
+	free(map);
+	ptree_free(&from->tree);
+	free(from);
+}
+
 static int collect(struct readopts *o, struct trace *t, struct paths *p, struct read_totals *tot)
 {
+	static const struct read_split split = { paths_part, paths_merge };
 	struct calls_cfg cc;
 
 	if (ptree_init(&p->tree) < 0) {
@@ -74,7 +119,7 @@ static int collect(struct readopts *o, struct trace *t, struct paths *p, struct 
 	cc.arg = p;
 	cc.enter = enter;
 	cc.leave = leave;
-	read_streams(t, o, &cc, tot);
+	read_streams(t, o, &cc, tot, &split);
 	if (p->oom)
 		cli_error("out of memory: some call paths are missing");
 	return 0;
@@ -220,7 +265,9 @@ static int by_name(const struct ptree *p, uint32_t a, uint32_t b, const void *ar
 {
 	const struct trace *t = arg;
 
-	return strcmp(trace_fn_name(t, p->v[a].fn), trace_fn_name(t, p->v[b].fn));
+	int c = strcmp(trace_fn_name(t, p->v[a].fn), trace_fn_name(t, p->v[b].fn));
+
+	return c ? c : (p->v[a].fn > p->v[b].fn) - (p->v[a].fn < p->v[b].fn);
 }
 
 /* "a;b;c SELF_NS" for every path with calls not cut, depth first; plen[k]

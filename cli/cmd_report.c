@@ -71,6 +71,40 @@ static void leave(void *arg, struct cthread *th, struct cframe *f, uint64_t end,
 	r->self += d > f->child ? d - f->child : 0;
 }
 
+/* Streams read in parallel: a table per thread, added up. */
+static uint32_t nrows_all;
+
+static void *rows_part(void *arg)
+{
+	struct row *rows = calloc(nrows_all ? nrows_all : 1, sizeof(*rows));
+
+	(void)arg;
+	for (uint32_t i = 0; rows && i < nrows_all; i++)
+		rows[i].fn = i;
+	return rows;
+}
+
+static void rows_merge(void *arg, void *part)
+{
+	struct row *to = arg, *from = part;
+
+	for (uint32_t i = 0; i < nrows_all; i++) {
+		struct row *a = &to[i], *b = &from[i];
+		bool at = a->calls > a->cut, bt = b->calls > b->cut; /* have timed calls */
+
+		if (bt && (!at || b->min < a->min))
+			a->min = b->min;
+		if (b->max > a->max)
+			a->max = b->max;
+		a->calls += b->calls;
+		a->cut += b->cut;
+		a->outer += b->outer;
+		a->total += b->total;
+		a->self += b->self;
+	}
+	free(part);
+}
+
 /* The function tracer writes entries only: calls are counted. */
 static void count_entries(struct trace *t, const struct readopts *o, struct row *rows)
 {
@@ -184,10 +218,13 @@ int cmd_report(int argc, char **argv)
 	} else if (!timed) {
 		count_entries(&t, &o, rows);
 	} else {
+		static const struct read_split split = { rows_part, rows_merge };
+
 		readopts_calls(&o, &cc);
 		cc.arg = rows;
 		cc.leave = leave;
-		read_streams(&t, &o, &cc, &tot);
+		nrows_all = t.nfuncs;
+		read_streams(&t, &o, &cc, &tot, &split);
 	}
 	for (uint32_t i = 0; i < t.nfuncs; i++)
 		if (rows[i].calls || rows[i].cut)

@@ -1,9 +1,12 @@
 /* Common options of the reading commands (see readcmd.h). */
 #include "cli/readcmd.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/names.h"
@@ -100,21 +103,92 @@ void read_totals_add(struct read_totals *tot, const struct cthread *th)
 	tot->gaps += th->gaps;
 }
 
-void read_streams(struct trace *t, const struct readopts *o, const struct calls_cfg *c, struct read_totals *tot)
+static void read_one(struct trace *t, struct rd_stream *s, const struct calls_cfg *c, struct read_totals *tot)
 {
-	for (size_t i = 0; i < t->nstreams; i++) {
-		struct rd_stream *s = &t->streams[i];
-		struct cthread th;
+	struct cthread th;
 
-		if (!readopts_want(s, (void *)o))
-			continue;
-		calls_init(&th, s->tid);
-		for (; s->has_head && !th.closed; rd_advance(t, s))
-			calls_event(c, &th, &s->head);
-		calls_finish(c, &th);
-		read_totals_add(tot, &th);
-		calls_free(&th);
+	calls_init(&th, s->tid);
+	for (; s->has_head && !th.closed; rd_advance(t, s))
+		calls_event(c, &th, &s->head);
+	calls_finish(c, &th);
+	read_totals_add(tot, &th);
+	calls_free(&th);
+}
+
+/* Streams are taken, largest first, by whichever thread is free. */
+struct job {
+	struct trace *t;
+	struct rd_stream **order;
+	size_t n;
+	_Atomic size_t *next;
+	struct calls_cfg cfg;
+	struct read_totals tot;
+	pthread_t thread;
+};
+
+static void *work(void *arg)
+{
+	struct job *j = arg;
+
+	for (size_t i; (i = atomic_fetch_add(j->next, 1)) < j->n;)
+		read_one(j->t, j->order[i], &j->cfg, &j->tot);
+	return NULL;
+}
+
+static int bigger(const void *a, const void *b)
+{
+	const struct rd_stream *x = *(struct rd_stream *const *)a, *y = *(struct rd_stream *const *)b;
+
+	return x->size < y->size ? 1 : x->size > y->size ? -1 : 0;
+}
+
+void read_streams(struct trace *t, const struct readopts *o, const struct calls_cfg *c, struct read_totals *tot,
+		  const struct read_split *split)
+{
+	struct rd_stream **order = malloc((t->nstreams ? t->nstreams : 1) * sizeof(*order));
+	struct job jobs[READ_JOBS];
+	_Atomic size_t next = 0;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n = 0, njobs = 1;
+
+	for (size_t i = 0; order && i < t->nstreams; i++)
+		if (readopts_want(&t->streams[i], (void *)o))
+			order[n++] = &t->streams[i];
+	if (!order) {
+		cli_error("out of memory");
+		return;
 	}
+	qsort(order, n, sizeof(*order), bigger);
+	if (getenv("POKETRACE_READ_JOBS"))
+		cpus = atol(getenv("POKETRACE_READ_JOBS"));
+	if (split)
+		njobs = (size_t)(cpus < 1 ? 1 : cpus > READ_JOBS ? READ_JOBS : cpus);
+	if (njobs > n)
+		njobs = n ? n : 1;
+	for (size_t k = 0; k < njobs; k++) {
+		jobs[k] = (struct job){ t, order, n, &next, *c, { 0 }, 0 };
+		/* job 0, this thread, adds into the command's own aggregate */
+		if (k && !(jobs[k].cfg.arg = split->part(c->arg))) {
+			njobs = k;
+			break;
+		}
+		if (k && pthread_create(&jobs[k].thread, NULL, work, &jobs[k]) != 0) {
+			split->merge(c->arg, jobs[k].cfg.arg);
+			njobs = k;
+			break;
+		}
+	}
+	work(&jobs[0]);
+	for (size_t k = 0; k < njobs; k++) {
+		if (k) {
+			pthread_join(jobs[k].thread, NULL);
+			split->merge(c->arg, jobs[k].cfg.arg);
+		}
+		tot->cut += jobs[k].tot.cut;
+		tot->lost += jobs[k].tot.lost;
+		tot->gaps += jobs[k].tot.gaps;
+	}
+	free(order);
 }
 
 void read_say_cut(FILE *f, const struct read_totals *tot)

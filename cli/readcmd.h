@@ -58,8 +58,20 @@ struct read_totals {
 	uint64_t cut, lost, gaps;
 };
 void read_totals_add(struct read_totals *tot, const struct cthread *th);
-/* Every wanted stream through the tracker, one after the other (commands
- * whose figures do not depend on the order of threads). */
-void read_streams(struct trace *t, const struct readopts *o, const struct calls_cfg *c, struct read_totals *tot);
+/* How a command's aggregate is split over threads reading streams in
+ * parallel: part() makes an empty one like c->arg, merge() adds a part into
+ * c->arg and frees it. */
+struct read_split {
+	void *(*part)(void *arg);
+	void (*merge)(void *arg, void *part);
+};
+/* Every wanted stream through the tracker (commands whose figures do not
+ * depend on the order of threads): with split, on as many threads as there
+ * are online CPUs (at most READ_JOBS; POKETRACE_READ_JOBS=N says otherwise),
+ * each stream on one of them; without, one after the other.  The figures
+ * are the same either way. */
+#define READ_JOBS 8
+void read_streams(struct trace *t, const struct readopts *o, const struct calls_cfg *c, struct read_totals *tot,
+		  const struct read_split *split);
 /* "# N calls cut ..." lines after a command's output, when there were any. */
 void read_say_cut(FILE *f, const struct read_totals *tot);

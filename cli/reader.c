@@ -35,14 +35,15 @@
 static void problem(struct trace *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(struct trace *t, const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
 
-	fprintf(stderr, "poketrace: ");
+	/* one write: streams may be read on several threads */
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	t->problems++;
+	fprintf(stderr, "poketrace: %s\n", msg);
+	__atomic_add_fetch(&t->problems, 1, __ATOMIC_RELAXED);
 }
 
 /* ------------------------------------------------------------ small files */

@@ -456,6 +456,21 @@ EOF
 #   cut: r 1" "$out"
 }
 
+# report, graph and flame read the threads' streams on several threads:
+# the figures are the same on one (POKETRACE_READ_JOBS=1) as on three.
+parallel_same() {
+	"$G" --big "$W/p" 32 5 777 >/dev/null || fail "gen_trace --big"
+	local cmd a b
+	for cmd in report graph "dump --flame"; do
+		# shellcheck disable=SC2086
+		a=$(POKETRACE_READ_JOBS=1 "$P" $cmd "$W/p" 2>&1) || fail "$cmd, one thread"
+		# shellcheck disable=SC2086
+		b=$(POKETRACE_READ_JOBS=3 "$P" $cmd "$W/p" 2>&1) || fail "$cmd, three threads"
+		same "$cmd on three threads" "$a" "$b"
+	done
+	has "$a" "cut"
+}
+
 # Events really dropped by today's agent (a 16 KiB buffer on a busy
 # program): no reader shows a figure the program could not have produced.
 dropped() {
@@ -500,7 +515,7 @@ PY
 	has "$out" " cut) "
 }
 
-cases="recursion threads time_range replay_filters gaps gap_recursion arguments babeltrace_names info_keys bounded_memory many_gaps dropped"
+cases="recursion threads time_range replay_filters gaps gap_recursion arguments babeltrace_names info_keys bounded_memory many_gaps parallel_same dropped"
 if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
 for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
 echo "usage: $0 --list | CASE" >&2; exit 2
