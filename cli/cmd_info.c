@@ -49,7 +49,7 @@ static void print_buffers(const struct trace *t)
 	if (t->have_waits || t->have_wait_ns) {
 		snprintf(ms, sizeof(ms), "%.1f ms", (double)t->wait_ns / 1e6);
 		if (t->have_waits && t->have_wait_ns)
-			printf("%s(%llu wait%s, %s)", any ? " " : " ", (unsigned long long)t->waits,
+			printf(" (%llu wait%s, %s)", (unsigned long long)t->waits,
 			       t->waits == 1 ? "" : "s", ms);
 		else if (t->have_waits)
 			printf(" (%llu wait%s)", (unsigned long long)t->waits, t->waits == 1 ? "" : "s");
@@ -108,8 +108,7 @@ int cmd_info(int argc, char **argv)
 	}
 	printf("threads:    %zu\n", t.nstreams);
 	printf("events:     %llu\n", (unsigned long long)events);
-	printf("lost:       %llu%s\n", (unsigned long long)(lost > t.info_lost ? lost : t.info_lost),
-	       gaps ? "" : "");
+	printf("lost:       %llu\n", (unsigned long long)(lost > t.info_lost ? lost : t.info_lost));
 	if (gaps)
 		printf("gaps:       %llu (places where events are missing: no call is timed across one)\n",
 		       (unsigned long long)gaps);
