@@ -23,10 +23,12 @@ LIB_SRCS = base/error.c base/fault.c base/maps.c base/ptrset.c base/kvfile.c bas
 	core/elfscan.c core/proto.c core/module.c core/sites.c core/siteapi.c core/patch.c core/engine.c \
 	core/image.c core/gdbjit.c core/reclaim.c core/hooks.c core/links.c core/ops.c core/tracerctl.c \
 	core/gotpatch.c
-CLI_SRCS = cli/main.c cli/cmd_sites.c cli/cmd_record.c cli/cmd_report.c cli/cmd_live.c cli/trace.c \
-	cli/analyze.c cli/inject.c
+CLI_SRCS = cli/main.c cli/cmd_sites.c cli/cmd_record.c cli/cmd_live.c cli/inject.c \
+	cli/reader.c cli/names.c cli/calls.c cli/pathtree.c cli/readcmd.c \
+	cli/cmd_report.c cli/cmd_graph.c cli/cmd_replay.c cli/cmd_dump.c cli/cmd_info.c
 AGENT_SRCS = trace/clock.c trace/tbuf.c trace/ctf.c trace/tracer.c \
-	agent/agent.c agent/config.c agent/writer.c agent/modwatch.c agent/dlhook.c agent/select.c agent/control.c
+	agent/agent.c agent/config.c agent/writer.c agent/modwatch.c agent/dlhook.c agent/select.c \
+	agent/control.c agent/threads.c
 
 LIB_OBJS = $(LIB_SRCS:%.c=$(B)/obj/%.o)
 CLI_OBJS = $(CLI_SRCS:%.c=$(B)/obj/%.o)
@@ -41,7 +43,7 @@ AGENT  = $(B)/libpoketrace-agent.so
 # Keep generated intermediates (objects of pattern rules, generated C).
 .SECONDARY:
 
-.PHONY: all deps check check-asan check-repeat demo bench clean tests examples
+.PHONY: all deps check check-asan check-repeat demo bench clean tests examples bench-read
 all: $(SHLIB) $(STLIB) $(CLI) $(AGENT)
 
 # The interposed names, X(name) each, for arch/x86_64/sigguard_libc.c.
@@ -79,7 +81,7 @@ $(STLIB): $(LIB_OBJS)
 
 $(CLI): $(CLI_OBJS) $(STLIB)
 	@echo "  LD      $@"
-	@$(CC) $(SAN) -o $@ $(CLI_OBJS) $(STLIB) $(LIBS) -lstdc++
+	@$(CC) $(SAN) -o $@ $(CLI_OBJS) $(STLIB) $(LIBS) -liberty
 
 $(AGENT): $(AGENT_OBJS) $(LIB_OBJS) $(B)/agent.map
 	@echo "  LD      $@"

@@ -25,6 +25,7 @@
 
 static struct agent_config cfg;
 static struct trace_clock clk;
+static struct ctf_trace ctf;
 static bool active;
 static struct timespec t_start;
 
@@ -104,12 +105,28 @@ static void write_profile(void)
 	free(e);
 }
 
+/* The metadata, with the functions named so far. */
+static int write_metadata(const char *dir)
+{
+	const char **names = select_symbols(&ctf.nnames);
+	int r;
+
+	ctf.names = names;
+	r = ctf_write_metadata(dir, &ctf);
+	free(names);
+	ctf.names = NULL;
+	ctf.nnames = 0;
+	return r;
+}
+
 /* The trace's files besides the streams, as of now: metadata with the
- * refined clock, the profile table, info. */
+ * refined clock and the function table, the profile table, info, the names
+ * of threads renamed since their stream began. */
 static void write_tail(void)
 {
 	clock_refine(&clk);
-	ctf_write_metadata(cfg.dir, &clk);
+	write_metadata(cfg.dir);
+	threads_refresh(cfg.dir);
 	if (cfg.mode == TRACER_PROFILE)
 		write_profile();
 	write_info();
@@ -291,7 +308,8 @@ static int start(const char *dir, const char *sock)
 					  &clk });
 	tracer_configure(&(struct tracer_config){
 		cfg.mode, cfg.max_depth, (uint64_t)((double)cfg.min_time_ns * (double)clk.freq / 1e9), 0, &clk });
-	if ((r = ctf_write_metadata(dir, &clk)) < 0 || (r = writer_start(dir)) < 0) {
+	ctf_trace_init(&ctf, &clk);
+	if ((r = write_metadata(dir)) < 0 || (r = writer_start(dir)) < 0) {
 		say("cannot start: %s", strerror(-r));
 		return r;
 	}
@@ -307,6 +325,7 @@ static int start(const char *dir, const char *sock)
 	tracer_resume();
 	if ((r = select_start(&cfg)) < 0)
 		say("cannot attach the tracer: %s", poketrace_last_error());
+	write_metadata(dir); /* with the functions' names: for a trace cut short */
 	if (control_start(sock) < 0)
 		say("no control socket: %s", strerror(errno));
 	return r;

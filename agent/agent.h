@@ -100,4 +100,14 @@ struct writer_totals {
 };
 void writer_totals(struct writer_totals *t);
 
+/* threads.c: thread names for the readers.  threads_note: a stream file is
+ * opened for tid (async-signal-safe); threads_refresh: the trace's end, names
+ * that changed since are noted. */
+void threads_note(const char *dir, uint32_t tid);
+void threads_refresh(const char *dir);
+
+/* The traced functions' symbols by id (an array of select_nfuncs() pointers,
+ * valid until select_reset; free the array), for the trace's metadata. */
+const char **select_symbols(size_t *n);
+
 #endif

@@ -17,7 +17,7 @@
 #include "cli/cli.h"
 #include "base/ctlpath.h"
 #include "cli/inject.h"
-#include "cli/trace.h"
+#include "cli/reader.h"
 
 static const char usage[] =
 	"usage: poketrace record [OPTIONS] [--] PROG [ARGS...]\n"
@@ -138,7 +138,7 @@ static int prepare_dir(const char *dir)
 	/* Our files live in DIR/poketrace/: babeltrace2 takes every file of a
 	 * trace directory but metadata for a stream. */
 	for (const char *f = "metadata\0poketrace/functions\0poketrace/info\0poketrace/profile\0"
-			     "poketrace/config\0"; *f; f += strlen(f) + 1) {
+			     "poketrace/config\0poketrace/threads\0"; *f; f += strlen(f) + 1) {
 		snprintf(cmd, sizeof(cmd), "%s/%s", dir, f);
 		unlink(cmd);
 	}

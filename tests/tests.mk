@@ -13,8 +13,10 @@ PFE_FLAGS    = -fpatchable-function-entry=5
 CET          = -fcf-protection=full
 
 SITE_FLAVORS = mcount mcount_cet pfe_gcc pfe_clang pfe_clang_cet
-TEST_BINS = $(SITE_FLAVORS:%=$(T)/t_sites_%) $(T)/t_poke $(T)/t_engine $(T)/t_commit $(T)/t_hygiene $(T)/t_signals $(T)/t_stress \
-	$(T)/t_gcc_threaded $(T)/t_links $(T)/t_ops $(T)/t_links_cpp $(T)/gdb_target $(T)/e2e $(T)/cpp_prog $(T)/live_target $(T)/ctl_target $(T)/flood $(T)/late_target $(T)/late_target2
+TEST_BINS = $(SITE_FLAVORS:%=$(T)/t_sites_%) $(T)/t_poke $(T)/t_engine $(T)/t_commit $(T)/t_hygiene \
+	$(T)/t_signals $(T)/t_stress $(T)/t_gcc_threaded $(T)/t_links $(T)/t_ops $(T)/t_links_cpp $(T)/gdb_target \
+	$(T)/e2e $(T)/cpp_prog $(T)/live_target $(T)/ctl_target $(T)/flood $(T)/late_target $(T)/late_target2 \
+	$(T)/gen_trace
 TEST_LIBS = $(T)/libt_shared.so $(T)/libt_dl.so $(T)/libt_dl_clang.so
 
 tests: $(TEST_BINS) $(TEST_LIBS) $(CLI) examples
@@ -163,3 +165,8 @@ $(T)/late_target: tests/targets/late_target.c $(TO)/.dir
 	@$(CLANG) -O2 -g $(PFE_FLAGS) -Iinclude -pthread -o $@ $< -ldl
 $(T)/late_target2: tests/targets/late_target.c $(TO)/.dir
 	@$(CLANG) -O2 -g $(PFE_FLAGS) -Iinclude -pthread -DPAD -o $@ $< -ldl
+
+# --- traces with known contents, through the agent's own encoder (t_read.sh)
+$(T)/gen_trace: tests/gen_trace.c trace/tbuf.c trace/ctf.c trace/clock.c $(HDRS) $(TO)/.dir
+	@echo "  TEST    $@"
+	@$(CC) $(TESTCFLAGS) -O2 -o $@ $< trace/tbuf.c trace/ctf.c trace/clock.c

@@ -21,8 +21,9 @@ struct tracer_config {
 };
 
 struct prof_entry {
-	uint64_t calls, total, self, min, max; /* profile tracer: complete calls */
+	uint64_t calls, total, self, min, max; /* profile tracer: complete calls; total: the outermost */
 	uint64_t hits;                          /* every tracer: entries seen */
+	uint64_t active;                        /* profile, per thread: its calls on the shadow stack */
 };
 
 void tracer_configure(const struct tracer_config *c);
