@@ -1,12 +1,12 @@
 /* Thread names for the readers (dump --chrome's thread_name, info): the
  * writer notes a thread's name (/proc/self/task/TID/comm) when it opens the
- * thread's stream, and the end of a trace notes the names that changed since
- * (a thread may name itself after its first event).  DIR/poketrace/threads
+ * thread's stream (or, if the thread is gone, the name it had at its first
+ * event), and the end of a trace notes the names that changed since (a
+ * thread may name itself after its first event).  DIR/poketrace/threads
  * gets a "TID\tNAME" line each time; the last line for a tid is its name.
  *
  * The note may run in a fatal signal handler (writer_emergency): only
- * open/read/write/close and a static table, no allocation, no stdio.  A
- * thread that ended before its first packet was written has no name. */
+ * open/read/write/close and a static table, no allocation, no stdio. */
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -60,7 +60,7 @@ static void append(const char *dir, uint32_t tid, const char *name)
 	close(fd);
 }
 
-void threads_note(const char *dir, uint32_t tid)
+void threads_note(const char *dir, uint32_t tid, const char *first_name)
 {
 	char name[16];
 	size_t n = atomic_load(&ntab);
@@ -70,8 +70,12 @@ void threads_note(const char *dir, uint32_t tid)
 		snprintf(tab_dir, sizeof(tab_dir), "%s", dir);
 		atomic_store(&ntab, n = 0);
 	}
-	if (!read_comm(tid, name))
-		return;
+	if (!read_comm(tid, name)) {
+		/* gone already: the name it had at its first event */
+		if (!first_name || !first_name[0])
+			return;
+		snprintf(name, sizeof(name), "%s", first_name);
+	}
 	append(dir, tid, name);
 	if (n < MAX_NAMED) {
 		tab[n].tid = tid;

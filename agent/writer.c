@@ -44,7 +44,7 @@ static int stream_fd(struct tbuf *b)
 	b->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (b->fd < 0)
 		b->write_failed = true;
-	threads_note(dir, b->tid);
+	threads_note(dir, b->tid, b->name);
 	return b->fd;
 }
 

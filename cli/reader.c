@@ -46,6 +46,19 @@ static void problem(struct trace *t, const char *fmt, ...)
 	__atomic_add_fetch(&t->problems, 1, __ATOMIC_RELAXED);
 }
 
+/* A stream cut short in its last packet, in a trace whose program did not
+ * exit (no info file: SIGKILL, a crash): what a kill in the middle of a
+ * write leaves, not damage.  Said, not counted as a problem. */
+static bool killed_mid_write(struct trace *t, const struct rd_stream *s, uint64_t off)
+{
+	if (t->have_info)
+		return false;
+	fprintf(stderr, "poketrace: %s/%s ends inside a packet at offset %llu (the program was killed while it "
+		"was written); the %llu events before it are read\n", t->dir, s->file, (unsigned long long)off,
+		(unsigned long long)s->events);
+	return true;
+}
+
 /* ------------------------------------------------------------ small files */
 
 static int load_functions(struct trace *t)
@@ -273,9 +286,11 @@ static enum raw_result open_packet(struct trace *t, struct rd_stream *s, struct 
 		return stream_end(s);
 	h = window(s, off, PACKET_HEADER, &avail);
 	if (avail < PACKET_HEADER) {
-		problem(t, "%s/%s: truncated at offset %llu (a partial packet header); the %llu events before it "
-			"are read", t->dir, s->file, (unsigned long long)off, (unsigned long long)s->events);
-		s->damaged = true;
+		if (!killed_mid_write(t, s, off)) {
+			problem(t, "%s/%s: truncated at offset %llu (a partial packet header); the %llu events before "
+				"it are read", t->dir, s->file, (unsigned long long)off, (unsigned long long)s->events);
+			s->damaged = true;
+		}
 		return stream_end(s);
 	}
 	memcpy(&magic, h, 4);
@@ -304,10 +319,13 @@ static enum raw_result open_packet(struct trace *t, struct rd_stream *s, struct 
 	s->content_end = off + content / 8;
 	s->next_packet = off + psize / 8;
 	if (s->next_packet > s->size) {
-		problem(t, "%s/%s: truncated at offset %llu (the packet there needs %llu bytes, %llu remain); its "
-			"events up to the end of the file are read", t->dir, s->file, (unsigned long long)off,
-			(unsigned long long)(psize / 8), (unsigned long long)(s->size - off));
-		s->damaged = true;
+		if (!killed_mid_write(t, s, off)) {
+			problem(t, "%s/%s: truncated at offset %llu (the packet there needs %llu bytes, %llu remain); "
+				"its events up to the end of the file are read", t->dir, s->file,
+				(unsigned long long)off, (unsigned long long)(psize / 8),
+				(unsigned long long)(s->size - off));
+			s->damaged = true;
+		}
 		s->last_packet = true;
 		if (s->content_end > s->size)
 			s->content_end = s->size;

@@ -59,16 +59,15 @@ static void die(const char *what)
 	exit(1);
 }
 
-/* The writer's part: every full chunk, in ring order, appended to the stream. */
+/* The writer's part: every full chunk, in order, appended to the stream. */
 static void drain(struct gthread *g)
 {
 	struct tbuf *b = g->b;
+	int i;
 
-	for (;;) {
-		struct tb_chunk *c = &b->chunks[b->wr_idx];
+	while ((i = tb_next_full(b)) >= 0) {
+		struct tb_chunk *c = &b->chunks[i];
 
-		if (atomic_load(&c->state) != CHUNK_FULL)
-			return;
 		/* the chunk the buffer started with, before the first event's
 		 * time was set: empty, never written */
 		if (c->len > TB_PACKET_HEADER) {
@@ -76,8 +75,7 @@ static void drain(struct gthread *g)
 			if (write(g->fd, c->data, c->len) != (ssize_t)c->len)
 				die("write");
 		}
-		atomic_store(&c->state, CHUNK_FREE);
-		b->wr_idx = (b->wr_idx + 1) % b->nchunks;
+		tb_give_back(b, i);
 	}
 }
 
@@ -309,7 +307,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	dir = is_big ? argv[2] : argv[1];
-	tb_configure(&(struct tb_config){ CHUNK, 2, &clk });
+	tb_configure(&(struct tb_config){ CHUNK, 2, 0, TB_DROP, &clk });
 	mkdir(dir, 0755);
 	snprintf(path, sizeof(path), "%s/poketrace", dir);
 	mkdir(path, 0755);

@@ -474,7 +474,7 @@ parallel_same() {
 # Events really dropped by today's agent (a 16 KiB buffer on a busy
 # program): no reader shows a figure the program could not have produced.
 dropped() {
-	P_REC -o "$W/d" -b 16K -- "$T/e2e" "$T/libt_dl_clang.so" >/dev/null 2>"$W/rec.err" || fail "record: $(cat "$W/rec.err")"
+	P_REC -o "$W/d" -b 16K --on-full=drop -- "$T/e2e" "$T/libt_dl_clang.so" >/dev/null 2>"$W/rec.err" || fail "record: $(cat "$W/rec.err")"
 	expect 0 "$P" info "$W/d"
 	local lost
 	lost=$(awk '/^lost:/ { print $2 }' <<<"$out")

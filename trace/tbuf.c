@@ -124,6 +124,8 @@ struct tbuf *tb_create(void)
 		return NULL;
 	b->chunk_size = cfg.chunk_size;
 	b->tid = (uint32_t)raw_gettid();
+	/* its name now: a thread may end before its stream is opened */
+	raw_syscall4(SYS_prctl, 16 /* PR_GET_NAME */, (long)b->name, 0, 0);
 	b->fd = -1;
 	b->idx = -1;
 	for (int i = 0; i < cfg.nchunks; i++) {

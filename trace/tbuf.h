@@ -83,6 +83,7 @@ struct tbuf {
 	uint64_t lost;         /* events lost so far (free-running, as CTF wants) */
 	uint64_t events;
 	uint32_t tid;
+	char name[16];         /* the thread's name at its first event */
 	int idx;               /* current chunk (-1: none) */
 	int nchunks;           /* chunks mapped */
 	size_t chunk_size;     /* its own: a later trace may configure another */
