@@ -202,6 +202,7 @@ static void m_attrmask(void)
 	CHECK(pthread_attr_setsigmask_np(&at, &all) == 0, "setsigmask_np");
 	pthread_create(&w, &at, attr_thread, NULL);
 	pthread_join(w, NULL);
+	pthread_attr_destroy(&at);
 	finish(t, false);
 }
 

@@ -145,9 +145,13 @@ static int open_spans(struct text_session *s)
 				m = TEXT_PROCMEM;
 				break;
 			}
-			session_free(s);
-			return pt_error(-r, "cannot make code at %#lx writable: %s; nothing was written",
-					(unsigned long)t->start, strerror(-r));
+			{
+				uintptr_t at = t->start;
+
+				session_free(s);
+				return pt_error(-r, "cannot make code at %#lx writable: %s; nothing was written",
+						(unsigned long)at, strerror(-r));
+			}
 		}
 	}
 	if (m == TEXT_PROCMEM) {
