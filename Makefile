@@ -11,7 +11,7 @@ SAN     ?=
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Wno-missing-field-initializers
 BASEFLAGS = -std=gnu11 -fPIC -fvisibility=hidden -D_GNU_SOURCE -I. -Iinclude -I$(B)/gen $(WARN) $(SAN)
-LIBS     = -ldw -lelf -lgcc_s -lpthread -ldl
+LIBS     = -lZydis -ldw -lelf -lgcc_s -lpthread -ldl
 
 VERSION = 0.1.0
 SONAME  = libpoketrace.so.0
@@ -19,7 +19,7 @@ SONAME  = libpoketrace.so.0
 LIB_SRCS = base/error.c base/fault.c base/maps.c base/ptrset.c base/kvfile.c base/ctlpath.c \
 	arch/x86_64/insn.c arch/x86_64/sigguard.c arch/x86_64/sigguard_libc.c arch/x86_64/sync.c \
 	arch/x86_64/textwrite.c arch/x86_64/poke.c arch/x86_64/trap.c arch/x86_64/execmem.c \
-	arch/x86_64/writer.c arch/x86_64/tramp.c arch/x86_64/saferead.c \
+	arch/x86_64/writer.c arch/x86_64/tramp.c arch/x86_64/saferead.c arch/x86_64/reloc.c \
 	core/elfscan.c core/proto.c core/module.c core/sites.c core/siteapi.c core/patch.c core/engine.c \
 	core/image.c core/gdbjit.c core/reclaim.c core/hooks.c core/links.c core/ops.c core/tracerctl.c \
 	core/gotpatch.c
