@@ -4,8 +4,18 @@
  * original" (the copy, then the rest of the function), computes what the
  * function computes; each refusal class is refused with its reason. */
 #include <errno.h>
+#include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <stdatomic.h>
 #include <string.h>
 
+#include "arch/x86_64/insn.h"
+#include "arch/x86_64/poke.h"
 #include "arch/x86_64/reloc.h"
 #include "core/elfscan.h"
 #include "harness.h"
@@ -147,4 +157,184 @@ static void refusals(void)
 	}
 }
 
-TEST_MAIN(CASE(rip_relative), CASE(branches), CASE(call_last), CASE(prologues), CASE(ip_map), CASE(refusals))
+/* The live protocol on a relocated entry (poke_commit with an original
+ * side): threads call rl_jcc8 and rl_frame while the test installs a jump
+ * to their copies and removes it, again and again.  Every call computes its
+ * result; threads met inside a region are moved into the copy. */
+static atomic_int stop;
+static atomic_long calls;
+
+static void *caller(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		for (int x = -2; x <= 2; x++)
+			CHECK(rl_jcc8(x) == (x ? 2 * x : 100), "rl_jcc8(%d)", x);
+		CHECK(rl_frame(5) == 15, "rl_frame");
+		atomic_fetch_add(&calls, 1);
+	}
+	return NULL;
+}
+
+static int relocate(struct poke_entry *e, size_t n, bool install, struct poke_result *res)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t jmp[5], orig[5];
+
+		memcpy(orig, e[i].plan->insn[0], 0); /* (the original bytes are read from memory below) */
+		insn_encode(INSN_JMP, e[i].addr, e[i].copy, jmp);
+		if (install) {
+			memcpy(orig, (const void *)e[i].addr, 5);
+			memcpy(e[i].old, orig, 5);
+			memcpy(e[i].new, jmp, 5);
+		} else {
+			memcpy(e[i].old, jmp, 5);
+		}
+		e[i].orig = install ? POKE_ORIG_OLD : POKE_ORIG_NEW;
+	}
+	poke_lock();
+	int r = poke_commit(e, n, res);
+	poke_unlock();
+	return r;
+}
+
+static void live_install(void)
+{
+	static struct reloc_plan p[2];
+	struct poke_entry e[2];
+	uint8_t saved[2][5];
+	pthread_t t[2];
+	uint64_t moved = 0;
+	long batches = 0;
+	double end;
+
+	OK(poketrace_init(NULL));
+	memset(e, 0, sizeof(e));
+	e[0].copy = (uintptr_t)COPY(rl_jcc8, &p[0]);
+	e[1].copy = (uintptr_t)COPY(rl_frame, &p[1]);
+	for (int i = 0; i < 2; i++) {
+		e[i].addr = p[i].start;
+		e[i].plan = &p[i];
+		memcpy(saved[i], (const void *)e[i].addr, 5);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, caller, NULL);
+	end = test_now() + 1;
+	/* a second of batches at least, and until a thread was met mid-region
+	 * once (how often depends on the scheduler; 20 s at most) */
+	while (test_now() < end || (!moved && test_now() < end + 20)) {
+		struct poke_result res;
+
+		OK(relocate(e, 2, true, &res));
+		moved += res.moved;
+		CHECK(((uint8_t *)e[0].addr)[0] == 0xe9, "installed");
+		for (int i = 0; i < 2; i++)
+			memcpy(e[i].new, saved[i], 5);
+		OK(relocate(e, 2, false, &res));
+		CHECK(!memcmp((const void *)e[0].addr, saved[0], 5) && !memcmp((const void *)e[1].addr, saved[1], 5),
+		      "removed: the original bytes");
+		batches += 2;
+	}
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	printf("%ld batches, %ld rounds of calls, %lu threads moved out of a region\n", batches, atomic_load(&calls),
+	       (unsigned long)moved);
+	CHECK(atomic_load(&calls) > 0, "no call ran");
+}
+
+/* The move out of a region, made to happen: a thread stopped (by a ptrace
+ * helper that single-steps it) at rl_frame+4, inside the bytes the jump
+ * overwrites, while the batch installs the jump.  It takes the engine's
+ * signal when it is let go, and continues at the same instruction in the
+ * copy: every result stays right, and the move is counted. */
+static atomic_long w_calls, w_bad;
+static atomic_int w_stop;
+static _Atomic pid_t w_tid;
+
+static void *stepped(void *arg)
+{
+	(void)arg;
+	atomic_store(&w_tid, (pid_t)syscall(SYS_gettid));
+	while (!atomic_load(&w_stop)) {
+		if (rl_frame(5) != 15)
+			atomic_fetch_add(&w_bad, 1);
+		atomic_fetch_add(&w_calls, 1);
+	}
+	return NULL;
+}
+
+/* The helper: stops tid at want, says so on up, waits on down, lets it go. */
+static int stepper(pid_t tid, uintptr_t want, int up, int down)
+{
+	struct user_regs_struct regs;
+	int st;
+	char c = 1;
+
+	if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0 || ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 ||
+	    waitpid(tid, &st, __WALL) != tid)
+		return 1;
+	for (long i = 0; i < 100000000; i++) {
+		if (ptrace(PTRACE_GETREGS, tid, 0, &regs) < 0)
+			return 2;
+		if (regs.rip == want)
+			break;
+		if (ptrace(PTRACE_SINGLESTEP, tid, 0, 0) < 0 || waitpid(tid, &st, __WALL) != tid)
+			return 3;
+	}
+	if (regs.rip != want || write(up, &c, 1) != 1 || read(down, &c, 1) != 1)
+		return 4;
+	ptrace(PTRACE_DETACH, tid, 0, 0); /* the engine's signal stays pending: taken now */
+	return 0;
+}
+
+static void ip_fixup(void)
+{
+	static struct reloc_plan p;
+	struct poke_entry e;
+	uint64_t moved0;
+	int up[2], down[2], st;
+	pthread_t t;
+	pid_t helper;
+	long c0;
+	char c;
+
+	OK(poketrace_init(NULL));
+	memset(&e, 0, sizeof(e));
+	e.copy = (uintptr_t)COPY(rl_frame, &p);
+	e.addr = p.start;
+	e.plan = &p;
+	CHECK(p.old_off[2] == 4, "rl_frame's third instruction is at +%u", p.old_off[2]);
+	pthread_create(&t, NULL, stepped, NULL);
+	while (!atomic_load(&w_tid))
+		;
+	CHECK(pipe(up) == 0 && pipe(down) == 0, "pipe");
+	prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0); /* Yama: let the helper trace us */
+	helper = fork();
+	if (helper == 0)
+		_exit(stepper(atomic_load(&w_tid), p.start + 4, up[1], down[0]));
+	CHECK(read(up[0], &c, 1) == 1, "the helper could not stop the thread at rl_frame+4 (ptrace refused?)");
+	moved0 = poke_moved();
+	c0 = atomic_load(&w_calls);
+	{
+		struct poke_result res;
+
+		memcpy(e.old, (const void *)e.addr, 5);
+		insn_encode(INSN_JMP, e.addr, e.copy, e.new);
+		e.orig = POKE_ORIG_OLD;
+		poke_lock();
+		OK(poke_commit(&e, 1, &res));
+		poke_unlock();
+	}
+	CHECK(write(down[1], &c, 1) == 1 && waitpid(helper, &st, 0) == helper && WIFEXITED(st) && !WEXITSTATUS(st),
+	      "helper: status %#x", st);
+	CHECK(WAIT_FOR(atomic_load(&w_calls) > c0 + 1000, 60), "the thread did not go on");
+	atomic_store(&w_stop, 1);
+	pthread_join(t, NULL);
+	printf("moved %lu, %ld calls after, %ld wrong\n", (unsigned long)(poke_moved() - moved0),
+	       atomic_load(&w_calls) - c0, atomic_load(&w_bad));
+	CHECK(poke_moved() == moved0 + 1, "the stopped thread was moved %lu times", (unsigned long)(poke_moved() - moved0));
+	CHECK(atomic_load(&w_bad) == 0, "%ld wrong results", atomic_load(&w_bad));
+}
+
+TEST_MAIN(CASE(live_install), CASE(ip_fixup), CASE(rip_relative), CASE(branches), CASE(call_last), CASE(prologues), CASE(ip_map), CASE(refusals))

@@ -41,9 +41,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "arch/x86_64/rawsys.h"
+#include "arch/x86_64/reloc.h"
 #include "arch/x86_64/sync.h"
 #include "arch/x86_64/textwrite.h"
 #include "base/error.h"
@@ -241,6 +243,14 @@ static int validate(struct poke_entry *v, size_t n)
 		enum insn_kind ok = insn_decode(v[i].old, v[i].addr, &ot);
 		char h[16];
 
+		/* the original code's side: a trapping thread runs its copy */
+		if (v[i].orig && (!v[i].copy || !v[i].plan))
+			return pt_error(EINVAL, "site %#lx: a relocated entry without its copy", (unsigned long)v[i].addr);
+		if (v[i].orig == POKE_ORIG_OLD)
+			ok = INSN_JMP, ot = v[i].copy;
+		else if (v[i].orig == POKE_ORIG_NEW)
+			k = INSN_JMP, t = v[i].copy;
+
 		if (k == INSN_INVALID || ok == INSN_INVALID) {
 			hex5(h, k == INSN_INVALID ? v[i].new : v[i].old);
 			return pt_error(EINVAL, "site %#lx: %s bytes %s are not a 5-byte nop, call "
@@ -344,12 +354,121 @@ static void roll_back(struct protocol *p, size_t tails)
 	sync_step(p, 0);
 }
 
+/* ------------------------------------------------------------ relocated regions */
+
+/* Every region ever relocated, with where its instructions went in its
+ * current copy.  The engine's signal may reach a thread long after the
+ * batch that sent it (a thread stopped by a debugger takes it when it
+ * resumes), so the move does not use the batch: a thread at an instruction
+ * boundary past a region's first byte and before the jump's end is moved
+ * to the copy whenever the region's first byte is an int3 (a batch on it)
+ * or the jump to that copy; with the original byte back, the original
+ * instructions are whole again and it stays.  Blocks of entries are only
+ * ever added (read without locks by the handler); one writer. */
+#define REGION_BLOCK 256
+#define REGION_BLOCKS 1024
+
+struct region {
+	_Atomic uintptr_t start;
+	_Atomic uintptr_t copy;
+	uint8_t ninsn;
+	uint8_t old_off[RELOC_MAX_INSN], new_off[RELOC_MAX_INSN];
+};
+
+static struct region *_Atomic region_block[REGION_BLOCKS];
+static _Atomic size_t nregions;
+static _Atomic uint64_t moved;
+
+static struct region *region_at(size_t i)
+{
+	struct region *b = atomic_load(&region_block[i / REGION_BLOCK]);
+
+	return b ? &b[i % REGION_BLOCK] : NULL;
+}
+
+/* Records (or updates) a region about to be installed; false if full. */
+static bool region_note(const struct poke_entry *e)
+{
+	size_t n = atomic_load(&nregions), i;
+	struct region *r = NULL;
+
+	for (i = 0; i < n && !r; i++)
+		if (atomic_load(&region_at(i)->start) == e->addr)
+			r = region_at(i);
+	if (!r) {
+		struct region *b;
+
+		if (n == REGION_BLOCK * REGION_BLOCKS)
+			return false;
+		if (!(b = atomic_load(&region_block[n / REGION_BLOCK]))) {
+			if (!(b = calloc(REGION_BLOCK, sizeof(*b))))
+				return false;
+			atomic_store(&region_block[n / REGION_BLOCK], b);
+		}
+		r = &b[n % REGION_BLOCK];
+	}
+	/* the offsets first, the copy's address last: a reader that sees the
+	 * new copy sees its offsets (the old copy stays valid meanwhile) */
+	atomic_store(&r->copy, 0);
+	r->ninsn = e->plan->ninsn;
+	memcpy(r->old_off, e->plan->old_off, sizeof(r->old_off));
+	memcpy(r->new_off, e->plan->new_off, sizeof(r->new_off));
+	atomic_store(&r->copy, e->copy);
+	if (!atomic_load(&r->start)) {
+		atomic_store(&r->start, e->addr);
+		atomic_store(&nregions, n + 1);
+	}
+	return true;
+}
+
+/* In every other thread, from the engine's signal (sync_interrupt_all). */
+PT_NOSANITIZE static void move_out(void *ripv)
+{
+	greg_t *rip = ripv;
+	uintptr_t a = (uintptr_t)*rip;
+	size_t n = atomic_load(&nregions);
+
+	for (size_t i = 0; i < n; i++) {
+		struct region *r = region_at(i);
+		uintptr_t start = atomic_load(&r->start), copy = atomic_load(&r->copy);
+		const uint8_t *b = (const uint8_t *)start;
+		int32_t rel;
+
+		if (a <= start || a >= start + INSN_SITE_LEN || !copy)
+			continue;
+		memcpy(&rel, b + 1, 4);
+		if (b[0] != INSN_INT3 && !(b[0] == 0xe9 && start + INSN_SITE_LEN + (uintptr_t)(intptr_t)rel == copy))
+			return; /* the original code is back, whole */
+		for (unsigned k = 0; k < r->ninsn; k++) {
+			if (start + r->old_off[k] == a) {
+				*rip = (greg_t)(copy + r->new_off[k]);
+				atomic_fetch_add(&moved, 1);
+			}
+		}
+		return;
+	}
+}
+
+uint64_t poke_moved(void)
+{
+	return atomic_load(&moved);
+}
+
 /* Steps 1-3; the session is open and the batch published.  0: every site
  * has its new bytes; < 0: every site has its old bytes again. */
 static int run_protocol(struct protocol *p)
 {
+	bool relocating = false;
 	size_t k;
 	int r;
+
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->v[i].orig != POKE_ORIG_OLD)
+			continue;
+		if (!region_note(&p->v[i]))
+			return pt_error(ENOMEM, "out of memory for the relocated entries' records");
+		relocating = true;
+	}
 
 	/* step 1 */
 	k = put_all(p, INT3, 0, p->n);
@@ -365,6 +484,23 @@ static int run_protocol(struct protocol *p)
 	if ((r = sync_step(p, 1)) < 0) {
 		roll_back(p, 0);
 		return r;
+	}
+	/* Relocated entries: before their tail is written, no thread may be
+	 * between their first byte and the jump's end (the kernel waits for
+	 * a grace period of RCU-tasks here; a thread's registers can be read
+	 * and moved directly in user space).  No thread can get there again:
+	 * the first byte traps, and nothing branches into the region. */
+	if (relocating) {
+		uint64_t m0 = atomic_load(&moved);
+
+		/* (for good: a thread may take the signal after the batch) */
+		atomic_store(&sync_ip_fixup, move_out);
+		r = sync_interrupt_all();
+		p->res->moved = atomic_load(&moved) - m0;
+		if (r < 0) {
+			roll_back(p, 0);
+			return r;
+		}
 	}
 	/* step 2 */
 	if ((k = put_all(p, NEW_TAIL, 0, p->n)) < p->n) {
@@ -390,6 +526,84 @@ static int run_protocol(struct protocol *p)
 	}
 	sync_step(p, 3); /* complete whatever it says: see the top */
 	return 0;
+}
+
+/* ------------------------------------------------------------ written sites */
+
+/* Every address poketrace has ever written an int3 at: a trap there whose
+ * int3 is gone (the batch completed while the signal was pending, maybe
+ * several batches ago) is re-executed, whatever the code there is now (a
+ * relocated entry's original bytes are no instruction the emulation knows).
+ * An open-addressing set, one writer (the committer, engine lock held),
+ * read without locks by the handler; grown by replacing the table, the old
+ * ones kept (a handler may be reading one): their sizes sum to less than
+ * twice the last. */
+struct addr_set {
+	size_t cap; /* a power of two */
+	_Atomic uintptr_t slot[];
+};
+
+static struct addr_set *_Atomic written;
+static size_t nwritten;
+
+static size_t hash_addr(uintptr_t a, size_t cap)
+{
+	return (size_t)((a * 0x9e3779b97f4a7c15ULL) >> 17) & (cap - 1);
+}
+
+static void set_put(struct addr_set *t, uintptr_t a)
+{
+	for (size_t i = hash_addr(a, t->cap);; i = (i + 1) & (t->cap - 1)) {
+		uintptr_t cur = atomic_load_explicit(&t->slot[i], memory_order_relaxed);
+
+		if (cur == a)
+			return;
+		if (!cur) {
+			atomic_store_explicit(&t->slot[i], a, memory_order_release);
+			return;
+		}
+	}
+}
+
+static bool remember(const struct poke_entry *v, size_t n)
+{
+	struct addr_set *t = atomic_load(&written);
+
+	if (!t || (nwritten + n) * 2 > t->cap) {
+		size_t cap = t ? t->cap : 1024;
+		struct addr_set *nt;
+
+		while ((nwritten + n) * 2 > cap)
+			cap *= 2;
+		if (!(nt = calloc(1, sizeof(*nt) + cap * sizeof(nt->slot[0]))))
+			return false;
+		nt->cap = cap;
+		for (size_t i = 0; t && i < t->cap; i++)
+			if (atomic_load(&t->slot[i]))
+				set_put(nt, atomic_load(&t->slot[i]));
+		atomic_store(&written, nt); /* the old table is kept: see above */
+	}
+	t = atomic_load(&written);
+	for (size_t i = 0; i < n; i++)
+		set_put(t, v[i].addr);
+	nwritten += n; /* an upper bound: repeats are counted again */
+	return true;
+}
+
+PT_NOSANITIZE bool poke_ever_written(uintptr_t a)
+{
+	struct addr_set *t = atomic_load(&written);
+
+	if (!t || !a)
+		return false;
+	for (size_t i = hash_addr(a, t->cap);; i = (i + 1) & (t->cap - 1)) {
+		uintptr_t cur = atomic_load_explicit(&t->slot[i], memory_order_acquire);
+
+		if (cur == a)
+			return true;
+		if (!cur)
+			return false;
+	}
 }
 
 /* Publishes the batch: from now on a trap at one of its sites is ours. */
@@ -463,6 +677,11 @@ int poke_commit(struct poke_entry *v, size_t n, struct poke_result *res)
 	if ((r = sync_begin()) < 0) {
 		text_close(&s);
 		return r;
+	}
+	if (!remember(v, n)) {
+		sync_end();
+		text_close(&s);
+		return pt_error(ENOMEM, "out of memory for a batch of %zu sites", n);
 	}
 	committing = true;
 	atomic_store(&cur_session, &s);

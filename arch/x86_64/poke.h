@@ -9,10 +9,24 @@
 
 #include "arch/x86_64/insn.h"
 
+struct reloc_plan;
+
+/* A relocated entry (a function without a compiler site): one side of the
+ * change is the function's own first bytes, which are no instruction the
+ * emulation knows; a thread trapping on that side runs their copy. */
+enum poke_orig {
+	POKE_ORIG_NONE = 0,
+	POKE_ORIG_OLD,       /* installing: old is the original code, new `jmp image` */
+	POKE_ORIG_NEW,       /* removing: new is the original code */
+};
+
 struct poke_entry {
 	uintptr_t addr;
 	uint8_t old[INSN_SITE_LEN]; /* expected now */
 	uint8_t new[INSN_SITE_LEN]; /* to write */
+	uint8_t orig;               /* enum poke_orig */
+	uintptr_t copy;             /* orig: the relocated copy of the original instructions */
+	const struct reloc_plan *plan; /* orig: where each instruction of the region went */
 	/* filled by poke_commit: what a trapping thread executes, the new
 	 * instruction (writing) or the old one (rolling back) */
 	uint8_t kind, old_kind;     /* enum insn_kind */
@@ -24,6 +38,7 @@ struct poke_result {
 	size_t sites;
 	unsigned syncs, ranges, mprotects;
 	uint64_t traps, ns;
+	uint64_t moved;  /* threads moved out of a relocated region before its tail was written */
 	/* An int3 was written: threads may have executed the new instructions
 	 * (emulated), even if the commit then rolled back.  Whatever they
 	 * lead to must not be freed before no thread can be in it. */
@@ -58,6 +73,10 @@ int poke_commit(struct poke_entry *v, size_t n, struct poke_result *res);
 /* For the SIGTRAP handler: if site is in the batch in flight, the kind and
  * target of the instruction being written there.  Lock-free. */
 bool poke_trap_lookup(uintptr_t site, uint8_t *kind, uintptr_t *target);
+/* Threads moved out of relocated regions so far. */
+uint64_t poke_moved(void);
+/* Whether poketrace ever wrote an int3 at a (lock-free, for the handler). */
+bool poke_ever_written(uintptr_t a);
 /* Changes whenever a batch is published or withdrawn: a handler that found
  * no batch and then sees an int3 tells a new batch's from the program's. */
 unsigned long poke_generation(void);

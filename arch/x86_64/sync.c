@@ -64,6 +64,8 @@ static atomic_int round_busy;
 /* The batch's: the task list opened by sync_begin for its syncs. */
 static DIR *batch_dir;
 
+void (*_Atomic sync_ip_fixup)(void *rip);
+
 static int membarrier(int cmd)
 {
 	return (int)syscall(SYS_membarrier, cmd, 0, 0);
@@ -90,8 +92,12 @@ PT_NOSANITIZE static void sync_handler(int sig, siginfo_t *si, void *ucv)
 		unsigned long idx = v & ((1UL << SYNC_IDX_BITS) - 1);
 		_Atomic int *acked = atomic_load(&round.acked);
 
+		void (*fix)(void *) = atomic_load(&sync_ip_fixup);
+
 		/* the mask the thread goes back to: SIGTRAP deliverable */
 		sigguard_strip(&((ucontext_t *)ucv)->uc_sigmask);
+		if (fix)
+			fix(&((ucontext_t *)ucv)->uc_mcontext.gregs[REG_RIP]);
 		if (((v >> SYNC_IDX_BITS) & SYNC_SEQ_MASK) == atomic_load(&round.seq) && idx < round.cap)
 			atomic_store(&acked[idx], 1);
 		return;
@@ -363,6 +369,17 @@ static int sync_by_signal(void)
 		return pt_error(-r, "out of memory listing threads");
 	r = signal_round(&threads);
 	cpu_serialize();
+	return r;
+}
+
+int sync_interrupt_all(void)
+{
+	int r;
+
+	if (!round_enter(batch_dir != NULL))
+		return pt_error(EBUSY, "another signal round is running");
+	r = sync_by_signal();
+	round_leave();
 	return r;
 }
 

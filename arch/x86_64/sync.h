@@ -34,6 +34,13 @@ void sync_end(void);
  * tracer's pause) and from a fatal signal handler: rounds never overlap,
  * and a round already running elsewhere makes it fail (-EBUSY). */
 int sync_cores(void);
+/* A signal round to every other thread, in either mode, each running
+ * sync_ip_fixup (if set) on the address it was interrupted at, which it may
+ * change: a thread inside code about to be overwritten is moved out of it.
+ * A thread not running takes the signal before it runs anything else. */
+int sync_interrupt_all(void);
+extern void (*_Atomic sync_ip_fixup)(void *rip);
+
 /* fork() gives the child a new mm whose membarrier registration is its own. */
 void sync_atfork_child(void);
 

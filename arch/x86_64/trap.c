@@ -7,9 +7,9 @@
  *             written too; the kernel put the signal frame below the red zone)
  *   jmp T  -> continue at T
  *   nop    -> continue at site+5
- * An int3 that is in no batch: if the byte is no longer 0xCC and a site
- * instruction is there, the batch completed while the signal was pending —
- * run it again from the site.  Otherwise it is the program's own trap, handed
+ * An int3 that is in no batch: if the byte is no longer 0xCC and poketrace
+ * once wrote an int3 there, the batch completed while the signal was
+ * pending — run it again from the site.  Otherwise it is the program's own trap, handed
  * to the program's handler (or the default action).
  *
  * Everything here is async-signal-safe, lock-free, and calls nothing that can
@@ -63,7 +63,9 @@ PT_NOSANITIZE static void trap_handler(int sig, siginfo_t *si, void *ucv)
 			if (poke_generation() == gen)
 				break;
 		}
-		if (byte != INSN_INT3 && insn_decode((const uint8_t *)site, site, &target) != INSN_INVALID) {
+		/* The int3 is gone and poketrace wrote one there: a batch ended
+		 * while the signal was pending; run what is there now. */
+		if (byte != INSN_INT3 && poke_ever_written(site)) {
 			gr[REG_RIP] = (greg_t)site;
 			poke_count_trap(1);
 			return;
