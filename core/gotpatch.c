@@ -25,6 +25,7 @@
 #include "arch/x86_64/sigguard.h"
 #include "base/error.h"
 #include "base/maps.h"
+#include "core/dynrel.h"
 
 #define NMAX 64
 
@@ -64,52 +65,23 @@ static void add(struct scan *sc, uintptr_t addr, int idx)
 	sc->v[sc->n++] = (struct slot){ addr, sc->ours[idx].fn };
 }
 
-/* The relocations of one table that bind an interposed name to a slot. */
-static void scan_relocs(struct scan *sc, uintptr_t bias, const ElfW(Rela) *r, size_t size, const ElfW(Sym) *symtab,
-			const char *strtab)
+static void each_import(void *ctx, const char *name, uintptr_t slot)
 {
-	for (size_t i = 0; r && i < size / sizeof(*r); i++) {
-		unsigned long type = ELF64_R_TYPE(r[i].r_info);
-		int idx;
+	struct scan *sc = ctx;
+	int idx = name_index(sc, name);
 
-		if ((type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT) || !ELF64_R_SYM(r[i].r_info))
-			continue;
-		idx = name_index(sc, strtab + symtab[ELF64_R_SYM(r[i].r_info)].st_name);
-		if (idx >= 0)
-			add(sc, bias + r[i].r_offset, idx);
-	}
+	if (idx >= 0)
+		add(sc, slot, idx);
 }
 
-/* (the loader has made the dynamic section's addresses absolute) */
 static int scan_module(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	struct scan *sc = arg;
-	const ElfW(Dyn) *dyn = NULL;
-	const ElfW(Rela) *jmprel = NULL, *rela = NULL;
-	const ElfW(Sym) *symtab = NULL;
-	const char *strtab = NULL;
-	size_t jmpsz = 0, relasz = 0;
 
 	(void)size;
 	if (info->dlpi_addr == sc->self || (info->dlpi_name[0] && !strchr(info->dlpi_name, '/')))
 		return 0; /* ourselves; the vDSO */
-	for (int i = 0; i < info->dlpi_phnum; i++)
-		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
-			dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
-	for (; dyn && dyn->d_tag != DT_NULL; dyn++) {
-		switch (dyn->d_tag) {
-		case DT_JMPREL: jmprel = (const ElfW(Rela) *)dyn->d_un.d_ptr; break;
-		case DT_PLTRELSZ: jmpsz = dyn->d_un.d_val; break;
-		case DT_RELA: rela = (const ElfW(Rela) *)dyn->d_un.d_ptr; break;
-		case DT_RELASZ: relasz = dyn->d_un.d_val; break;
-		case DT_SYMTAB: symtab = (const ElfW(Sym) *)dyn->d_un.d_ptr; break;
-		case DT_STRTAB: strtab = (const char *)dyn->d_un.d_ptr; break;
-		}
-	}
-	if (!symtab || !strtab)
-		return 0;
-	scan_relocs(sc, info->dlpi_addr, jmprel, jmpsz, symtab, strtab);
-	scan_relocs(sc, info->dlpi_addr, rela, relasz, symtab, strtab);
+	dynrel_imports(info, each_import, sc);
 	return sc->err ? 1 : 0;
 }
 

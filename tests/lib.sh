@@ -37,3 +37,14 @@ if ldd "$B/libpoketrace-agent.so" 2>/dev/null | grep -q libasan; then
 else
 	P_REC() { "$P" record "$@"; }
 fi
+
+# The end of every shell test: `dispatch "$cases" "$@"` lists the cases
+# (--list) or runs the one named.
+dispatch() {
+	local cases=$1 c
+	shift
+	if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
+	for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
+	echo "usage: $0 --list | CASE" >&2
+	exit 2
+}

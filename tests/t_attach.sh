@@ -130,6 +130,4 @@ blocked_workers() {
 }
 
 cases="attach_detach refusals modules blocked_workers"
-if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
-for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
-echo "usage: $0 --list | CASE" >&2; exit 2
+dispatch "$cases" "$@"

@@ -156,6 +156,4 @@ no_deadlock() {
 }
 
 cases="nothing_lost drop_counts memory_cap killed_waiting no_deadlock"
-if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
-for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
-echo "usage: $0 --list | CASE" >&2; exit 2
+dispatch "$cases" "$@"

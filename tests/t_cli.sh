@@ -75,6 +75,4 @@ examples() {
 }
 
 cases="examples help version usage_errors sites_mcount sites_kinds sites_glob sites_pid bad_files"
-if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
-for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
-echo "usage: $0 --list | CASE" >&2; exit 2
+dispatch "$cases" "$@"

@@ -66,6 +66,4 @@ replaced() {
 }
 
 cases="late blocked ld_so replaced"
-if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
-for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
-echo "usage: $0 --list | CASE" >&2; exit 2
+dispatch "$cases" "$@"

@@ -516,6 +516,4 @@ PY
 }
 
 cases="recursion threads time_range replay_filters gaps gap_recursion arguments babeltrace_names info_keys bounded_memory many_gaps parallel_same dropped"
-if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
-for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
-echo "usage: $0 --list | CASE" >&2; exit 2
+dispatch "$cases" "$@"

@@ -249,6 +249,4 @@ modules() {
 }
 
 cases="counts_match views babeltrace tracers filters modules damaged full_disk lost_events crashed killed arguments cplusplus"
-if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
-for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
-echo "usage: $0 --list | CASE" >&2; exit 2
+dispatch "$cases" "$@"
