@@ -17,7 +17,10 @@
 #include "arch/x86_64/insn.h"
 #include "arch/x86_64/poke.h"
 #include "arch/x86_64/reloc.h"
+#include "core/dynsite.h"
 #include "core/elfscan.h"
+#include "core/sites.h"
+#include "arch/x86_64/poke.h"
 #include "harness.h"
 
 int rl_ripmov(int), rl_riplea(int), rl_ripcmp(int), rl_jcc8(int), rl_jmp8(int), rl_calllast(int), rl_endbr(int);
@@ -337,4 +340,44 @@ static void ip_fixup(void)
 	CHECK(atomic_load(&w_bad) == 0, "%ld wrong results", atomic_load(&w_bad));
 }
 
-TEST_MAIN(CASE(live_install), CASE(ip_fixup), CASE(rip_relative), CASE(branches), CASE(call_last), CASE(prologues), CASE(ip_map), CASE(refusals))
+/* Judging functions without sites in the loaded modules: ours relocatable or
+ * refused with the analysis' reason, glibc's that poketrace imports refused
+ * as such (the set derived from this program's own imports). */
+static int read_mem(void *ctx, uintptr_t a, void *buf, size_t n)
+{
+	(void)ctx;
+	memcpy(buf, (const void *)a, n);
+	return 0;
+}
+
+static struct dynsite_verdict judge(void *fn, const char *name)
+{
+	struct dynsite_verdict v;
+	struct pt_module *m;
+	const struct es_sym *sym;
+
+	poke_lock();
+	m = sites_module_at((uintptr_t)fn);
+	CHECK(m, "no module holds %s", name);
+	sym = es_symbol_named(&m->elf, name);
+	CHECK(sym, "%s: no symbol %s", m->path, name);
+	OK(dynsite_judge(m, sym, read_mem, NULL, &v));
+	poke_unlock();
+	printf("%-16s %s\n", name, v.how == DYNSITE_RELOCATABLE ? "relocatable" : v.why);
+	return v;
+}
+
+static void verdicts(void)
+{
+	struct dynsite_verdict v;
+
+	OK(poketrace_init(NULL));
+	v = judge((void *)rl_frame, "rl_frame");
+	CHECK(v.how == DYNSITE_RELOCATABLE && v.plan.len == 8, "rl_frame: %s", v.why);
+	v = judge((void *)rl_loopback, "rl_loopback");
+	CHECK(v.how == DYNSITE_REFUSED && v.refusal == RELOC_BRANCH_INTO, "rl_loopback: %s", v.why);
+	v = judge((void *)pthread_create, "pthread_create");
+	CHECK(v.how == DYNSITE_REFUSED && v.own_import, "pthread_create, which poketrace imports: %s", v.why);
+}
+
+TEST_MAIN(CASE(verdicts), CASE(live_install), CASE(ip_fixup), CASE(rip_relative), CASE(branches), CASE(call_last), CASE(prologues), CASE(ip_map), CASE(refusals))
