@@ -1,6 +1,7 @@
 # poketrace — plain Makefile.  `make` builds the library and the command;
 # `make check` installs what is missing (scripts/install-deps.sh) and runs
-# every test; `make check-asan` the same under -fsanitize=address,undefined.
+# every test; `make check-asan` the same under -fsanitize=address,undefined;
+# `make check-repeat N=10` the suite ten times, listing every case that failed.
 
 CC      ?= cc
 GCC     ?= gcc
@@ -9,23 +10,26 @@ B       ?= build
 SAN     ?=
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Wno-missing-field-initializers
-BASEFLAGS = -std=gnu11 -fPIC -fvisibility=hidden -D_GNU_SOURCE -I. -Iinclude $(WARN) $(SAN)
-LIBS     = -ldw -lelf -lgcc_s -lpthread -ldl
+BASEFLAGS = -std=gnu11 -fPIC -fvisibility=hidden -D_GNU_SOURCE -I. -Iinclude -I$(B)/gen $(WARN) $(SAN)
+LIBS     = -lZydis -ldw -lelf -lgcc_s -lpthread -ldl
 
 VERSION = 0.1.0
 SONAME  = libpoketrace.so.0
 
-LIB_SRCS = base/error.c base/ptrset.c base/kvfile.c base/ctlpath.c \
-	arch/x86_64/insn.c arch/x86_64/sigguard.c arch/x86_64/sync.c \
+LIB_SRCS = base/error.c base/fault.c base/maps.c base/ptrset.c base/kvfile.c base/ctlpath.c \
+	arch/x86_64/insn.c arch/x86_64/sigguard.c arch/x86_64/sigguard_libc.c arch/x86_64/sync.c \
 	arch/x86_64/textwrite.c arch/x86_64/poke.c arch/x86_64/trap.c arch/x86_64/execmem.c \
-	arch/x86_64/writer.c arch/x86_64/tramp.c arch/x86_64/tramp_cfi.c arch/x86_64/saferead.c \
+	arch/x86_64/writer.c arch/x86_64/tramp.c arch/x86_64/tramp_cfi.c arch/x86_64/saferead.c arch/x86_64/reloc.c \
 	core/elfscan.c core/debuginfo.c core/abiclass.c core/proto.c core/module.c core/sites.c \
 	core/siteapi.c core/patch.c core/engine.c \
-	core/image.c core/gdbjit.c core/reclaim.c core/hooks.c core/links.c core/ops.c core/tracerctl.c
-CLI_SRCS = cli/main.c cli/cmd_sites.c cli/cmd_record.c cli/cmd_report.c cli/cmd_live.c cli/trace.c \
-	cli/analyze.c cli/inject.c
+	core/image.c core/gdbjit.c core/reclaim.c core/hooks.c core/links.c core/ops.c core/tracerctl.c \
+	core/gotpatch.c core/dynrel.c core/dynsite.c
+CLI_SRCS = cli/main.c cli/cmd_sites.c cli/cmd_record.c cli/cmd_live.c cli/inject.c \
+	cli/reader.c cli/names.c cli/calls.c cli/pathtree.c cli/readcmd.c \
+	cli/cmd_report.c cli/cmd_graph.c cli/cmd_replay.c cli/cmd_dump.c cli/cmd_info.c
 AGENT_SRCS = trace/clock.c trace/tbuf.c trace/ctf.c trace/tracer.c \
-	agent/agent.c agent/config.c agent/writer.c agent/dlhook.c agent/select.c agent/control.c
+	agent/agent.c agent/config.c agent/writer.c agent/modwatch.c agent/dlhook.c agent/select.c \
+	agent/control.c agent/threads.c
 
 LIB_OBJS = $(LIB_SRCS:%.c=$(B)/obj/%.o)
 CLI_OBJS = $(CLI_SRCS:%.c=$(B)/obj/%.o)
@@ -40,17 +44,33 @@ AGENT  = $(B)/libpoketrace-agent.so
 # Keep generated intermediates (objects of pattern rules, generated C).
 .SECONDARY:
 
-.PHONY: all deps check check-asan demo bench clean tests examples
+.PHONY: all deps check check-asan check-repeat demo bench clean tests examples bench-read
 all: $(SHLIB) $(STLIB) $(CLI) $(AGENT)
+
+# The interposed names, X(name) each, for arch/x86_64/sigguard_libc.c.
+$(B)/gen/interposed.inc: arch/x86_64/interposed.syms
+	@mkdir -p $(dir $@)
+	@sed 's/.*/X(&)/' $< > $@
+$(B)/obj/arch/x86_64/sigguard_libc.o: $(B)/gen/interposed.inc
 
 $(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
 
-$(SHLIB): $(LIB_OBJS) libpoketrace.map
+# The version scripts, with the list of interposed signal calls filled in.
+MAPGEN = sed -e '/@INTERPOSED@/{r arch/x86_64/interposed.syms' -e 'd}' $< | \
+	sed -e 's/^\([_a-z][_a-z0-9]*\)$$/\t\t\1;/' > $@
+$(B)/libpoketrace.map: libpoketrace.map arch/x86_64/interposed.syms
+	@mkdir -p $(B)
+	@$(MAPGEN)
+$(B)/agent.map: agent/agent.map arch/x86_64/interposed.syms
+	@mkdir -p $(B)
+	@$(MAPGEN)
+
+$(SHLIB): $(LIB_OBJS) $(B)/libpoketrace.map
 	@echo "  LD      $@"
-	@$(CC) -shared $(SAN) -Wl,-soname,$(SONAME) -Wl,--version-script=libpoketrace.map \
+	@$(CC) -shared $(SAN) -Wl,-soname,$(SONAME) -Wl,--version-script=$(B)/libpoketrace.map \
 		-Wl,-z,now -o $@ $(LIB_OBJS) $(LIBS)
 	@ln -sf libpoketrace.so.$(VERSION) $(B)/$(SONAME)
 	@ln -sf $(SONAME) $(B)/libpoketrace.so
@@ -62,11 +82,11 @@ $(STLIB): $(LIB_OBJS)
 
 $(CLI): $(CLI_OBJS) $(STLIB)
 	@echo "  LD      $@"
-	@$(CC) $(SAN) -o $@ $(CLI_OBJS) $(STLIB) $(LIBS) -lstdc++
+	@$(CC) $(SAN) -o $@ $(CLI_OBJS) $(STLIB) $(LIBS) -liberty
 
-$(AGENT): $(AGENT_OBJS) $(LIB_OBJS) libpoketrace.map
+$(AGENT): $(AGENT_OBJS) $(LIB_OBJS) $(B)/agent.map
 	@echo "  LD      $@"
-	@$(CC) -shared $(SAN) -Wl,--version-script=agent/agent.map -Wl,-z,now -o $@ \
+	@$(CC) -shared $(SAN) -Wl,--version-script=$(B)/agent.map -Wl,-z,now -o $@ \
 		$(AGENT_OBJS) $(LIB_OBJS) $(LIBS)
 
 deps:
@@ -86,6 +106,12 @@ check-asan: deps
 		all tests
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		bash tests/run.sh build-asan
+
+# `make check-repeat N=10`: the suite N times, every case that failed once.
+N ?= 5
+check-repeat: deps
+	@$(MAKE) --no-print-directory all tests
+	@bash tests/repeat.sh $(B) $(N)
 
 clean:
 	rm -rf build build-asan

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "arch/x86_64/sigguard.h"
 #include "base/ctlpath.h"
 #include "core/proto.h"
 #include "core/sites.h"
@@ -24,6 +25,7 @@
 
 static struct agent_config cfg;
 static struct trace_clock clk;
+static struct ctf_trace ctf;
 static bool active;
 static struct timespec t_start;
 
@@ -62,12 +64,15 @@ static void write_info(void)
 	if (!f)
 		return;
 	fprintf(f, "command=%s\npid=%d\ntracer=%s\nfunctions=%zu\nthreads=%u\nevents=%llu\nlost=%llu\n"
-		"lost_on_disk=%llu\nbytes=%llu\nduration_ns=%llu\nclock=%s\nclock_freq=%llu\n",
+		"lost_on_disk=%llu\nbytes=%llu\nduration_ns=%llu\nclock=%s\nclock_freq=%llu\n"
+		"buffer_max=%llu\nbuffer_peak=%llu\non_full=%s\nwaits=%llu\nwait_ns=%llu\nwait_timeouts=%llu\n",
 		cmd, getpid(), cfg.mode == TRACER_FUNCTION ? "function" : cfg.mode == TRACER_PROFILE ? "profile" : "graph",
 		select_nfuncs(), t.threads, (unsigned long long)t.events, (unsigned long long)t.lost,
 		(unsigned long long)t.lost_on_disk, (unsigned long long)t.bytes,
 		(unsigned long long)((now.tv_sec - t_start.tv_sec) * 1000000000ull + now.tv_nsec - t_start.tv_nsec),
-		clk.tsc ? "tsc" : "monotonic", (unsigned long long)clk.freq);
+		clk.tsc ? "tsc" : "monotonic", (unsigned long long)clk.freq, (unsigned long long)cfg.buffer_max,
+		(unsigned long long)t.buffer_peak, cfg.drop ? "drop" : "wait", (unsigned long long)t.waits,
+		(unsigned long long)t.wait_ns, (unsigned long long)t.wait_timeouts);
 	if (t.error)
 		fprintf(f, "error=writing %s failed: %s\n", t.error_file, strerror(t.error));
 	fclose(f);
@@ -100,12 +105,28 @@ static void write_profile(void)
 	free(e);
 }
 
+/* The metadata, with the functions named so far. */
+static int write_metadata(const char *dir)
+{
+	const char **names = select_symbols(&ctf.nnames);
+	int r;
+
+	ctf.names = names;
+	r = ctf_write_metadata(dir, &ctf);
+	free(names);
+	ctf.names = NULL;
+	ctf.nnames = 0;
+	return r;
+}
+
 /* The trace's files besides the streams, as of now: metadata with the
- * refined clock, the profile table, info. */
+ * refined clock and the function table, the profile table, info, the names
+ * of threads renamed since their stream began. */
 static void write_tail(void)
 {
 	clock_refine(&clk);
-	ctf_write_metadata(cfg.dir, &clk);
+	write_metadata(cfg.dir);
+	threads_refresh(cfg.dir);
 	if (cfg.mode == TRACER_PROFILE)
 		write_profile();
 	write_info();
@@ -115,6 +136,7 @@ static void write_tail(void)
 static void end_trace(void)
 {
 	active = false;
+	modwatch_stop();
 	writer_finish();
 	write_tail();
 }
@@ -126,6 +148,19 @@ static void finish(void)
 	control_stop();
 	tracer_pause(true); /* threads still running at exit write nothing more */
 	end_trace();
+}
+
+/* A forked child has no writer thread (nor watcher, nor control thread):
+ * its handlers do nothing and its exit writes nothing (the streams' files
+ * are the parent's). */
+static void forked(void)
+{
+	if (!active)
+		return;
+	active = false;
+	tracer_forked();
+	writer_forget();
+	modwatch_forget();
 }
 
 static void on_fatal(int sig)
@@ -192,6 +227,13 @@ static int attach_request(char *buf, size_t cap, const char **sock)
 	*sock = nl + 1;
 	nl[1 + strcspn(nl + 1, "\n")] = '\0';
 	return 0;
+}
+
+void agent_thread_signals(void)
+{
+	/* (SIGTRAP and the engine's signals stay open; not through
+	 * pthread_sigmask, which after attach is glibc's) */
+	sigguard_block_others();
 }
 
 /* poketrace live flush.  A thread's current packet may be closed from
@@ -262,10 +304,12 @@ static int start(const char *dir, const char *sock)
 	select_reset();
 	tracer_reset();
 	clock_setup(&clk);
-	tb_configure(&(struct tb_config){ cfg.chunk_size, cfg.nchunks, &clk });
+	tb_configure(&(struct tb_config){ cfg.chunk_size, cfg.nchunks, cfg.buffer_max, cfg.drop ? TB_DROP : TB_WAIT,
+					  &clk });
 	tracer_configure(&(struct tracer_config){
 		cfg.mode, cfg.max_depth, (uint64_t)((double)cfg.min_time_ns * (double)clk.freq / 1e9), 0, &clk });
-	if ((r = ctf_write_metadata(dir, &clk)) < 0 || (r = writer_start(dir)) < 0) {
+	ctf_trace_init(&ctf, &clk);
+	if ((r = write_metadata(dir)) < 0 || (r = writer_start(dir)) < 0) {
 		say("cannot start: %s", strerror(-r));
 		return r;
 	}
@@ -274,10 +318,14 @@ static int start(const char *dir, const char *sock)
 		once = true;
 		atexit(finish);
 		catch_fatal();
+		pthread_atfork(NULL, NULL, forked);
 	}
+	if (modwatch_start() < 0)
+		say("modules loaded by dlmopen or after attach will not be traced: cannot start a thread");
 	tracer_resume();
 	if ((r = select_start(&cfg)) < 0)
 		say("cannot attach the tracer: %s", poketrace_last_error());
+	write_metadata(dir); /* with the functions' names: for a trace cut short */
 	if (control_start(sock) < 0)
 		say("no control socket: %s", strerror(errno));
 	return r;

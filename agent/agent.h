@@ -11,6 +11,9 @@
 #include "trace/clock.h"
 #include "trace/tracer.h"
 
+/* The default cap of all threads' buffers together (record --buffer-max). */
+#define AGENT_BUFFER_MAX (256ull << 20)
+
 struct agent_config {
 	char dir[4096];
 	enum tracer_mode mode;
@@ -20,9 +23,15 @@ struct agent_config {
 	uint64_t min_time_ns;
 	uint64_t chunk_size;
 	int nchunks;
+	uint64_t buffer_max;    /* all threads' chunks together */
+	bool drop;              /* on a full buffer: drop events instead of waiting */
 };
 
 int agent_config_read(const char *dir, struct agent_config *c);
+/* The agent's own threads (writer, watcher, control) take no signal of the
+ * program's: a handler of the program running in one would be traced, and
+ * the writer must never wait for a buffer itself.  Call first thing. */
+void agent_thread_signals(void);
 /* A module was loaded: trace its functions that match the filters. */
 void agent_module_loaded(void);
 
@@ -58,6 +67,13 @@ bool agent_active(void);
 /* Tracer off, trace written: for poketrace detach. */
 int agent_detach(void);
 
+/* modwatch.c: modules loaded without the agent seeing the dlopen (after
+ * attach; dlmopen) are found by a thread that looks every 50 ms. */
+int modwatch_start(void);
+void modwatch_stop(void);
+/* In a forked child, where the thread is not. */
+void modwatch_forget(void);
+
 /* control.c: the control socket. */
 /* At sock if given (attach), else where control_socket_path says. */
 int control_start(const char *sock);
@@ -70,14 +86,28 @@ void writer_finish(void);
 /* Writes every full chunk now (and, if seal, every thread's current one:
  * only while no handler runs) and syncs the files; the thread goes on. */
 void writer_sync(bool seal);
+/* In a forked child, where the thread is not: forget it and the files. */
+void writer_forget(void);
 /* From a fatal signal handler: writes what is full, nothing else. */
 void writer_emergency(void);
 struct writer_totals {
 	uint64_t events, lost, bytes, lost_on_disk;
+	uint64_t waits, wait_ns, wait_timeouts; /* threads waiting for a free chunk */
+	uint64_t buffer_bytes, buffer_peak;     /* all threads' chunks, now and at most */
 	uint32_t threads;
 	int error;              /* errno of the first failed write, or 0 */
 	char error_file[256];
 };
 void writer_totals(struct writer_totals *t);
+
+/* threads.c: thread names for the readers.  threads_note: a stream file is
+ * opened for tid (async-signal-safe); threads_refresh: the trace's end, names
+ * that changed since are noted. */
+void threads_note(const char *dir, uint32_t tid, const char *first_name);
+void threads_refresh(const char *dir);
+
+/* The traced functions' symbols by id (an array of select_nfuncs() pointers,
+ * valid until select_reset; free the array), for the trace's metadata. */
+const char **select_symbols(size_t *n);
 
 #endif

@@ -32,6 +32,10 @@ static void set(const char *key, const char *v, void *ctx)
 		c->chunk_size = strtoull(v, NULL, 10);
 	else if (!strcmp(key, "chunks"))
 		c->nchunks = atoi(v);
+	else if (!strcmp(key, "buffer_max"))
+		c->buffer_max = strtoull(v, NULL, 10);
+	else if (!strcmp(key, "on_full"))
+		c->drop = !strcmp(v, "drop");
 	else if (!strcmp(key, "paused"))
 		c->paused = atoi(v) != 0;
 }
@@ -46,6 +50,7 @@ int agent_config_read(const char *dir, struct agent_config *c)
 	c->mode = TRACER_GRAPH;
 	c->chunk_size = 64 * 1024;
 	c->nchunks = 4;
+	c->buffer_max = AGENT_BUFFER_MAX;
 	snprintf(path, sizeof(path), "%s/poketrace/config", dir);
 	if ((r = kvfile_read(path, set, c)) < 0)
 		return r;

@@ -37,17 +37,13 @@ static void status(FILE *f)
 
 	select_status(&st);
 	writer_totals(&t);
-	for (struct tbuf *b = tb_all(); b; b = b->next) {
-		for (int i = 0; i < b->nchunks; i++)
-			if (atomic_load(&b->chunks[i].state) == CHUNK_FULL)
-				buffered += b->chunks[i].len;
-		if (b->idx >= 0)
-			buffered += (uint64_t)(b->cur - b->chunks[b->idx].data);
-	}
+	for (struct tbuf *b = tb_all(); b; b = b->next)
+		buffered += tb_buffered(b);
 	fprintf(f, "tracing %s\nfunctions %zu\nselected %zu\nattached %zu\nthreads %zu\nevents %llu\n"
-		"lost %llu\nbuffered %llu\n", st.enabled ? "on" : "off", st.known, st.selected, st.attached,
-		(size_t)t.threads, (unsigned long long)t.events, (unsigned long long)t.lost,
-		(unsigned long long)buffered);
+		"lost %llu\nbuffered %llu\nbuffers %llu\nwaits %llu\nwait_ns %llu\n", st.enabled ? "on" : "off",
+		st.known, st.selected, st.attached, (size_t)t.threads, (unsigned long long)t.events,
+		(unsigned long long)t.lost, (unsigned long long)buffered, (unsigned long long)t.buffer_bytes,
+		(unsigned long long)t.waits, (unsigned long long)t.wait_ns);
 	select_print_hits(f, 20);
 }
 
@@ -150,6 +146,7 @@ __attribute__((visibility("default"))) int poketrace_agent_request(const char *r
 static void *loop(void *arg)
 {
 	(void)arg;
+	agent_thread_signals();
 	for (;;) {
 		int fd = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
 

@@ -306,6 +306,22 @@ bool select_stale(void)
 	return stale;
 }
 
+const char **select_symbols(size_t *n)
+{
+	const char **v;
+
+	pthread_mutex_lock(&sel.lock);
+	*n = sel.next_id;
+	v = calloc(*n ? *n : 1, sizeof(*v));
+	for (size_t i = 0; v && i < sel.n; i++)
+		if (sel.v[i].id < *n)
+			v[sel.v[i].id] = sel.v[i].symbol;
+	pthread_mutex_unlock(&sel.lock);
+	if (!v)
+		*n = 0;
+	return v;
+}
+
 size_t select_nfuncs(void)
 {
 	return sel.next_id;

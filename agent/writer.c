@@ -1,14 +1,20 @@
-/* The writer thread.  It polls every thread's ring (no signal or wake-up
- * from the traced threads, which must not make system calls) and appends
- * each full chunk, as one CTF packet, to that thread's stream file.  A
- * failed write (full disk, RLIMIT_FSIZE) is cut back to the last whole
- * packet, so the file stays readable, and tracing to disk stops there. */
+/* The writer thread.  It sleeps until a traced thread queues a full chunk
+ * (tbuf.c wakes it) and appends each, as one CTF packet, to that thread's
+ * stream file, then gives the chunk back.  A failed write (full disk,
+ * RLIMIT_FSIZE) is cut back to the last whole packet, so the file stays
+ * readable, and tracing to disk stops there.
+ *
+ * Traced threads may wait for it (tbuf.c), so it never waits for them: it
+ * takes no lock a traced thread can hold (no malloc, no stdio, no loader
+ * lock: modules are watched by another thread), only system calls and
+ * drain_lock, which traced threads take only with trylock (the crash path). */
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +29,9 @@ static atomic_int stop, running;
 static pthread_mutex_t drain_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t bytes, lost_on_disk;
 static int first_error;
+/* Tests: POKETRACE_WRITER_DELAY_MS makes the writer pause after every chunk
+ * (a writer left off-CPU, or a slow disk): gaps of a known length. */
+static long delay_ms;
 static char error_file[256];
 
 static int stream_fd(struct tbuf *b)
@@ -35,6 +44,7 @@ static int stream_fd(struct tbuf *b)
 	b->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (b->fd < 0)
 		b->write_failed = true;
+	threads_note(dir, b->tid, b->name);
 	return b->fd;
 }
 
@@ -61,6 +71,8 @@ static void write_chunk(struct tbuf *b, struct tb_chunk *c)
 		while (done < c->len) {
 			ssize_t w = write(fd, c->data + done, c->len - done);
 
+			if (w < 0 && errno == EINTR)
+				continue;
 			if (w <= 0) {
 				fail(b, w < 0 ? errno : ENOSPC, at);
 				break;
@@ -72,23 +84,27 @@ static void write_chunk(struct tbuf *b, struct tb_chunk *c)
 	}
 	if (b->write_failed)
 		lost_on_disk += c->nevents;
-	atomic_store_explicit(&c->state, CHUNK_FREE, memory_order_release);
+	if (delay_ms)
+		nanosleep(&(struct timespec){ delay_ms / 1000, delay_ms % 1000 * 1000000L }, NULL);
 }
 
-/* Writes every full chunk, in each thread's order.  drain_lock held. */
+/* Writes every full chunk, in each thread's order, one chunk per thread per
+ * round: a thread waiting for a chunk back gets one within a round, however
+ * much another thread has queued.  drain_lock held. */
 static bool drain_locked(void)
 {
-	bool any = false;
+	bool any = false, more = true;
 
-	for (struct tbuf *b = tb_all(); b; b = b->next) {
-		for (;;) {
-			struct tb_chunk *c = &b->chunks[b->wr_idx];
+	while (more) {
+		more = false;
+		for (struct tbuf *b = tb_all(); b; b = b->next) {
+			int i = tb_next_full(b);
 
-			if (atomic_load_explicit(&c->state, memory_order_acquire) != CHUNK_FULL)
-				break;
-			write_chunk(b, c);
-			b->wr_idx = (b->wr_idx + 1) % b->nchunks;
-			any = true;
+			if (i < 0)
+				continue;
+			write_chunk(b, &b->chunks[i]);
+			tb_give_back(b, i);
+			any = more = true;
 		}
 	}
 	return any;
@@ -104,58 +120,13 @@ static bool drain(void)
 	return any;
 }
 
-static int count_adds(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	(void)size;
-	*(unsigned long long *)arg = info->dlpi_adds;
-	return 1;
-}
-
-/* Modules loaded by a dlopen the agent does not see (after attach its
- * dlopen is not interposed; dlmopen), every 50 ms.  The selection compares
- * itself with the loader's counts, not with an earlier look of ours: a
- * module loaded between the agent's first walk and our first look is
- * found too. */
-static void watch_modules(void)
-{
-	static unsigned long long adds;
-	static struct timespec last;
-	unsigned long long now_adds = 0;
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if ((now.tv_sec - last.tv_sec) * 1000000000L + (now.tv_nsec - last.tv_nsec) < 50000000L)
-		return;
-	last = now;
-	dl_iterate_phdr(count_adds, &now_adds);
-	/* Act once the count has stayed put for a tick: a module seen while
-	 * the loader is still at work may be read before it is complete. */
-	if (now_adds != adds) {
-		adds = now_adds;
-		return;
-	}
-	if (select_stale())
-		agent_module_loaded();
-}
-
 static void *loop(void *arg)
 {
-	/* 250 us while there is work: a thread at 8 bytes per ~15 ns fills a
-	 * 512 KiB chunk in about 1 ms, so the default ring (4 chunks) has room
-	 * for 4 ms.  Idle, the pause doubles up to 2 ms (half the ring): on a
-	 * machine whose cores the program keeps busy, 4,000 wake-ups a second
-	 * cost it several percent (xz -T2 on 2 cores: 6%). */
-	long idle_ns = 250000;
-
 	(void)arg;
+	agent_thread_signals();
 	while (!atomic_load(&stop)) {
-		if (drain()) {
-			idle_ns = 250000;
-		} else {
-			nanosleep(&(struct timespec){ 0, idle_ns }, NULL);
-			idle_ns = idle_ns < 2000000 ? idle_ns * 2 : 2000000;
-		}
-		watch_modules();
+		if (!drain())
+			tb_writer_sleep(1000000000L); /* woken by the first chunk queued */
 	}
 	drain();
 	return NULL;
@@ -166,6 +137,7 @@ int writer_start(const char *d)
 	int r;
 
 	snprintf(dir, sizeof(dir), "%s", d);
+	delay_ms = getenv("POKETRACE_WRITER_DELAY_MS") ? atol(getenv("POKETRACE_WRITER_DELAY_MS")) : 0;
 	/* A new trace (attach after detach): every thread's buffer starts a
 	 * new stream and count; no handler runs (nothing is attached). */
 	for (struct tbuf *b = tb_all(); b; b = b->next) {
@@ -174,6 +146,7 @@ int writer_start(const char *d)
 		b->fd = -1;
 		b->write_failed = false;
 		b->events = b->lost = 0;
+		b->waits = b->wait_ns = b->wait_timeouts = 0;
 		b->depth = 0;
 	}
 	bytes = lost_on_disk = 0;
@@ -190,9 +163,21 @@ void writer_finish(void)
 {
 	if (atomic_exchange(&running, 0)) {
 		atomic_store(&stop, 1);
+		tb_writer_wake();
 		pthread_join(thread, NULL);
 	}
 	writer_sync(true);
+}
+
+void writer_forget(void)
+{
+	atomic_store(&running, 0);
+	for (struct tbuf *b = tb_all(); b; b = b->next) {
+		if (b->fd >= 0)
+			close(b->fd);
+		b->fd = -1;
+		b->write_failed = true;
+	}
 }
 
 void writer_sync(bool seal)
@@ -231,8 +216,13 @@ void writer_totals(struct writer_totals *t)
 	for (struct tbuf *b = tb_all(); b; b = b->next) {
 		t->events += b->events;
 		t->lost += b->lost;
+		t->waits += b->waits;
+		t->wait_ns += b->wait_ns;
+		t->wait_timeouts += b->wait_timeouts;
 		t->threads++;
 	}
+	t->buffer_bytes = tb_mapped_bytes();
+	t->buffer_peak = tb_peak_bytes();
 	t->bytes = bytes;
 	t->lost_on_disk = lost_on_disk;
 	t->error = first_error;

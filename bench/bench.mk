@@ -80,6 +80,11 @@ BENCH_BINS = $(addprefix $(BO)/,rdtsc_cost patch_bench hook_bench rec_target rec
 	xray_patch_1k xray_patch_10k xray_patch_40k \
 	call_gcc call_clang call_mcount call_gccpfe call_clangpfe call_xray call_pg)
 
+# Every binary's folder exists before it is linked (a fresh clone has no build/bench).
+$(BENCH_BINS): | $(BO)/.dir
+$(BO)/.dir:
+	@mkdir -p $(BO) && touch $@
+
 bench: deps
 	@bash scripts/install-deps.sh --bench
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
@@ -91,3 +96,12 @@ bench-real: deps
 	@bash bench/real/run.sh $(B)
 
 .PHONY: bench bench-real
+
+# The readers, this build against a previous one (OLD=path/to/poketrace, or
+# none), on a generated trace of READ_MB megabytes and the demo's trace.
+READ_MB ?= 256
+bench-read: all tests examples
+	@rm -rf $(BO)/read-gen $(BO)/read-calc && mkdir -p $(BO)
+	@$(T)/gen_trace --big $(BO)/read-gen $(READ_MB) 2 >/dev/null
+	@$(CLI) record -o $(BO)/read-calc -- $(EX)/calc 4 1 >/dev/null 2>&1
+	@bash bench/read_bench.sh $(CLI) $(if $(OLD),$(OLD),-) $(BO)/read-gen $(BO)/read-calc

@@ -8,7 +8,8 @@
 # `uftrace record` needs a -pg build, whose own untraced cost (a call to
 # glibc's mcount stub per function) is its row "added" by the build alone.
 # Bytes per call from the trace of N calls.  `key value` lines go to
-# $BENCH_KV when set.
+# $BENCH_KV when set.  With OLD_B=DIR (the build directory of another
+# version), its record modes run beside ours, in the same run.
 set -u
 . "$(dirname "$0")/lib.sh"
 B=${1:-build}
@@ -61,6 +62,12 @@ printf '| %-36s | %14s | %9s | %14s | %9s |\n' "untraced call (ns, not added)" "
 row function "poketrace record --tracer function" "$X" "$P" record -o "$W/d" -b 4M --tracer function --
 row graph "poketrace record (graph)" "$X" "$P" record -o "$W/d" -b 4M --
 row profile "poketrace record --tracer profile" "$X" "$P" record -o "$W/d" --tracer profile --
+row drop "poketrace record --on-full=drop (graph)" "$X" "$P" record -o "$W/d" -b 4M --on-full=drop --
+if [ -n "${OLD_B:-}" ]; then
+	row old_function "$OLD_B: record --tracer function" "$X" "$OLD_B/poketrace" record -o "$W/d" -b 4M --tracer function --
+	row old_graph "$OLD_B: record (graph)" "$X" "$OLD_B/poketrace" record -o "$W/d" -b 4M --
+	row old_profile "$OLD_B: record --tracer profile" "$X" "$OLD_B/poketrace" record -o "$W/d" --tracer profile --
+fi
 if command -v uftrace >/dev/null; then
 	row uftrace_pfe "uftrace record -P . (patchable build)" "$X" uftrace record -d "$W/d" -P . --
 	row pg_untraced "-pg build, untraced (mcount stub)" "$XPG"

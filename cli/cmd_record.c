@@ -17,7 +17,7 @@
 #include "cli/cli.h"
 #include "base/ctlpath.h"
 #include "cli/inject.h"
-#include "cli/trace.h"
+#include "cli/reader.h"
 
 static const char usage[] =
 	"usage: poketrace record [OPTIONS] [--] PROG [ARGS...]\n"
@@ -39,10 +39,18 @@ static const char usage[] =
 	"  -R, --retval GLOB      graph: record the return value of matching functions\n"
 	"  -D, --depth N          graph: only calls at most N deep\n"
 	"  -t, --time-filter DUR  graph: drop calls shorter than DUR (e.g. 500ns, 2us, 1ms)\n"
-	"  -b, --buffer SIZE      per-thread buffer (e.g. 256K, 4M; default 2M, in 4 packets)\n"
+	"  -b, --buffer SIZE      per-thread buffer a thread starts with (e.g. 256K, 4M;\n"
+	"                         default 2M, in 4 packets)\n"
+	"      --buffer-max SIZE  all threads' buffers together may grow to SIZE when the\n"
+	"                         writer falls behind (default 256M; each thread keeps at\n"
+	"                         least 2 packets)\n"
+	"      --on-full MODE     what a thread does when its buffer is full and at the cap:\n"
+	"                         wait (default: for the writer, so nothing is lost) or drop\n"
+	"                         (count its events as lost: the program is never slowed)\n"
 	"      --paused           start with nothing traced; 'poketrace live -p PID enable'\n"
 	"\n"
-	"Events that find the buffer full are counted as lost, never dropped silently.\n"
+	"Lost events (--on-full=drop, a failed write) are counted in the summary, 'info'\n"
+	"and each packet's events_discarded; readers show the calls they cut.\n"
 	"Exit status: PROG's (128+N if killed by signal N); 2 for bad usage.\n";
 
 static int parse_size(const char *s, unsigned long long *out)
@@ -130,7 +138,7 @@ static int prepare_dir(const char *dir)
 	/* Our files live in DIR/poketrace/: babeltrace2 takes every file of a
 	 * trace directory but metadata for a stream. */
 	for (const char *f = "metadata\0poketrace/functions\0poketrace/info\0poketrace/profile\0"
-			     "poketrace/config\0"; *f; f += strlen(f) + 1) {
+			     "poketrace/config\0poketrace/threads\0"; *f; f += strlen(f) + 1) {
 		snprintf(cmd, sizeof(cmd), "%s/%s", dir, f);
 		unlink(cmd);
 	}
@@ -162,7 +170,8 @@ static void progress(const char *dir, pid_t pid)
 struct rec_opts {
 	char filter[1024], notrace[1024], modules[1024], args[1024], rets[1024];
 	const char *dir, *mode;
-	unsigned long long buffer, time_ns;
+	unsigned long long buffer, buffer_max, time_ns;
+	const char *on_full;
 	int depth, paused;
 	long pid; /* attach */
 };
@@ -178,6 +187,7 @@ static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
 		{ "time-filter", required_argument, NULL, 't' }, { "buffer", required_argument, NULL, 'b' },
 		{ "args", required_argument, NULL, 'A' }, { "retval", required_argument, NULL, 'R' },
 		{ "paused", no_argument, NULL, 'P' }, { "pid", required_argument, NULL, 'p' },
+		{ "buffer-max", required_argument, NULL, 'X' }, { "on-full", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -186,6 +196,7 @@ static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
 	o->dir = "poketrace.data";
 	o->mode = "graph";
 	o->buffer = 2 * 1024 * 1024;
+	o->on_full = "wait";
 	optind = 1;
 	while ((c = getopt_long(argc, argv, attach ? "ho:F:N:m:D:t:b:A:R:p:" : "+ho:F:N:m:D:t:b:A:R:", longopts,
 				NULL)) != -1) {
@@ -246,6 +257,19 @@ static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
 				return -1;
 			}
 			break;
+		case 'X':
+			if (parse_size(optarg, &o->buffer_max) < 0 || o->buffer_max < 16384) {
+				cli_error("--buffer-max needs a size of at least 16K, like 64M or 1G, not '%s'", optarg);
+				return -1;
+			}
+			break;
+		case 'W':
+			if (strcmp(optarg, "wait") && strcmp(optarg, "drop")) {
+				cli_error("--on-full takes wait or drop, not '%s'", optarg);
+				return -1;
+			}
+			o->on_full = optarg;
+			break;
 		default:
 			return -1;
 		}
@@ -267,8 +291,10 @@ static int write_config(const struct rec_opts *o)
 		return -1;
 	}
 	fprintf(f, "mode=%s\nfilter=%s\nnotrace=%s\nmodules=%s\nargs=%s\nrets=%s\ndepth=%d\ntime_ns=%llu\n"
-		"chunk_size=%llu\nchunks=4\npaused=%d\n", o->mode, o->filter, o->notrace, o->modules, o->args,
-		o->rets, o->depth, o->time_ns, o->buffer / 4, o->paused);
+		"chunk_size=%llu\nchunks=4\non_full=%s\npaused=%d\n", o->mode, o->filter, o->notrace, o->modules,
+		o->args, o->rets, o->depth, o->time_ns, o->buffer / 4, o->on_full, o->paused);
+	if (o->buffer_max) /* else the agent's default */
+		fprintf(f, "buffer_max=%llu\n", o->buffer_max);
 	if (fclose(f) != 0) {
 		cli_error("cannot write %s: %s", path, strerror(errno));
 		return -1;

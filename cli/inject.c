@@ -10,6 +10,7 @@
  * servers this is meant for sits in a blocking call. */
 #include "cli/inject.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -126,6 +127,45 @@ static int wait_stop(pid_t pid, int *sig)
 	return 0;
 }
 
+/* SIGTRAP and the engine's default signal in a stopped thread's mask are
+ * unblocked: a thread that blocked them (a server's workers often block
+ * every signal) would die at the first int3, and the agent, loaded late,
+ * cannot reach it to unblock them itself.  Its interposers would have kept
+ * them unblocked had it been loaded at start. */
+static void unblock_traps(pid_t tid)
+{
+	unsigned long long m;
+
+	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(m), &m) == 0 &&
+	    (m & (1ULL << (SIGTRAP - 1) | 1ULL << (SIGRTMAX - 2 - 1)))) {
+		m &= ~(1ULL << (SIGTRAP - 1) | 1ULL << (SIGRTMAX - 2 - 1));
+		ptrace(PTRACE_SETSIGMASK, tid, sizeof(m), &m);
+	}
+}
+
+/* The same in every other thread of pid, each stopped for the moment. */
+static void unblock_traps_everywhere(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if (!(d = opendir(path)))
+		return;
+	while ((e = readdir(d))) {
+		pid_t tid = (pid_t)atoi(e->d_name);
+		int sig;
+
+		if (tid <= 0 || tid == pid || ptrace(PTRACE_SEIZE, tid, 0, 0) < 0)
+			continue;
+		if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) == 0 && wait_stop(tid, &sig) == 0)
+			unblock_traps(tid);
+		ptrace(PTRACE_DETACH, tid, 0, 0);
+	}
+	closedir(d);
+}
+
 /* Stops the thread pid, runs stopped(arg), makes the thread call
  * fn(str, arg2) and return into a fault at address 0, puts back its
  * registers and lets it go.  The call's rax in *ret. */
@@ -148,6 +188,8 @@ static int call_in(pid_t pid, uintptr_t fn, const char *str, long arg2, int (*st
 		ptrace(PTRACE_DETACH, pid, 0, 0);
 		return fail(err, cap, "%s", "nothing was done to it");
 	}
+	unblock_traps(pid);
+	unblock_traps_everywhere(pid);
 	/* the string below the red zone, then a 16-aligned call frame */
 	sp = (saved.rsp - 256 - len) & ~(uintptr_t)15;
 	at = sp;

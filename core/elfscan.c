@@ -261,7 +261,39 @@ static int load_segments(struct es_file *f, Elf *elf)
 	return 0;
 }
 
+/* The GNU build-id note, from the PT_NOTE segments (libelf's note reader). */
+static void read_build_id(struct es_file *f, Elf *elf)
+{
+	size_t n;
+
+	if (elf_getphdrnum(elf, &n) < 0)
+		return;
+	for (size_t i = 0; i < n && !f->build_id_len; i++) {
+		GElf_Phdr ph;
+		Elf_Data *d;
+		GElf_Nhdr nh;
+		size_t off = 0, name, desc;
+
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_NOTE ||
+		    !(d = elf_getdata_rawchunk(elf, (int64_t)ph.p_offset, ph.p_filesz, ELF_T_NHDR)))
+			continue;
+		while ((off = gelf_getnote(d, off, &nh, &name, &desc)) > 0) {
+			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+			    !memcmp((const char *)d->d_buf + name, "GNU", 4) && nh.n_descsz <= sizeof(f->build_id)) {
+				memcpy(f->build_id, (const char *)d->d_buf + desc, nh.n_descsz);
+				f->build_id_len = nh.n_descsz;
+				break;
+			}
+		}
+	}
+}
+
 int es_open(const char *path, struct es_file *f)
+{
+	return es_open_at(path, path, f);
+}
+
+int es_open_at(const char *name, const char *path, struct es_file *f)
 {
 	size_t shstrndx;
 	GElf_Ehdr eh;
@@ -272,7 +304,7 @@ int es_open(const char *path, struct es_file *f)
 	f->fd = -1;
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return pt_error(EINVAL, "libelf is too old");
-	f->path = strdup(path);
+	f->path = strdup(name);
 	if (!f->path)
 		return pt_error(ENOMEM, "out of memory");
 	f->fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -293,6 +325,7 @@ int es_open(const char *path, struct es_file *f)
 		return pt_error(ENOEXEC, "%s is not an x86-64 executable or shared object", path);
 	}
 	f->type = eh.e_type;
+	read_build_id(f, elf);
 	if ((r = load_segments(f, elf)) < 0) {
 		es_close(f);
 		return r;
@@ -395,4 +428,20 @@ const struct es_sym *es_symbol_for(const struct es_file *f, uint64_t vaddr)
 	if (vaddr == best->vaddr || vaddr < best->vaddr + best->size)
 		return best;
 	return NULL;
+}
+
+const struct es_sym *es_symbol_from(const struct es_file *f, uint64_t vaddr)
+{
+	size_t lo = 0, hi = f->nsyms;
+
+	/* First symbol starting at or after vaddr. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (f->syms[mid].vaddr < vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < f->nsyms ? &f->syms[lo] : NULL;
 }

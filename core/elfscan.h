@@ -38,10 +38,15 @@ struct es_file {
 	char *strpool;
 	struct es_seg *segs;
 	size_t nsegs;
+	uint8_t build_id[64];  /* NT_GNU_BUILD_ID, if the file has one */
+	size_t build_id_len;
 };
 
 /* Opens and scans path.  0 or -errno (with poketrace_last_error set). */
 int es_open(const char *path, struct es_file *f);
+/* The same, naming the file name but opening path (a /proc/self/map_files
+ * link to the file a module was mapped from). */
+int es_open_at(const char *name, const char *path, struct es_file *f);
 void es_close(struct es_file *f);
 /* Closes the file but keeps what was read from it (symbols, segments). */
 void es_release_file(struct es_file *f);
@@ -50,6 +55,8 @@ int es_read(const struct es_file *f, uint64_t vaddr, void *buf, size_t n);
 /* The function symbol covering vaddr, or NULL. */
 const struct es_sym *es_symbol_for(const struct es_file *f, uint64_t vaddr);
 const struct es_seg *es_segment_for(const struct es_file *f, uint64_t vaddr);
+/* The first function symbol starting at or after vaddr, or NULL. */
+const struct es_sym *es_symbol_from(const struct es_file *f, uint64_t vaddr);
 /* The function symbol of that name, or NULL. */
 const struct es_sym *es_symbol_named(const struct es_file *f, const char *name);
 

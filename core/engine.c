@@ -10,7 +10,9 @@
 #include "arch/x86_64/trap.h"
 #include "base/error.h"
 #include "core/engine.h"
+#include "core/gotpatch.h"
 #include "core/hooks.h"
+#include "core/patch.h"
 #include "core/sites.h"
 #include "poketrace.h"
 
@@ -34,8 +36,6 @@ int engine_init_locked(const struct poketrace_init_opts *opts)
 	struct poketrace_init_opts o = { 0 };
 	int sync, write, r;
 
-	if (initialized)
-		return 0;
 	if (opts) {
 		if (opts->sz < sizeof(size_t) || opts->sz > sizeof(o))
 			return pt_error(EINVAL, "poketrace_init: opts->sz is %zu; set it to "
@@ -47,15 +47,69 @@ int engine_init_locked(const struct poketrace_init_opts *opts)
 	if (sync < 0 || write < 0)
 		return pt_error(EINVAL, "POKETRACE_SYNC must be membarrier or signal and "
 				"POKETRACE_WRITE mprotect or procmem");
+	if (initialized) {
+		/* Initialized before (by an earlier poketrace_init, or by the
+		 * first call of any function): options that ask for something
+		 * else cannot be had any more, and must not pass silently. */
+		bool sync_ok = !sync || (sync == 1) == (sync_mode() == SYNC_MEMBARRIER);
+		bool write_ok = !write || (write == 1) == (text_mode() == TEXT_MPROTECT);
+		bool sig_ok = !o.sync_signal || o.sync_signal == sync_signal();
+
+		if (sync_ok && write_ok && sig_ok)
+			return 0;
+		return pt_error(EALREADY, "poketrace is initialized already (by an earlier call) with the %s sync, "
+				"%s writes and signal %d, not what these options ask: call poketrace_init "
+				"first, before any other poketrace function", sync_mode() == SYNC_MEMBARRIER ?
+				"membarrier" : "signal", text_mode() == TEXT_MPROTECT ? "mprotect" : "/proc/self/mem",
+				sync_signal());
+	}
 	if ((r = trap_install()) < 0)
 		return pt_error(-r, "cannot install the SIGTRAP handler");
 	poke_atfork_install();
+	patch_init();
 	text_set_mode(write);
 	if ((r = sync_init(sync, o.sync_signal)) < 0)
 		return r;
 	if ((r = sites_sync()) < 0 || (r = hooks_init()) < 0)
 		return r;
+	gotpatch_apply(); /* a late load: the interposers take effect from now */
 	initialized = true;
+	return 0;
+}
+
+/* How deep this thread is in poketrace calls: a sites_foreach callback may
+ * look sites up, and a signal handler may interrupt any call. */
+static __thread int depth;
+
+static int enter(bool change)
+{
+	int r;
+
+	poke_lock();
+	pt_error_clear();
+	if (poke_orphaned()) {
+		poke_unlock();
+		return pt_error(EDEADLK, "this process was forked (by _Fork() or a raw fork system call) while "
+				"another thread was changing code; that change was completed, but the loader's "
+				"lock may be held by a thread that does not exist here: poketrace makes no more "
+				"changes in this process");
+	}
+	if (change && depth > 0) {
+		poke_unlock();
+		return pt_error(EDEADLK, "a poketrace call that changes code or hooks was made inside another "
+				"poketrace call of the same thread (from a signal handler, or a sites_foreach "
+				"callback): make it outside");
+	}
+	r = engine_init_locked(NULL);
+	/* Only the outermost call may rebuild the table: an inner one would
+	 * free what the outer one is walking. */
+	if (r == 0 && depth == 0)
+		r = sites_sync();
+	if (r < 0) {
+		poke_unlock();
+		return r;
+	}
+	depth++;
 	return 0;
 }
 
@@ -63,20 +117,17 @@ int engine_init_locked(const struct poketrace_init_opts *opts)
  * to date with the loaded modules. */
 int engine_enter(void)
 {
-	int r;
+	return enter(false);
+}
 
-	poke_lock();
-	pt_error_clear();
-	r = engine_init_locked(NULL);
-	if (r == 0)
-		r = sites_sync();
-	if (r < 0)
-		poke_unlock();
-	return r;
+int engine_enter_change(void)
+{
+	return enter(true);
 }
 
 void engine_leave(void)
 {
+	depth--;
 	poke_unlock();
 }
 
@@ -144,7 +195,7 @@ POKETRACE_API int poketrace_execmem_alloc(const void *near, size_t size, void **
 
 	if (!out || !size)
 		return pt_error(EINVAL, "poketrace_execmem_alloc: out must not be NULL and size > 0");
-	if ((r = engine_enter()) < 0)
+	if ((r = engine_enter_change()) < 0)
 		return r;
 	r = engine_execmem_near((uintptr_t)near, size, out);
 	engine_leave();

@@ -14,8 +14,11 @@
 struct poketrace_init_opts;
 
 /* Takes the engine lock, initializes on first use, syncs the site table.
- * On success the caller must call engine_leave(); on failure it must not. */
+ * On success the caller must call engine_leave(); on failure it must not.
+ * engine_enter_change is for calls that change code, hooks or memory:
+ * -EDEADLK inside another poketrace call of the same thread. */
 int engine_enter(void);
+int engine_enter_change(void);
 void engine_leave(void);
 int engine_init_locked(const struct poketrace_init_opts *opts);
 /* Executable memory within rel32 reach of the module containing a (engine

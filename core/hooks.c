@@ -659,12 +659,17 @@ int hooks_apply(struct hook **t, size_t n)
 			nv++;
 		}
 	}
+	bool began = false;
+
 	if (r == 0)
-		r = patch_commit_entries(v, nv, NULL);
+		r = patch_commit_entries(v, nv, NULL, &began);
 	if (r < 0) {
+		/* The batch rolled back; but a thread may have trapped while it
+		 * was in flight and be running in a new image now: those are
+		 * retired like replaced ones, not freed. */
 		for (size_t i = 0; i < n; i++)
 			if (imgs[i])
-				image_release(imgs[i], false); /* a shared one others use keeps living */
+				image_release(imgs[i], began); /* a shared one others use keeps living */
 		free(v);
 		free(imgs);
 		return r;

@@ -197,7 +197,7 @@ POKETRACE_API int poketrace_links_update(struct poketrace_link **links, size_t n
 		if ((r = check_spec(&specs[i])) < 0)
 			return r;
 	}
-	if ((r = engine_enter()) < 0)
+	if ((r = engine_enter_change()) < 0)
 		return r;
 	/* a set, not a pairwise check: detaching a whole selection lists
 	 * tens of thousands of links */
@@ -345,7 +345,7 @@ POKETRACE_API int poketrace_quiesce(int timeout_ms)
 	struct timespec pause = { 0, 1000000 };
 
 	for (long waited = 0;; waited++) {
-		int left, r = engine_enter();
+		int left, r = engine_enter_change();
 
 		if (r < 0)
 			return r;

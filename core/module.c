@@ -29,11 +29,33 @@ static void classify(struct pt_site *s, uint8_t src, const uint8_t b[INSN_SITE_L
 	}
 }
 
+/* Where a listed patchable entry's function begins: vaddr itself, or, when
+ * only 1-byte nops separate vaddr from the next function symbol (gcc's
+ * =M,N with N > 0), that symbol.  0 when those nops run into code. */
+static uint64_t entry_after_prefix(const struct pt_module *m, const struct es_seg *seg, uint64_t vaddr,
+				   module_read_fn rd, void *ctx)
+{
+	const struct es_sym *sym = es_symbol_for(&m->elf, vaddr), *next;
+	uint8_t b[16];
+
+	if (sym && sym->vaddr == vaddr)
+		return vaddr; /* the usual case: the list names the entry */
+	next = es_symbol_from(&m->elf, vaddr);
+	if (!next || next->vaddr - vaddr > sizeof(b) || next->vaddr + INSN_SITE_LEN > seg->vaddr + seg->filesz ||
+	    rd(ctx, vaddr + m->bias, b, next->vaddr - vaddr) < 0)
+		return vaddr; /* no symbol to go by: take the list's word */
+	for (uint64_t i = 0; i < next->vaddr - vaddr; i++)
+		if (b[i] != 0x90)
+			return vaddr;
+	return next->vaddr;
+}
+
 static void build_site(struct pt_module *m, struct pt_site *s, const struct es_entry *e,
 		       module_read_fn rd, void *ctx)
 {
 	const struct es_seg *seg = es_segment_for(&m->elf, e->vaddr);
-	uint64_t vaddr = e->vaddr;
+	uint64_t vaddr = e->vaddr, r;
+	bool prefixed = false;
 	uint8_t b[INSN_SITE_LEN];
 	const struct es_sym *sym;
 
@@ -46,6 +68,14 @@ static void build_site(struct pt_module *m, struct pt_site *s, const struct es_e
 		s->reason = POKETRACE_REASON_NOT_TEXT;
 		return;
 	}
+	if (e->src == ES_SRC_PFE && (r = entry_after_prefix(m, seg, vaddr, rd, ctx)) != vaddr) {
+		/* -fpatchable-function-entry=M,N: the list names the first of
+		 * N nops placed before the function; its site is at the entry
+		 * (after an endbr64), where the other M-N are. */
+		s->addr += r - vaddr;
+		vaddr = r;
+		prefixed = true;
+	}
 	if (rd(ctx, s->addr, b, INSN_SITE_LEN) == 0 && insn_is_endbr64(b) &&
 	    vaddr + 4 + INSN_SITE_LEN <= seg->vaddr + seg->filesz) {
 		/* -fcf-protection: the site is the instruction after endbr64. */
@@ -56,6 +86,8 @@ static void build_site(struct pt_module *m, struct pt_site *s, const struct es_e
 	if (rd(ctx, s->addr, b, INSN_SITE_LEN) < 0)
 		memset(b, 0, sizeof(b));
 	classify(s, e->src, b);
+	if (prefixed && s->reason == POKETRACE_REASON_BAD_BYTES && b[0] == 0x90)
+		s->reason = POKETRACE_REASON_SHORT_NOPS;
 	sym = es_symbol_for(&m->elf, vaddr);
 	if (!(s->flags & POKETRACE_SITE_ENDBR) && vaddr >= seg->vaddr + 4 &&
 	    (!sym || sym->vaddr == vaddr - 4)) {
@@ -201,6 +233,9 @@ const char *site_reason_text(int reason)
 		       "poketrace_init() before starting threads, or build with clang or -mnop-mcount)";
 	case POKETRACE_REASON_NOT_TEXT:
 		return "not in a read-only executable segment";
+	case POKETRACE_REASON_SHORT_NOPS:
+		return "fewer than 5 bytes of nops at the function's entry (gcc -fpatchable-function-entry=M,N "
+		       "puts N of the M before it: M-N must be at least 5)";
 	default:
 		return "patchable";
 	}

@@ -206,7 +206,7 @@ static int change(struct poketrace_ops *o, const char *filter, const char *modul
 		r = pt_error(ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((r = engine_enter()) < 0)
+	if ((r = engine_enter_change()) < 0)
 		goto out;
 	hooks_sync();
 	if (!detach && collect(&f, &want, &nwant) < 0)

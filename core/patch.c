@@ -49,6 +49,9 @@ int patch_resolve(uintptr_t addr, bool hooks_ok, struct pt_site **out)
 							   : "no patch sites (build it with clang "
 							     "-fpatchable-function-entry=5 or gcc -pg "
 							     "-mfentry -mnop-mcount -mrecord-mcount)");
+		if (sites_unreadable_at(addr))
+			return pt_error(ENOENT, "%#lx is not a known patch site: %s", (unsigned long)addr,
+					sites_unreadable_at(addr));
 		return pt_error(ENOENT, "%#lx is not a patch site: it is in no loaded module "
 				"(was its module unloaded?)", (unsigned long)addr);
 	}
@@ -76,27 +79,40 @@ static int commit_pinned(void *arg)
 	return poke_commit(c->v, c->n, &c->res);
 }
 
-int patch_commit_entries(struct poke_entry *v, size_t n, struct poketrace_batch_stats *stats)
+/* The table follows what a batch wrote (or put back). */
+static void record_written(struct poke_entry *v, size_t n, bool undone)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct pt_site *s = v[i].cookie; /* resolved under this lock hold */
+		const uint8_t *b = undone ? v[i].old : v[i].new;
+
+		if (!s)
+			continue; /* not a site: code inside an image */
+		memcpy(s->cur, b, INSN_SITE_LEN);
+		if (insn_is_nop5(b))
+			s->flags &= ~POKETRACE_SITE_PATCHED;
+		else
+			s->flags |= POKETRACE_SITE_PATCHED;
+	}
+}
+
+void patch_init(void)
+{
+	poke_orphan_done = record_written;
+}
+
+int patch_commit_entries(struct poke_entry *v, size_t n, struct poketrace_batch_stats *stats, bool *began)
 {
 	struct commit_ctx c = { v, n, { 0 } };
 	int r = sites_pinned(commit_pinned, &c);
 
+	if (began)
+		*began = c.res.began;
 	if (r == -EAGAIN)
 		return pt_error(EAGAIN, "modules were loaded or unloaded while the batch was "
 				"prepared; nothing was written, try again");
-	if (r == 0) {
-		for (size_t i = 0; i < n; i++) {
-			struct pt_site *s = v[i].cookie; /* resolved under this lock hold */
-
-			if (!s)
-				continue; /* not a site: code inside an image */
-			memcpy(s->cur, v[i].new, INSN_SITE_LEN);
-			if (v[i].kind == INSN_NOP5)
-				s->flags &= ~POKETRACE_SITE_PATCHED;
-			else
-				s->flags |= POKETRACE_SITE_PATCHED;
-		}
-	}
+	if (r == 0)
+		record_written(v, n, false);
 	if (stats) {
 		memset(stats, 0, sizeof(*stats));
 		stats->sites = c.res.sites;
@@ -125,14 +141,14 @@ static int prepare_and_commit(int (*prepare)(const void *src, size_t n, struct p
 	v = calloc(n, sizeof(*v));
 	if (!v)
 		return pt_error(ENOMEM, "out of memory for %zu sites", n);
-	if ((r = engine_enter()) < 0) {
+	if ((r = engine_enter_change()) < 0) {
 		free(v);
 		return r;
 	}
 	for (int tries = 0; tries < 8; tries++) {
 		if ((r = prepare(src, n, v)) < 0)
 			break;
-		r = patch_commit_entries(v, n, stats);
+		r = patch_commit_entries(v, n, stats, NULL);
 		if (r != -EAGAIN || (r = sites_sync()) < 0)
 			break;
 		r = -EAGAIN;

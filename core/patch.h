@@ -10,11 +10,15 @@
 
 /* Commits v while the modules are pinned; entries whose cookie is a
  * struct pt_site * update the site table.  -EAGAIN if the module set
- * changed since the table was built (nothing written). */
-int patch_commit_entries(struct poke_entry *v, size_t n, struct poketrace_batch_stats *stats);
+ * changed since the table was built (nothing written).  All or nothing (see
+ * poke_commit); *began (may be NULL) says whether threads may have run the
+ * new instructions, which is possible even when the batch failed. */
+int patch_commit_entries(struct poke_entry *v, size_t n, struct poketrace_batch_stats *stats, bool *began);
 /* Resolves addr to a site the caller may patch (not unpatchable, and, if
  * !hooks_ok, not owned by links/ops). */
 struct pt_site;
+/* Once, at initialization. */
+void patch_init(void);
 int patch_resolve(uintptr_t addr, bool hooks_ok, struct pt_site **out);
 
 #endif

@@ -36,6 +36,8 @@ POKETRACE_API int poketrace_site_lookup(uintptr_t addr, struct poketrace_site *o
 	else if (m)
 		r = pt_error(ENOENT, "%#lx is not a patch site (it is in %s, which has %zu sites; "
 			     "give a function's address)", (unsigned long)addr, m->path, m->nsites);
+	else if (sites_unreadable_at(addr))
+		r = pt_error(ENOENT, "%#lx: %s", (unsigned long)addr, sites_unreadable_at(addr));
 	else
 		r = pt_error(ENOENT, "%#lx is not in any loaded module", (unsigned long)addr);
 	engine_leave();

@@ -12,9 +12,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <link.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
+
+#include "base/maps.h"
+#include "core/gotpatch.h"
 
 #include "arch/x86_64/textwrite.h"
 #include "base/error.h"
@@ -22,14 +28,28 @@
 struct loaded {
 	char *path;
 	uintptr_t bias;
+	uintptr_t anchor;      /* its first loadable segment, in memory */
+	uintptr_t lo, hi;      /* all of them */
+	uint8_t head[64];      /* the bytes there (the ELF header) */
+	uint8_t build_id[64];  /* NT_GNU_BUILD_ID in memory, if any */
+	size_t build_id_len;
 	struct pt_module *mod; /* kept, or new (built in the pinned pass) */
 	struct es_file file;   /* for a new module */
 	bool is_new;
+	char *why;             /* the file mapped cannot be read (no sites) */
+};
+
+/* Loaded modules whose file could not be read: no sites, and why. */
+struct stale {
+	uintptr_t lo, hi;
+	char *path, *why;
 };
 
 static struct {
 	struct pt_module **mods; /* sorted by lo */
 	size_t n;
+	struct stale *stale;
+	size_t nstale;
 	unsigned long long adds, subs;
 	bool built;
 	unsigned generation;
@@ -49,15 +69,50 @@ struct collect {
 	int err;
 };
 
-static char *main_path(void)
+/* The GNU build-id of a loaded module, from its PT_NOTE segments in memory
+ * (pinned: inside dl_iterate_phdr).  libelf reads notes of files, not of a
+ * loaded image, hence this walk of the note format. */
+static void memory_build_id(const struct dl_phdr_info *info, struct loaded *l)
 {
-	char buf[4096];
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	for (int i = 0; i < info->dlpi_phnum && !l->build_id_len; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
 
-	if (n <= 0)
-		return strdup("");
-	buf[n] = '\0';
-	return strdup(buf);
+		if (ph->p_type != PT_NOTE)
+			continue;
+		while (p + sizeof(ElfW(Nhdr)) <= end) {
+			const ElfW(Nhdr) *n = (const ElfW(Nhdr) *)p;
+			const uint8_t *name = p + sizeof(*n), *desc = name + ((n->n_namesz + 3) & ~3u);
+
+			if (desc + n->n_descsz > end)
+				break;
+			if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 && !memcmp(name, "GNU", 4) &&
+			    n->n_descsz <= sizeof(l->build_id)) {
+				memcpy(l->build_id, desc, n->n_descsz);
+				l->build_id_len = n->n_descsz;
+				break;
+			}
+			p = desc + ((n->n_descsz + 3) & ~3u);
+		}
+	}
+}
+
+static void memory_identity(const struct dl_phdr_info *info, struct loaded *l)
+{
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_type != PT_LOAD)
+			continue;
+		if (!l->anchor) {
+			l->anchor = l->lo = info->dlpi_addr + ph->p_vaddr;
+			if (ph->p_filesz >= sizeof(l->head))
+				memcpy(l->head, (const void *)l->anchor, sizeof(l->head));
+		}
+		if (info->dlpi_addr + ph->p_vaddr + ph->p_memsz > l->hi)
+			l->hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+	}
+	memory_build_id(info, l);
 }
 
 static int collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
@@ -84,11 +139,14 @@ static int collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	memset(l, 0, sizeof(*l));
 	/* dlopen("dir/lib.so") keeps the relative name: resolve it now, while
 	 * the working directory is the one it was opened from. */
-	l->path = !info->dlpi_name[0] ? main_path()
+	/* (the main program's path comes from its mapping: under
+	 * `ld.so ./prog` /proc/self/exe is ld.so) */
+	l->path = !info->dlpi_name[0] ? strdup("")
 		  : info->dlpi_name[0] == '/' ? strdup(info->dlpi_name) : realpath(info->dlpi_name, NULL);
 	l->bias = info->dlpi_addr;
 	if (!l->path)
 		return 0; /* a relative name that no longer resolves */
+	memory_identity(info, l);
 	c->n++;
 	return 0;
 }
@@ -205,6 +263,66 @@ static int normalize(struct pt_module **mods, size_t n)
 	return text_close(&s);
 }
 
+static bool same_build_id(const struct loaded *l, const struct es_file *f)
+{
+	return l->build_id_len == f->build_id_len && !memcmp(l->build_id, f->build_id, f->build_id_len);
+}
+
+/* Whether f is the file l was mapped from: the same inode of the same
+ * device (and, where both have one, the same build-id: a file rewritten in
+ * place), or, where the device does not tell (overlay file systems), the
+ * same build-id, or without build-ids the same ELF header. */
+static bool same_file(const struct loaded *l, const struct maps_entry *me, const struct es_file *f)
+{
+	struct stat st;
+	uint8_t head[sizeof(l->head)];
+
+	if (me && !me->deleted && fstat(f->fd, &st) == 0 && st.st_ino == me->ino &&
+	    major(st.st_dev) == me->dev_major && minor(st.st_dev) == me->dev_minor)
+		return !l->build_id_len || !f->build_id_len || same_build_id(l, f);
+	if (l->build_id_len && f->build_id_len)
+		return same_build_id(l, f);
+	return f->nsegs && es_read(f, f->segs[0].vaddr, head, sizeof(head)) == 0 && !memcmp(head, l->head, sizeof(head));
+}
+
+/* Opens the file l was mapped from, not whatever is at its path now: a
+ * file replaced on disk (a new inode at the same path) or deleted keeps its
+ * old code in memory, and its sites and names are those of the old file.
+ * By path when the file there is that one, else through the kernel's link
+ * to the mapped file (/proc/self/map_files, which needs CAP_SYS_ADMIN);
+ * failing both, the module gets no sites, and l->why says so. */
+static int open_module_file(struct loaded *l, const struct maps *maps)
+{
+	const struct maps_entry *me = maps_find(maps, l->anchor);
+	char via[64];
+
+	if (!l->path[0] && me && me->path[0] == '/') {
+		free(l->path);
+		if (!(l->path = strdup(me->path)))
+			return -ENOMEM;
+	}
+	if (!l->path[0])
+		return -ENOENT;
+	if (es_open(l->path, &l->file) == 0) {
+		if (same_file(l, me, &l->file))
+			return 0;
+		es_close(&l->file);
+	}
+	if (me) {
+		snprintf(via, sizeof(via), "/proc/self/map_files/%lx-%lx", (unsigned long)me->start,
+			 (unsigned long)me->end);
+		if (es_open_at(l->path, via, &l->file) == 0 && same_file(l, NULL, &l->file))
+			return 0;
+		if (l->file.path)
+			es_close(&l->file);
+	}
+	if (asprintf(&l->why, "%s was %s on disk after the program loaded it, and the file it was mapped "
+		     "from cannot be opened (/proc/self/map_files needs CAP_SYS_ADMIN): its patch sites "
+		     "cannot be read", l->path, me && me->deleted ? "deleted" : "replaced") < 0)
+		l->why = NULL;
+	return -ESTALE;
+}
+
 /* Whether every site of a kept module still holds what the table says. */
 static bool module_matches_memory(const struct pt_module *m)
 {
@@ -249,6 +367,10 @@ static int build_pinned(void *arg)
 			l->mod->seen = false;
 			l->mod = NULL;
 			l->is_new = es_open(l->path, &l->file) == 0;
+			if (l->is_new && !same_file(l, NULL, &l->file)) {
+				es_close(&l->file);
+				l->is_new = false;
+			}
 		}
 		if (l->is_new) {
 			struct pt_module *m = calloc(1, sizeof(*m));
@@ -272,6 +394,21 @@ static int build_pinned(void *arg)
 			free(tab.mods[i]);
 		}
 	free(tab.mods);
+	for (size_t i = 0; i < tab.nstale; i++) {
+		free(tab.stale[i].path);
+		free(tab.stale[i].why);
+	}
+	free(tab.stale);
+	tab.stale = calloc(c->n ? c->n : 1, sizeof(*tab.stale));
+	tab.nstale = 0;
+	for (size_t i = 0; tab.stale && i < c->n; i++) {
+		struct loaded *l = &c->v[i];
+
+		if (l->mod || !l->why)
+			continue;
+		tab.stale[tab.nstale++] = (struct stale){ l->lo, l->hi, l->path, l->why };
+		l->path = l->why = NULL; /* the table's now */
+	}
 	hint.mod = NULL;
 	tab.mods = mods;
 	tab.n = n;
@@ -296,6 +433,7 @@ static void collect_free(struct collect *c)
 {
 	for (size_t i = 0; i < c->n; i++) {
 		free(c->v[i].path);
+		free(c->v[i].why);
 		if (c->v[i].is_new && c->v[i].file.path)
 			es_close(&c->v[i].file);
 	}
@@ -307,25 +445,33 @@ static int rebuild_once(void)
 {
 	struct collect c = { 0 };
 	struct pinned_build pb = { &c };
-	int r;
+	struct maps maps;
+	int r = 0;
 
 	dl_iterate_phdr(collect_cb, &c);
-	if (c.err) {
+	if (c.err || (r = maps_read(&maps)) < 0) {
 		collect_free(&c);
-		return pt_error(-c.err, "out of memory");
+		return c.err ? pt_error(-c.err, "out of memory")
+			     : pt_error(-r, "cannot read /proc/self/maps: %s", strerror(-r));
 	}
 	for (size_t i = 0; i < c.n; i++) {
 		struct loaded *l = &c.v[i];
 
-		l->mod = find_kept(l->path, l->bias);
+		l->mod = l->path[0] ? find_kept(l->path, l->bias) : NULL;
+		if (!l->mod && !l->path[0]) {
+			const struct maps_entry *me = maps_find(&maps, l->anchor);
+
+			l->mod = me ? find_kept(me->path, l->bias) : NULL;
+		}
 		if (l->mod) {
 			l->mod->seen = true;
 			continue;
 		}
 		/* Reading the file needs no pinning: only its memory does. */
-		if (es_open(l->path, &l->file) == 0)
+		if (open_module_file(l, &maps) == 0)
 			l->is_new = true;
 	}
+	maps_free(&maps);
 	/* sites_pinned compares against the counts the table was built at;
 	 * here it must compare against the counts just collected. */
 	{
@@ -356,6 +502,8 @@ int sites_sync(void)
 		if (!modules_changed())
 			return 0;
 		r = rebuild_once();
+		if (r == 0)
+			gotpatch_apply(); /* the new modules' calls too, after a late load */
 		if (r != -EAGAIN)
 			return r;
 	}
@@ -428,6 +576,14 @@ struct pt_site *sites_find(uintptr_t addr, struct pt_module **mod)
 bool sites_stale(void)
 {
 	return modules_changed();
+}
+
+const char *sites_unreadable_at(uintptr_t addr)
+{
+	for (size_t i = 0; i < tab.nstale; i++)
+		if (addr >= tab.stale[i].lo && addr < tab.stale[i].hi)
+			return tab.stale[i].why;
+	return NULL;
 }
 
 unsigned sites_generation(void)

@@ -18,6 +18,10 @@ struct pt_module *sites_module(size_t i);
  * no lock: a hint for a watcher, which then syncs under the lock. */
 bool sites_stale(void);
 
+/* If addr is in a loaded module whose file could not be read (replaced or
+ * deleted on disk since), the reason; else NULL. */
+const char *sites_unreadable_at(uintptr_t addr);
+
 /* Runs fn while no module can be unloaded (inside dl_iterate_phdr, which
  * holds the loader's lock) and only if the module set is the one the table
  * was built from; -EAGAIN otherwise (call sites_sync and try again). */

@@ -16,6 +16,8 @@
  *   gcc   -pg -mfentry -mnop-mcount -mrecord-mcount  (non-PIE only)  0f 1f 44 00 00, listed in __mcount_loc
  *   clang -fpatchable-function-entry=5                               0f 1f 44 00 08, listed in __patchable_function_entries
  *   gcc   -fpatchable-function-entry=5  (or =5,0)                    90 90 90 90 90, same list
+ *         (=M,N: N of the M nops before the entry, which the list names; the
+ *         site is at the entry, and needs M-N >= 5)
  * With -fcf-protection the site follows an endbr64 (the listed address already
  * points past it; an endbr64 at a listed address is stepped over).
  *
@@ -46,15 +48,31 @@
  *
  * Signals
  * -------
- * A thread with SIGTRAP blocked that hits an int3 kills the process, so while
- * this library is loaded it interposes sigaction, signal, bsd_signal,
- * sysv_signal, sigset, sigprocmask and pthread_sigmask: SIGTRAP is never
- * blocked (it is taken out of every mask and every handler's sa_mask), and a
- * SIGTRAP handler the program installs is kept and called by poketrace's own
- * for every trap that is not one of poketrace's sites (so the program's own
- * int3 still reaches it; sigaction(SIGTRAP, NULL, &old) returns the program's
- * handler).  Code that changes masks or handlers with raw system calls
- * bypasses this and is not supported.
+ * A thread with SIGTRAP blocked, or SIGTRAP's handler replaced, that hits an
+ * int3 kills the process.  So while this library is loaded (1) it interposes
+ * every glibc 2.36 function that sets a mask or a handler (sigaction, signal,
+ * sigset, sigprocmask, pthread_sigmask, sigsuspend, ppoll, pselect,
+ * epoll_pwait, setcontext, pthread_attr_setsigmask_np, SIGEV_THREAD
+ * callbacks, syscall() and the rest: README "Signals"): SIGTRAP and the
+ * engine's signal (SIGRTMAX-2, or sync_signal) are taken out of every mask,
+ * and a SIGTRAP handler the program installs is kept and called by
+ * poketrace's own, with its sa_mask and SA_ONSTACK, for every trap that is
+ * not one of poketrace's sites (sigaction(SIGTRAP, NULL, &old) returns the
+ * program's handler); loaded late (dlopen, poketrace attach) it points the
+ * program's GOT slots of those functions at its interposers; and (2) before
+ * every batch it checks each thread's real mask and the kernel's handlers,
+ * repairs what a raw system call or a late load left (the engine's signal
+ * unblocks SIGTRAP in a thread), and refuses the batch with -EDEADLK,
+ * writing nothing, when a running thread blocks both SIGTRAP and the
+ * engine's signal.  A mask changed by a raw system call during a batch
+ * (after its check) is not seen.
+ *
+ * Commits
+ * -------
+ * A batch is all or nothing: on success every site has its new bytes; on
+ * failure (a negative errno) every site has its old bytes, whatever step
+ * failed.  A call that changes code made from inside another poketrace call
+ * of the same thread (a signal handler) returns -EDEADLK.
  */
 #ifndef POKETRACE_H
 #define POKETRACE_H
@@ -127,6 +145,7 @@ enum poketrace_site_reason {
 	POKETRACE_REASON_BAD_BYTES,          /* not a recognized nop: never patched */
 	POKETRACE_REASON_GCC_NOPS_THREADED,  /* 90 x5 seen while several threads ran */
 	POKETRACE_REASON_NOT_TEXT,           /* not in an executable, read-only segment */
+	POKETRACE_REASON_SHORT_NOPS,         /* fewer than 5 nop bytes at the entry (=M,N with M-N < 5) */
 };
 
 struct poketrace_site {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "poketrace.h"
 
@@ -28,6 +29,26 @@
 		CHECK(ok_r_ >= 0, "%s returned %ld: %s", #expr, ok_r_,              \
 		      poketrace_last_error());                                      \
 	} while (0)
+
+static inline double test_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Whether cond became true, polled every millisecond for up to secs
+ * seconds: how a test waits for another thread to get somewhere, whatever
+ * the machine's speed and load (never a fixed sleep that assumes it). */
+#define WAIT_FOR(cond, secs)                                                        \
+	({                                                                          \
+		double wf_end_ = test_now() + (secs);                               \
+		int wf_ok_;                                                         \
+		while (!(wf_ok_ = !!(cond)) && test_now() < wf_end_)                \
+			nanosleep(&(struct timespec){ 0, 1000000 }, NULL);          \
+		wf_ok_;                                                             \
+	})
 
 struct test_case {
 	const char *name;

@@ -12,6 +12,18 @@ expect() {
 	[ "$st" -eq "$want" ] || fail "'$*' exited $st, want $want; stderr: $err"
 }
 has() { grep -q -- "$2" <<<"$1" || fail "output lacks '$2':"$'\n'"$1"; }
+# wait_until SECONDS CMD...: runs CMD every 50 ms until it succeeds (false
+# after SECONDS): how a test waits for a program to get somewhere, whatever
+# the machine's speed, instead of a sleep that assumes it.
+wait_until() {
+	local end=$((SECONDS + $1)); shift
+	until "$@"; do
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.05
+	done
+}
+# written BYTES DIR: whether DIR's streams hold at least BYTES
+written() { [ "$(cat "$2"/stream_* 2>/dev/null | wc -c)" -ge "$1" ]; }
 lacks() { ! grep -q -- "$2" <<<"$1" || fail "output has '$2':"$'\n'"$1"; }
 
 # Under check-asan the agent is sanitized: its runtime must be loaded first
@@ -25,3 +37,14 @@ if ldd "$B/libpoketrace-agent.so" 2>/dev/null | grep -q libasan; then
 else
 	P_REC() { "$P" record "$@"; }
 fi
+
+# The end of every shell test: `dispatch "$cases" "$@"` lists the cases
+# (--list) or runs the one named.
+dispatch() {
+	local cases=$1 c
+	shift
+	if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
+	for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
+	echo "usage: $0 --list | CASE" >&2
+	exit 2
+}

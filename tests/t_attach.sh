@@ -10,22 +10,25 @@ W="$T/attach.$$"
 trap 'kill_ours "^$T/live_target"; kill -KILL $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 mkdir -p "$W"
 
+# the program runs until the test sends SIGUSR1 (finish), at most SECONDS
 start() { # SECONDS: starts live_target untraced; sets PID
 	LD_PRELOAD="$ASAN_RT" "$T/live_target" "$1" >"$W/prog.out" 2>"$W/prog.err" &
 	PID=$!
-	sleep 0.2
+	wait_until 60 grep -q live_target "/proc/$PID/comm" 2>/dev/null || fail "live_target did not start"
 }
+finish() { kill -USR1 "$PID"; wait "$PID"; }
+# until `status` shows hits of FUNCTION (the workers run when the scheduler lets them)
+status_has() { expect 0 "$P" live -p "$PID" status; grep -q -- "$1" <<<"$out"; }
+hits_of() { wait_until 60 status_has "^hits [1-9][0-9]* $1$" || fail "no hits of $1:"$'\n'"$out"; }
 
 sockdir() { [ -n "${XDG_RUNTIME_DIR:-}" ] && echo "$XDG_RUNTIME_DIR/poketrace" || echo "/tmp/poketrace-$(id -u)"; }
 
 attach_detach() {
-	start 6
+	start 600
 	expect 0 "$P" attach -p "$PID" -o "$W/d" -F 'work_*'
 	has "$err" "tracing process $PID"
-	sleep 0.3
-	expect 0 "$P" live -p "$PID" status
+	hits_of work_a
 	has "$out" "^tracing on$"; has "$out" "^attached 2$"
-	has "$out" "^hits [1-9][0-9]* work_a$"
 	expect 0 "$P" live -p "$PID" disable
 	expect 0 "$P" live -p "$PID" flush
 	has "$out" "^flushed [1-9]"
@@ -41,14 +44,12 @@ attach_detach() {
 	kill -0 "$PID" || fail "the program died at detach"
 	# attach again: a new trace, with other options, into another directory
 	expect 0 "$P" attach -p "$PID" -o "$W/d2" -F 'combine,check' --tracer function
-	sleep 0.3
-	expect 0 "$P" live -p "$PID" status
+	hits_of combine
 	has "$out" "^tracing on$"; has "$out" "^attached 2$"
-	has "$out" "^hits [1-9][0-9]* combine$"
 	lacks "$out" "work_a"
 	expect 0 "$P" detach -p "$PID"
 	kill -0 "$PID" || fail "the program died at the second detach"
-	wait "$PID" || fail "the program failed: $(cat "$W/prog.err")"
+	finish || fail "the program failed: $(cat "$W/prog.err")"
 	has "$(cat "$W/prog.out")" " 0 wrong results"
 	expect 0 "$P" report "$W/d"
 	has "$out" "work_a"; has "$out" "work_b"; lacks "$out" "combine"
@@ -69,16 +70,14 @@ attach_detach() {
 modules() {
 	# a library the program dlopens after attach is traced when it matches;
 	# its dlclose while traced harms nothing
-	LD_PRELOAD="$ASAN_RT" "$T/live_target" 4 "$(realpath "$T/libt_dl_clang.so")" >"$W/prog.out" 2>"$W/prog.err" &
+	# (SIGUSR2: the program dlopens the library now, after the attach)
+	LD_PRELOAD="$ASAN_RT" "$T/live_target" 600 "$(realpath "$T/libt_dl_clang.so")" >"$W/prog.out" 2>"$W/prog.err" &
 	PID=$!
-	sleep 0.3
+	wait_until 60 grep -q live_target "/proc/$PID/comm" 2>/dev/null || fail "live_target did not start"
 	expect 0 "$P" attach -p "$PID" -o "$W/d" -F 'work_a,dl_fn'
-	local seen=
-	for _ in $(seq 80); do
-		"$P" live -p "$PID" status 2>/dev/null | grep -q "^hits [1-9][0-9]* dl_fn$" && { seen=1; break; }
-		sleep 0.05
-	done
-	[ -n "$seen" ] || fail "dl_fn of the library loaded after attach was never traced: $(cat "$W/prog.err")"
+	kill -USR2 "$PID"
+	wait_until 60 status_has "^hits [1-9][0-9]* dl_fn$" ||
+		fail "dl_fn of the library loaded after attach was never traced: $(cat "$W/prog.err")"
 	wait "$PID" || fail "the program failed: $(cat "$W/prog.out" "$W/prog.err")"
 	has "$(cat "$W/prog.out")" " 0 wrong results"
 	expect 0 "$P" report "$W/d"
@@ -86,7 +85,7 @@ modules() {
 }
 
 refusals() {
-	start 4
+	start 600
 	expect 1 "$P" attach -p 2147483 -o "$W/x"
 	has "$err" "no process 2147483"
 	if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
@@ -96,25 +95,39 @@ refusals() {
 	fi
 	# a process that a debugger holds cannot be ptraced a second time
 	if command -v gdb >/dev/null; then
-		gdb -q -batch -p "$PID" -ex 'shell sleep 2' >/dev/null 2>&1 &
+		# gdb holds it until the test's attach is done (the fifo is written)
+		mkfifo "$W/gdb.go"
+		gdb -q -batch -p "$PID" -ex "shell read x < $W/gdb.go" >/dev/null 2>&1 &
 		local g=$!
-		for _ in $(seq 100); do
-			grep -q "^TracerPid:[[:space:]]*[1-9]" "/proc/$PID/status" && break
-			sleep 0.05
-		done
+		wait_until 60 grep -q "^TracerPid:[[:space:]]*[1-9]" "/proc/$PID/status" || fail "gdb did not attach"
 		expect 1 "$P" attach -p "$PID" -o "$W/x"
 		has "$err" "ptrace refused"
+		echo go >"$W/gdb.go"
 		wait $g
 	fi
 	expect 1 "$P" detach -p "$PID"
 	has "$err" "cannot reach the agent of process $PID"
 	[ ! -e "$W/x" ] || fail "a refused attach made $W/x"
-	wait "$PID" || fail "the program failed after the refusals"
+	finish || fail "the program failed after the refusals"
 	has "$(cat "$W/prog.out")" " 0 wrong results"
 }
 
 
-cases="attach_detach refusals modules"
-if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
-for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
-echo "usage: $0 --list | CASE" >&2; exit 2
+# Workers that block every signal (before any poketrace is there): attach
+# unblocks SIGTRAP and the engine's signal in each thread through ptrace,
+# or no batch could ever be written safely.
+blocked_workers() {
+	LIVE_TARGET_BLOCK=1 start 600
+	expect 0 "$P" attach -p "$PID" -o "$W/d" -F 'work_*'
+	hits_of work_a
+	for _ in 1 2 3 4 5; do
+		expect 0 "$P" live -p "$PID" disable
+		expect 0 "$P" live -p "$PID" enable
+	done
+	expect 0 "$P" detach -p "$PID"
+	finish || fail "the program failed: $(cat "$W/prog.out" "$W/prog.err")"
+	has "$(cat "$W/prog.out")" " 0 wrong results"
+}
+
+cases="attach_detach refusals modules blocked_workers"
+dispatch "$cases" "$@"

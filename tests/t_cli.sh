@@ -44,13 +44,10 @@ sites_glob() {
 	[ "$(wc -l <<<"$out")" -eq 1 ] || fail "-q printed more than the summary"
 }
 sites_pid() {
-	LD_PRELOAD="$T/libt_shared.so" sleep 10 &
+	LD_PRELOAD="$T/libt_shared.so" sleep 600 &
 	local pid=$!
 	# until the loader has mapped the library (a loaded machine is slow)
-	for _ in $(seq 100); do
-		grep -q libt_shared.so "/proc/$pid/maps" 2>/dev/null && break
-		sleep 0.05
-	done
+	wait_until 60 grep -q libt_shared.so "/proc/$pid/maps" 2>/dev/null || fail "the library never got mapped"
 	expect 0 "$P" sites -p "$pid"
 	kill $pid 2>/dev/null; wait $pid 2>/dev/null
 	has "$out" "libt_shared.so  *0x7f[0-9a-f]*  pfe-nop5 shared_fn$"
@@ -78,6 +75,4 @@ examples() {
 }
 
 cases="examples help version usage_errors sites_mcount sites_kinds sites_glob sites_pid bad_files"
-if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
-for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
-echo "usage: $0 --list | CASE" >&2; exit 2
+dispatch "$cases" "$@"

@@ -3,8 +3,9 @@
 # (registered with gdb's JIT interface) to the caller.
 set -u
 B=${B:-build}
+P="$B/poketrace"
+. "$(dirname "$0")/lib.sh"
 T="$B/tests"
-fail() { echo "FAIL: $*" >&2; exit 1; }
 
 bt_through() {
 	local out
@@ -17,6 +18,4 @@ bt_fexit() { bt_through fexit; }
 bt_fentry() { bt_through fentry; }
 
 cases="bt_fexit bt_fentry"
-if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
-for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
-echo "usage: $0 --list | CASE" >&2; exit 2
+dispatch "$cases" "$@"

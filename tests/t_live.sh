@@ -10,28 +10,28 @@ W="$T/live.$$"
 trap 'kill_ours "^$T/live_target"; kill -KILL $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 mkdir -p "$W"
 
+# the program runs until the test sends SIGUSR1 (finish), at most SECONDS
 start() { # SECONDS [record options]: starts live_target paused; sets PID
 	local secs=$1; shift
 	P_REC -o "$W/d" --paused "$@" -- "$T/live_target" "$secs" >"$W/prog.out" 2>"$W/rec.err" &
 	RP=$!
-	for _ in $(seq 100); do
-		PID=$(ours "^$T/live_target" | head -1)
-		[ -n "$PID" ] && "$P" live -p "$PID" status >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	fail "the traced program did not come up: $(cat "$W/rec.err")"
+	wait_until 60 up || fail "the traced program did not come up: $(cat "$W/rec.err")"
 }
+up() { PID=$(ours "^$T/live_target" | head -1); [ -n "$PID" ] && "$P" live -p "$PID" status >/dev/null 2>&1; }
+finish() { kill -USR1 "$PID"; wait $RP; }
+# hits_of FUNCTION: until `status` shows hits of it (the workers run when
+# the scheduler lets them)
+status_has() { expect 0 "$P" live -p "$PID" status; grep -q -- "$1" <<<"$out"; }
+hits_of() { wait_until 60 status_has "^hits [1-9][0-9]* $1$" || fail "no hits of $1:"$'\n'"$out"; }
 
 toggling() {
-	start 8
+	start 600
 	expect 0 "$P" live -p "$PID" status
 	has "$out" "^tracing off$"; has "$out" "^attached 0$"
 	expect 0 "$P" live -p "$PID" enable
 	expect 0 "$P" live -p "$PID" status
 	has "$out" "^tracing on$"; has "$out" "^attached [1-9]"
-	sleep 0.3
-	expect 0 "$P" live -p "$PID" status
-	has "$out" "^hits [1-9][0-9]* work_a$"
+	hits_of work_a
 	for i in $(seq 60); do
 		expect 0 "$P" live -p "$PID" filter 'work_a,check'
 		expect 0 "$P" live -p "$PID" disable
@@ -65,7 +65,7 @@ toggling() {
 	expect 0 "$P" live -p "$PID" disable
 	expect 0 "$P" live -p "$PID" status
 	local hits=$out
-	wait $RP || fail "the program failed its own checks: $(cat "$W/prog.out") $(cat "$W/rec.err")"
+	finish || fail "the program failed its own checks: $(cat "$W/prog.out") $(cat "$W/rec.err")"
 	has "$(cat "$W/prog.out")" "^ok [1-9][0-9]* calls, 0 wrong results$"
 	has "$hits" "^lost 0$"
 	expect 0 "$P" report "$W/d"
@@ -82,7 +82,7 @@ toggling() {
 }
 
 refusals() {
-	start 5
+	start 600
 	expect 1 "$P" live -p "$PID" frobnicate
 	has "$err" "unknown request 'frobnicate'"
 	expect 2 "$P" live -p "$PID"
@@ -91,13 +91,13 @@ refusals() {
 	expect 0 "$P" live -p "$PID" status
 	kill -KILL "$PID"; wait $RP 2>/dev/null
 	# an agent that believes it belongs to another user refuses us, and logs it
-	POKETRACE_CONTROL_UID=12345 start_refusing 5
+	POKETRACE_CONTROL_UID=12345 start_refusing 600
 }
 
 flush_stop() {
-	start 5
+	start 600
 	expect 0 "$P" live -p "$PID" enable
-	sleep 0.3
+	hits_of work_a
 	# flush: the trace on disk reads as it stands while the program runs
 	# (tracing off meanwhile, so that no packet is being written as we read)
 	expect 0 "$P" live -p "$PID" disable
@@ -117,7 +117,7 @@ flush_stop() {
 	after=$(du -sb "$W/d" | cut -f1)
 	[ "$before" = "$after" ] || fail "the trace grew after stop ($before -> $after bytes)"
 	expect 1 "$P" live -p "$PID" status
-	wait $RP || fail "record failed: $(cat "$W/rec.err")"
+	finish || fail "record failed: $(cat "$W/rec.err")"
 	has "$(cat "$W/prog.out")" " 0 wrong results"
 	expect 0 "$P" report "$W/d"
 	has "$out" "work_a"
@@ -139,12 +139,8 @@ start_refusing() {
 	POKETRACE_CONTROL_UID=12345 P_REC -o "$W/d" --paused -- "$T/live_target" "$1" >"$W/prog.out" 2>"$W/rec.err" &
 	RP=$!
 	PID=
-	for _ in $(seq 100); do
-		PID=$(ours "^$T/live_target" | head -1)
-		[ -n "$PID" ] && [ -S "$sockdir/$PID.sock" ] && break
-		sleep 0.05
-	done
-	[ -n "$PID" ] || fail "the traced program did not come up"
+	sock_up() { PID=$(ours "^$T/live_target" | head -1); [ -n "$PID" ] && [ -S "$sockdir/$PID.sock" ]; }
+	wait_until 60 sock_up || fail "the traced program did not come up"
 	expect 1 "$P" live -p "$PID" status
 	has "$err" "refused: you are not the owner"
 	kill -KILL "$PID"; wait $RP 2>/dev/null
@@ -152,6 +148,4 @@ start_refusing() {
 }
 
 cases="toggling refusals flush_stop in_process"
-if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
-for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
-echo "usage: $0 --list | CASE" >&2; exit 2
+dispatch "$cases" "$@"

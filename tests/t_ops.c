@@ -142,7 +142,9 @@ static void churn(void)
 	for (int i = 0; i < 2; i++)
 		pthread_create(&th[i], NULL, worker, NULL);
 	a = reg(0, "h1,h2", NULL);
-	for (int r = 0; r < 200; r++) {
+	/* 200 rounds, and more until both callbacks have run (the workers run
+	 * when the scheduler lets them) */
+	for (int r = 0; r < 200 || ((!hits[0] || !hits[1]) && r < 200000); r++) {
 		b = reg(1, r % 2 ? "h2" : "h*", "hsleep");
 		OK(poketrace_ops_set_filter(a, r % 3 ? "h1" : "h1,h2", "t_ops", NULL));
 		OK(poketrace_ops_unregister(b));

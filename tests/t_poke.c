@@ -75,7 +75,9 @@ static void race_hook(int step)
 	CHECK(((uint8_t *)tgt_add)[0] == 0xcc, "step %d: no int3 at the site", step);
 	CHECK(tgt_add(20, 22) == 42, "this thread's own trapped call");
 	CHECK(count_b == race.b0 + 1 || count_b > race.b0, "own trapped call did not land in B");
-	sleep_ms(100); /* the workers run into the int3 meanwhile */
+	/* the workers run into the int3 meanwhile, however long the scheduler
+	 * keeps them off a core */
+	WAIT_FOR(count_b - race.b0 > 10, 60);
 	a = count_a - race.a0;
 	b = count_b - race.b0;
 	/* At most one call per worker can have passed `call A` before the
@@ -287,12 +289,16 @@ static void signal_sync(void)
 	CHECK(gs.sync_mode == POKETRACE_SYNC_SIGNAL, "sync mode %u", gs.sync_mode);
 	for (long i = 0; i < WORKERS; i++)
 		pthread_create(&th[i], NULL, call_loop, (void *)i);
-	for (int r = 0; r < 400; r++) {
+	/* 400 changes, and more until a worker has called through the site
+	 * (when they run is the scheduler's choice); it ends as a nop */
+	for (int r = 0; r < 2000000; r++) {
 		struct poketrace_patch p = patch_of((void *)tgt_add, r % 2 ? POKETRACE_INSN_NOP : POKETRACE_INSN_CALL,
 						    (void *)tramp_count_a);
 
 		OK(poketrace_patch(&p, 1, &st));
 		CHECK(st.syncs == 3, "syncs %u", st.syncs);
+		if (r >= 399 && r % 2 && count_a > 0)
+			break;
 	}
 	atomic_store(&stop, 1);
 	for (int i = 0; i < WORKERS; i++) {

@@ -15,8 +15,9 @@ record() { # DIR [record options] : records e2e with the dlopen'ed library
 	P_REC -o "$d" "$@" -- "$T/e2e" "$T/libt_dl_clang.so" >"$W/prog.out" 2>"$W/rec.err" ||
 		fail "record failed: $(cat "$W/rec.err")"
 }
-# calls FUNCTION REPORT: the Calls column (5th field: times take two)
-calls() { awk -v f="$1" '$NF == f { print $5 }' <<<"$2"; }
+# calls FUNCTION REPORT: the Calls column (5th field: times take two; "-"
+# when every call of the function was cut)
+calls() { awk -v f="$1" '$NF == f { print ($1 == "-" ? $3 : $5) }' <<<"$2"; }
 
 counts_match() {
 	record "$W/d"
@@ -42,15 +43,15 @@ views() {
 	has "$out" "^threads:    4"; has "$out" "module:   .*libe2e.so"; has "$out" "module:   .*libt_dl_clang.so"
 	local events
 	events=$(awk '/^events:/ { print $2 }' <<<"$out")
+	expect 0 "$P" report "$W/d"
+	local ncalls
+	ncalls=$(awk 'NR > 2 && !/^#/ { n += ($1 == "-" ? $3 : $5) } END { print n }' <<<"$out")
 	expect 0 "$P" dump --chrome "$W/d"
 	echo "$out" > "$W/chrome.json"
-	python3 - "$W/chrome.json" "$events" <<'PY' || fail "chrome JSON"
-import json, sys
-d = json.load(open(sys.argv[1]))
-n = len(d["traceEvents"])
-assert n == int(sys.argv[2]), f"{n} JSON events, info says {sys.argv[2]}"
-assert all(e["ph"] in "BE" for e in d["traceEvents"])
-PY
+	local pid
+	pid=$(sed -n 's/^pid=//p' "$W/d/poketrace/info")
+	expect 0 python3 tests/chrome_check.py "$W/chrome.json" "$pid" e2e
+	[ "$out" = "calls $ncalls cut 2 threads 4" ] || fail "chrome: $out; report counts $ncalls calls"
 	expect 0 "$P" dump --flame "$W/d"
 	has "$out" "^main;lib_twice;lib_scale [0-9]*$"
 	grep -qv '^[^ ]* [0-9]*$' <<<"$out" && fail "flame lines are not 'stack value'"
@@ -65,7 +66,13 @@ babeltrace() {
 	events=$(awk '/^events:/ { print $2 }' <<<"$out")
 	expect 0 babeltrace2 "$W/d"
 	[ "$(wc -l <<<"$out")" -eq "$events" ] || fail "babeltrace2 printed $(wc -l <<<"$out") events, info counts $events"
-	has "$out" "entry: { tid = [0-9]* }, { fn = 0 }"
+	# names from the metadata's enumeration, and the trace's UUID
+	has "$out" 'entry: { tid = [0-9]* }, { fn = ( "main" : container = [0-9]* ) }'
+	has "$out" 'exit: { tid = [0-9]* }, { fn = ( "lib_twice" : container = [0-9]* ) }'
+	expect 0 babeltrace2 --output-format=ctf-metadata "$W/d"
+	has "$out" 'uuid = "[0-9a-f]\{8\}-[0-9a-f]\{4\}-4[0-9a-f]\{3\}-[89ab][0-9a-f]\{3\}-[0-9a-f]\{12\}";'
+	expect 0 babeltrace2 -c source.ctf.fs -p "inputs=[\"$W/d\"]" -c sink.text.details
+	has "$out" 'UUID: [0-9a-f-]\{36\}' 
 }
 
 tracers() {
@@ -75,6 +82,10 @@ tracers() {
 	record "$W/p" --tracer profile
 	expect 0 "$P" report "$W/p"
 	[ "$(calls leaf "$out")" = 15005 ] && [ "$(calls fib "$out")" = 1973 ] || fail "profile tracer: $out"
+	# one outermost call of each recursion: its total is that call's time, the max
+	for f in fib deep; do
+		awk -v f=$f '$NF == f { if (($1 " " $2) != ($10 " " $11)) bad = 1 } END { exit bad }' <<<"$out" || fail "profile: $f total is not its outermost call's: $out"
+	done
 	expect 1 "$P" graph "$W/p"; has "$err" "graph needs --tracer graph"
 }
 
@@ -93,7 +104,7 @@ filters() {
 	[ "$(calls main "$out")" = 1 ] || fail "-t 10us dropped main: $out"
 	[ "$(calls leaf "$out")" != 15005 ] || fail "-t 10us dropped nothing: $out"
 	# every call left lasted 10 us or more (exiter never returns: no duration)
-	awk 'NR > 2 && $NF != "exiter" && !(($9 == "us" && $8 >= 10) || $9 == "ms" || $9 == "s") { bad = 1; print }
+	awk 'NR > 2 && !/^#/ && $1 != "-" && !(($9 == "us" && $8 >= 10) || $9 == "ms" || $9 == "s") { bad = 1; print }
 	     END { exit bad }' <<<"$out" || fail "-t 10us left shorter calls"
 }
 
@@ -137,7 +148,7 @@ full_disk() {
 }
 
 lost_events() {
-	record "$W/d" -b 16K -F leaf -F worker_step
+	record "$W/d" -b 16K --on-full=drop -F leaf -F worker_step
 	expect 0 "$P" info "$W/d"
 	local lost
 	lost=$(awk '/^lost:/ { print $2 }' <<<"$out")
@@ -161,9 +172,9 @@ crashed() {
 killed() {
 	# SIGKILL: nothing runs in the program; the packets written stay readable
 	P_REC -o "$W/k" -b 64K -- "$T/e2e" none spin >/dev/null 2>"$W/rec.err" &
-	local rp=$! pid="" n=0
-	while [ $n -lt 100 ] && ! ls "$W"/k/stream_* >/dev/null 2>&1; do sleep 0.05; n=$((n + 1)); done
-	sleep 0.2
+	local rp=$! pid=""
+	# until two packets (16K each) are on disk, however slow the machine
+	wait_until 60 written 32768 "$W/k" || fail "nothing was written: $(cat "$W/rec.err")"
 	pid=$(ours "^$T/e2e none spin")
 	[ -n "$pid" ] || fail "the traced program is not running"
 	kill -KILL $pid
@@ -202,9 +213,32 @@ arguments() {
 cplusplus() {
 	P_REC -o "$W/d" -- "$T/cpp_prog" >/dev/null 2>&1 || fail "record"
 	expect 0 "$P" report "$W/d"
+	has "$out" " shapes::Circle::area$"
+	has "$out" " shapes::total$"
+	[ "$(calls shapes::Circle::area "$out")" = 10 ] || fail "area() calls: $out"
+	expect 0 "$P" report --demangle=full "$W/d"
 	has "$out" "shapes::Circle::area() const$"
 	has "$out" "shapes::total(std::vector<shapes::Circle, std::allocator<shapes::Circle> > const&)$"
-	[ "$(calls 'const' "$out")" = 10 ] || fail "area() calls: $out"
+	expect 0 "$P" report --demangle=no "$W/d"
+	has "$out" " _ZNK6shapes6Circle4areaEv$"
+	# replay: no doubled parentheses in any form
+	for form in simple full no; do
+		expect 0 "$P" replay --demangle=$form "$W/d"
+		lacks "$out" ')()'
+	done
+	has "$out" "_ZNK6shapes6Circle4areaEv();"
+	expect 0 "$P" replay --demangle=full "$W/d"
+	has "$out" " shapes::Circle::area() const;"
+	# every place that takes a name takes the three forms
+	for name in shapes::total 'shapes::total(std::vector<shapes::Circle, std::allocator<shapes::Circle> > const&)' \
+		_ZN6shapes5totalERKSt6vectorINS_6CircleESaIS1_EE; do
+		expect 0 "$P" graph "$W/d" "$name"
+		has "$out" "(1) shapes::total$"
+		expect 0 "$P" replay -F "$name" "$W/d"
+		[ "$(grep -c 'shapes::Circle::area();' <<<"$out")" = 10 ] || fail "replay -F '$name': $out"
+		expect 0 "$P" replay -N "$name" "$W/d"
+		lacks "$out" "area"
+	done
 }
 
 modules() {
@@ -215,6 +249,4 @@ modules() {
 }
 
 cases="counts_match views babeltrace tracers filters modules damaged full_disk lost_events crashed killed arguments cplusplus"
-if [ "${1:-}" = "--list" ]; then printf '%s\n' $cases; exit 0; fi
-for c in $cases; do [ "$c" = "${1:-}" ] && { "$c"; exit 0; }; done
-echo "usage: $0 --list | CASE" >&2; exit 2
+dispatch "$cases" "$@"

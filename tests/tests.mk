@@ -13,8 +13,11 @@ PFE_FLAGS    = -fpatchable-function-entry=5
 CET          = -fcf-protection=full
 
 SITE_FLAVORS = mcount mcount_cet pfe_gcc pfe_clang pfe_clang_cet
-TEST_BINS = $(SITE_FLAVORS:%=$(T)/t_sites_%) $(T)/t_poke $(T)/t_signals $(T)/t_stress \
-	$(T)/t_gcc_threaded $(T)/t_links $(T)/t_ops $(T)/t_links_cpp $(T)/t_abi $(T)/t_abi_cpp $(T)/abi_prog $(T)/abi_prog_cpp $(T)/libbid_v1.so $(T)/libbid_v2.so $(T)/gdb_target $(T)/e2e $(T)/cpp_prog $(T)/live_target $(T)/ctl_target
+TEST_BINS = $(SITE_FLAVORS:%=$(T)/t_sites_%) $(T)/t_poke $(T)/t_engine $(T)/t_commit $(T)/t_hygiene $(T)/t_reloc \
+	$(T)/t_signals $(T)/t_stress $(T)/t_gcc_threaded $(T)/t_links $(T)/t_ops $(T)/t_links_cpp $(T)/t_abi $(T)/t_abi_cpp \
+	$(T)/abi_prog $(T)/abi_prog_cpp $(T)/libbid_v1.so $(T)/libbid_v2.so $(T)/gdb_target \
+	$(T)/e2e $(T)/cpp_prog $(T)/live_target $(T)/ctl_target $(T)/flood $(T)/late_target $(T)/late_target2 \
+	$(T)/gen_trace
 TEST_LIBS = $(T)/libt_shared.so $(T)/libt_dl.so $(T)/libt_dl_clang.so
 
 tests: $(TEST_BINS) $(TEST_LIBS) $(CLI) examples
@@ -68,6 +71,33 @@ $(T)/t_sites_%: tests/t_sites.c $(TO)/funcs_%.o $(TO)/tramp.o $(TO)/badsite.o $(
 $(T)/t_poke: tests/t_poke.c $(TO)/funcs_pfe_clang.o $(TO)/tramp.o $(T)/libt_shared.so $(STLIB) tests/harness.h
 	@echo "  TEST    $@"
 	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/funcs_pfe_clang.o $(TO)/tramp.o -L$(T) -lt_shared $(RPATH) $(TESTLIBS)
+
+# 400 functions on every other page (aligned to 8 KiB): scattered sites
+$(TO)/scattered.c: tests/gen_funcs.sh $(TO)/.dir
+	@sh tests/gen_funcs.sh 400 sc | sed 's/__attribute__((noinline))/__attribute__((noinline, aligned(8192)))/' > $@
+$(TO)/scattered.o: $(TO)/scattered.c
+	@$(CLANG) -O1 -fPIE $(PFE_FLAGS) -c $< -o $@
+$(TO)/prefix.o: tests/targets/prefix.c $(TO)/.dir
+	@$(GCC) -O2 -g -fPIE -c $< -o $@
+$(T)/t_engine: tests/t_engine.c $(TO)/funcs_pfe_clang.o $(TO)/tramp.o $(TO)/prefix.o $(TO)/scattered.o \
+		$(T)/libt_shared.so $(STLIB) tests/harness.h
+	@echo "  TEST    $@"
+	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/funcs_pfe_clang.o $(TO)/tramp.o $(TO)/prefix.o $(TO)/scattered.o \
+		-L$(T) -lt_shared $(RPATH) $(TESTLIBS)
+
+$(T)/t_commit: tests/t_commit.c $(TO)/funcs_pfe_clang.o $(TO)/tramp.o $(T)/libt_shared.so $(STLIB) tests/harness.h
+	@echo "  TEST    $@"
+	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/funcs_pfe_clang.o $(TO)/tramp.o -L$(T) -lt_shared $(RPATH) $(TESTLIBS)
+
+$(T)/t_hygiene: tests/t_hygiene.c $(TO)/funcs_pfe_clang.o $(TO)/tramp.o $(T)/libt_shared.so $(STLIB) tests/harness.h
+	@echo "  TEST    $@"
+	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/funcs_pfe_clang.o $(TO)/tramp.o -L$(T) -lt_shared $(RPATH) $(TESTLIBS)
+
+$(TO)/reloc_fns.o: tests/targets/reloc_fns.S $(TO)/.dir
+	@$(CC) -c $< -o $@
+$(T)/t_reloc: tests/t_reloc.c $(TO)/reloc_fns.o $(STLIB) tests/harness.h
+	@echo "  TEST    $@"
+	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/reloc_fns.o $(TESTLIBS)
 
 $(T)/t_signals: tests/t_signals.c $(TO)/funcs_pfe_clang.o $(TO)/tramp.o $(T)/libt_shared.so $(STLIB) tests/harness.h
 	@echo "  TEST    $@"
@@ -165,3 +195,18 @@ $(T)/libbid_v1.so: tests/targets/bid.c $(TO)/.dir
 	@$(GCC) -O2 -g -fPIC -shared $(PFE_FLAGS) -Wl,--build-id $< -o $@
 $(T)/libbid_v2.so: tests/targets/bid.c $(TO)/.dir
 	@$(GCC) -O2 -g -fPIC -shared $(PFE_FLAGS) -Wl,--build-id -DV2 $< -o $@
+
+$(T)/flood: tests/targets/flood.c $(TO)/.dir
+	@$(CLANG) -O2 -g $(PFE_FLAGS) -pthread -o $@ $<
+
+# --- programs that load poketrace late (dlopen), t_load.sh; the second has
+# its functions elsewhere (a file replaced on disk by another build)
+$(T)/late_target: tests/targets/late_target.c $(TO)/.dir
+	@$(CLANG) -O2 -g $(PFE_FLAGS) -Iinclude -pthread -o $@ $< -ldl
+$(T)/late_target2: tests/targets/late_target.c $(TO)/.dir
+	@$(CLANG) -O2 -g $(PFE_FLAGS) -Iinclude -pthread -DPAD -o $@ $< -ldl
+
+# --- traces with known contents, through the agent's own encoder (t_read.sh)
+$(T)/gen_trace: tests/gen_trace.c trace/tbuf.c trace/ctf.c trace/clock.c $(HDRS) $(TO)/.dir
+	@echo "  TEST    $@"
+	@$(CC) $(TESTCFLAGS) -O2 -o $@ $< trace/tbuf.c trace/ctf.c trace/clock.c

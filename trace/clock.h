@@ -16,6 +16,8 @@ struct trace_clock {
 };
 
 void clock_setup(struct trace_clock *c);
+/* CLOCK_MONOTONIC in ns (the vDSO's: async-signal-safe, no system call). */
+uint64_t clock_mono_ns(void);
 /* Refines freq with a second measurement (call at the end of a trace). */
 void clock_refine(struct trace_clock *c);
 
@@ -27,11 +29,7 @@ static inline uint64_t clock_now(const struct trace_clock *c)
 		__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
 		return (uint64_t)hi << 32 | lo;
 	}
-	{
-		extern uint64_t clock_mono_ns(void);
-
-		return clock_mono_ns();
-	}
+	return clock_mono_ns();
 }
 
 #endif

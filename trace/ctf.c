@@ -3,26 +3,42 @@
  * 31 followed by the real id and the full 64-bit clock when 2^27 cycles or
  * more passed since the thread's previous event.  Each event carries the
  * function's id (a uint32, see the trace's `functions` file): 8 bytes per
- * event, 16 per traced call. */
+ * event, 16 per traced call.
+ *
+ * Function names: the id is declared as an enumeration whose labels are the
+ * functions' symbols, so that babeltrace2 (and any CTF reader) prints
+ * `fn = ( "main" : container = 0 )` with nothing but the trace.  The other
+ * way, LTTng-UST's lttng_ust_cyg_profile events (addresses) plus a statedump
+ * of the modules, would let Trace Compass's call-stack view find names in
+ * the binaries, but costs 8 more bytes per event and names nothing once the
+ * binaries are rebuilt or gone; the enum costs nothing per event.  The
+ * symbols are as in the binary (mangled): plain ASCII, the readers demangle.
+ * The metadata is rewritten when the function table grows (start, end of
+ * trace, flush); a trace cut short keeps the last table written. */
 #include "trace/ctf.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
-static const char metadata_fmt[] =
+static const char metadata_head[] =
 	"/* CTF 1.8 */\n"
 	"\n"
 	"typealias integer { size = 5; align = 1; signed = false; } := uint5_t;\n"
 	"typealias integer { size = 8; align = 8; signed = false; } := uint8_t;\n"
 	"typealias integer { size = 32; align = 8; signed = false; } := uint32_t;\n"
 	"typealias integer { size = 64; align = 8; signed = false; } := uint64_t;\n"
-	"\n"
+	"\n";
+
+static const char metadata_fmt[] =
 	"trace {\n"
 	"\tmajor = 1;\n"
 	"\tminor = 8;\n"
+	"\tuuid = \"%s\";\n"
 	"\tbyte_order = le;\n"
 	"\tpacket.header := struct {\n"
 	"\t\tuint32_t magic;\n"
@@ -34,6 +50,8 @@ static const char metadata_fmt[] =
 	"\ttracer_name = \"poketrace\";\n"
 	"\ttracer_major = 0;\n"
 	"\ttracer_minor = 1;\n"
+	"\tvpid = %d;\n"
+	"\tprocname = \"%s\";\n"
 	"};\n"
 	"\n"
 	"clock {\n"
@@ -71,53 +89,127 @@ static const char metadata_fmt[] =
 	"\tname = \"entry\";\n"
 	"\tid = 0;\n"
 	"\tstream_id = 0;\n"
-	"\tfields := struct { uint32_t fn; };\n"
+	"\tfields := struct { fn_t fn; };\n"
 	"};\n"
 	"\n"
 	"event {\n"
 	"\tname = \"exit\";\n"
 	"\tid = 1;\n"
 	"\tstream_id = 0;\n"
-	"\tfields := struct { uint32_t fn; };\n"
+	"\tfields := struct { fn_t fn; };\n"
 	"};\n"
 	"\n"
 	"event {\n"
 	"\tname = \"entry_args\";\n"
 	"\tid = 2;\n"
 	"\tstream_id = 0;\n"
-	"\tfields := struct { uint32_t fn; uint8_t nargs; uint64_t args[nargs]; };\n"
+	"\tfields := struct { fn_t fn; uint8_t nargs; uint64_t args[nargs]; };\n"
 	"};\n"
 	"\n"
 	"event {\n"
 	"\tname = \"arg_string\";\n"
 	"\tid = 3;\n"
 	"\tstream_id = 0;\n"
-	"\tfields := struct { uint32_t fn; uint8_t index; string value; };\n"
+	"\tfields := struct { fn_t fn; uint8_t index; string value; };\n"
 	"};\n"
 	"\n"
 	"event {\n"
 	"\tname = \"exit_ret\";\n"
 	"\tid = 4;\n"
 	"\tstream_id = 0;\n"
-	"\tfields := struct { uint32_t fn; uint64_t ret; };\n"
+	"\tfields := struct { fn_t fn; uint64_t ret; };\n"
 	"};\n";
 
-int ctf_write_metadata(const char *dir, const struct trace_clock *c)
+void ctf_trace_init(struct ctf_trace *t, const struct trace_clock *c)
 {
-	char path[4096], tmp[4200];
+	int fd;
+	ssize_t n;
+
+	memset(t, 0, sizeof(*t));
+	t->clock = c;
+	if (getrandom(t->uuid, sizeof(t->uuid), GRND_NONBLOCK) != (ssize_t)sizeof(t->uuid)) {
+		/* no entropy yet (early boot): unique enough from time and pid */
+		struct timespec ts;
+		uint64_t a, b;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		a = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		b = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull ^ a;
+		memcpy(t->uuid, &a, 8);
+		memcpy(t->uuid + 8, &b, 8);
+	}
+	t->uuid[6] = (uint8_t)((t->uuid[6] & 0x0f) | 0x40); /* RFC 4122 version 4 */
+	t->uuid[8] = (uint8_t)((t->uuid[8] & 0x3f) | 0x80);
+	t->pid = getpid();
+	fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, t->procname, sizeof(t->procname) - 1);
+		close(fd);
+		t->procname[n > 0 ? n : 0] = '\0';
+		t->procname[strcspn(t->procname, "\n")] = '\0';
+		for (char *p = t->procname; *p; p++)
+			if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+				*p = '_'; /* written inside a TSDL string literal */
+	}
+}
+
+/* A TSDL string literal: quotes and backslashes escaped, nothing outside
+ * printable ASCII (symbols are ASCII; anything else becomes '?'). */
+static void put_literal(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		fputc((unsigned char)*s >= 0x20 && (unsigned char)*s < 0x7f ? *s : '?', f);
+	}
+	fputc('"', f);
+}
+
+/* fn_t: the function id, as an enumeration of the symbols when there are any. */
+static void put_fn_type(FILE *f, const struct ctf_trace *t)
+{
+	size_t named = 0;
+
+	for (size_t i = 0; i < t->nnames; i++)
+		named += t->names[i] != NULL;
+	if (!named) {
+		fprintf(f, "typealias integer { size = 32; align = 8; signed = false; } := fn_t;\n\n");
+		return;
+	}
+	fprintf(f, "typealias enum : uint32_t {\n");
+	for (size_t i = 0, k = 0; i < t->nnames; i++) {
+		if (!t->names[i])
+			continue;
+		fputc('\t', f);
+		put_literal(f, t->names[i]);
+		fprintf(f, " = %zu%s\n", i, ++k < named ? "," : "");
+	}
+	fprintf(f, "} := fn_t;\n\n");
+}
+
+int ctf_write_metadata(const char *dir, const struct ctf_trace *t)
+{
+	const struct trace_clock *c = t->clock;
+	char path[4096], tmp[4200], uuid[40];
 	const char *name = c->tsc ? "tsc" : "monotonic";
+	const uint8_t *u = t->uuid;
 	FILE *f;
 	int ok;
 
+	snprintf(uuid, sizeof(uuid), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
+		 u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
 	snprintf(path, sizeof(path), "%s/metadata", dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	f = fopen(tmp, "we");
 	if (!f)
 		return -errno;
-	ok = fprintf(f, metadata_fmt, name,
-		     c->tsc ? "x86 time-stamp counter" : "CLOCK_MONOTONIC in nanoseconds",
-		     (unsigned long long)c->freq, (unsigned long long)c->origin_s,
-		     (unsigned long long)c->origin_cyc, name, name) > 0;
+	ok = fputs(metadata_head, f) >= 0;
+	put_fn_type(f, t);
+	ok &= fprintf(f, metadata_fmt, uuid, t->pid, t->procname, name,
+		      c->tsc ? "x86 time-stamp counter" : "CLOCK_MONOTONIC in nanoseconds",
+		      (unsigned long long)c->freq, (unsigned long long)c->origin_s,
+		      (unsigned long long)c->origin_cyc, name, name) > 0;
 	ok &= fclose(f) == 0;
 	if (!ok || rename(tmp, path) < 0) {
 		int e = errno ? errno : EIO;

@@ -1,9 +1,23 @@
-/* Per-thread trace buffers.  Each thread owns a ring of chunks; a chunk is
+/* Per-thread trace buffers.  Each thread owns a set of chunks; a chunk is
  * one CTF packet.  The traced thread appends events to its current chunk
- * with no lock, system call or allocation; when the chunk is full it is
- * handed to the writer thread (a state flag) and the next chunk of the ring
- * is used.  If the writer has not emptied that one yet, events are counted
- * as lost until it has. */
+ * with no lock, system call or allocation.  When the chunk is full it is
+ * queued for the writer thread and the thread takes a free one:
+ *
+ *   1. a chunk the writer has given back (the free queue), else
+ *   2. a new chunk, mapped now, while all threads' chunks together stay
+ *      under the memory cap (tb_config.max_bytes), else
+ *   3. (on_full = wait, the default) it waits for the writer to give one
+ *      back: a futex wait, bounded by the writer's progress (TB_STALL_NS);
+ *      with on_full = drop (which also keeps the chunks a thread started
+ *      with), or after a wait that gave up, its events are counted as lost
+ *      until a chunk is free again.
+ *
+ * Each thread has two single-producer single-consumer queues of chunk
+ * numbers: full (thread -> writer) and free (writer -> thread).  A thread's
+ * own code never runs re-entered (the images' recursion guard), so each
+ * queue end has exactly one user.  The writer sleeps on a futex when every
+ * queue is empty and is woken by the thread that queues a chunk (at most one
+ * system call per chunk, and none while the writer is awake). */
 #ifndef PT_TRACE_TBUF_H
 #define PT_TRACE_TBUF_H
 
@@ -19,6 +33,13 @@
 #define TB_PACKET_HEADER 52
 #define TB_MAX_EVENT 17     /* an extended header (13) + a uint32 payload */
 #define TB_MAX_DEPTH 8192 /* deeper calls are counted as lost */
+#define TB_MAX_CHUNKS 4096  /* per thread (a power of two: the queues' size) */
+#define TB_MIN_CHUNKS 2     /* a thread gets these even past the memory cap */
+/* A thread waiting for a free chunk gives up (and drops events until one
+ * comes back) once the writer has given no chunk back to any thread for
+ * this long: it is then stuck (a write blocked on a dead file system, a
+ * stopped process), not slow. */
+#define TB_STALL_NS (2 * 1000000000L)
 
 enum tb_event_id {
 	EV_ENTRY = 0,       /* { uint32 fn } */
@@ -31,17 +52,17 @@ enum tb_event_id {
 
 #define TB_MAX_STRING 32    /* bytes of a string argument recorded, NUL excluded */
 
-enum tb_chunk_state {
-	CHUNK_FREE = 0,    /* the thread's */
-	CHUNK_FULL = 1,    /* the writer's */
-};
-
 struct tb_chunk {
-	_Atomic int state;
 	uint32_t len;          /* bytes used, packet header included */
 	uint64_t ts_begin, ts_end, discarded;
 	uint64_t nevents, events_at_start;
 	uint8_t *data;
+};
+
+/* Chunk numbers; head is the consumer's, tail the producer's. */
+struct tb_queue {
+	_Atomic uint32_t head, tail;
+	uint16_t slot[TB_MAX_CHUNKS];
 };
 
 struct tb_frame {
@@ -62,22 +83,30 @@ struct tbuf {
 	uint64_t lost;         /* events lost so far (free-running, as CTF wants) */
 	uint64_t events;
 	uint32_t tid;
-	int idx, nchunks;      /* current chunk (-1: none), ring size */
+	char name[16];         /* the thread's name at its first event */
+	int idx;               /* current chunk (-1: none) */
+	int nchunks;           /* chunks mapped */
 	size_t chunk_size;     /* its own: a later trace may configure another */
-	int wr_idx;            /* the writer's next chunk */
-	int wr_next_hint;      /* the thread's next chunk while it drops events */
+	bool dropping;         /* a wait timed out: drop until a chunk is free */
+	_Atomic uint32_t waiting; /* futex word: 1 while the thread waits for a chunk */
+	uint64_t waits, wait_ns, wait_timeouts;
 	int fd;                /* the writer's stream file */
 	bool write_failed;
 	volatile int busy;     /* inside a tracer handler (tracer_pause waits) */
 	int depth;
+	struct tb_queue full, free;
+	struct tb_chunk chunks[TB_MAX_CHUNKS];
 	struct tb_frame frames[TB_MAX_DEPTH];
 	struct tbuf *next;     /* all buffers, for the writer */
-	struct tb_chunk chunks[];
 };
+
+enum tb_on_full { TB_WAIT = 0, TB_DROP = 1 };
 
 struct tb_config {
 	size_t chunk_size;     /* bytes per chunk (packet) */
-	int nchunks;           /* chunks per thread */
+	int nchunks;           /* chunks a thread starts with */
+	size_t max_bytes;      /* all threads' chunks together (0: no cap) */
+	enum tb_on_full on_full;
 	const struct trace_clock *clock;
 };
 
@@ -93,10 +122,27 @@ static inline struct tbuf *tb_self(void)
 	return __builtin_expect(b != NULL, 1) ? b : tb_create();
 }
 struct tbuf *tb_all(void);
-/* Starts the next chunk; false when it is not free yet (the event is lost). */
+/* Queues the current chunk and starts the next; false when none can be had
+ * (the event is lost). */
 bool tb_switch(struct tbuf *b, uint64_t ts);
-/* Hands the current chunk, if it has events, to the writer (end of trace). */
+/* Queues the current chunk, if it has events, for the writer (end of trace). */
 void tb_seal(struct tbuf *b);
+/* From now on no thread waits for a chunk (the trace is ending); waits in
+ * progress give up. */
+void tb_stop_waiting(bool stop);
+
+/* The writer's side.  The next full chunk of b (its number), or -1. */
+int tb_next_full(struct tbuf *b);
+/* Gives chunk i of b back to its thread (waking it if it waits). */
+void tb_give_back(struct tbuf *b, int i);
+/* Sleeps until a chunk is queued, at most timeout_ns. */
+void tb_writer_sleep(long timeout_ns);
+void tb_writer_wake(void);
+/* Bytes of events held in b's chunks, not yet written. */
+uint64_t tb_buffered(const struct tbuf *b);
+/* All threads' chunks, in bytes, now and at most. */
+size_t tb_mapped_bytes(void);
+size_t tb_peak_bytes(void);
 
 /* An event with a payload after the function id (argument capture). */
 bool tb_put_payload(struct tbuf *b, uint32_t id, uint32_t fn, uint64_t ts, const void *payload, size_t len);

@@ -88,6 +88,8 @@ static void resync_slow(struct tbuf *b, const void *sp, bool entering, uint64_t 
 		b->depth--;
 		if (cfg.mode == TRACER_GRAPH)
 			close_frame(b, f, ts, NULL);
+		else if (cfg.mode == TRACER_PROFILE && my_table && f->fn < PROF_CAP)
+			my_table->e[f->fn].active--;
 	}
 }
 
@@ -142,6 +144,8 @@ static void entry(uint32_t fn, const void *stack, const struct poketrace_ctx *ct
 		return;
 	}
 	f = &b->frames[b->depth++];
+	if (cfg.mode == TRACER_PROFILE && my_table && fn < PROF_CAP)
+		my_table->e[fn].active++; /* a recursive call's time is in its outermost call's */
 	f->fn = fn;
 	f->sp = stack;
 	f->child = 0;
@@ -198,7 +202,8 @@ static void leave(uint32_t fn, const void *stack, const uint64_t *ret)
 		if (dur > e->max)
 			e->max = dur;
 		e->calls++;
-		e->total += dur;
+		if (--e->active == 0)
+			e->total += dur; /* the outermost call of the function (uftrace's rule) */
 		e->self += dur > f->child ? dur - f->child : 0;
 		return;
 	}
@@ -241,14 +246,23 @@ void tracer_pause(bool stop)
 	struct timespec pause = { 0, 50000 };
 
 	paused = stop ? 2 : 1;
+	if (stop)
+		tb_stop_waiting(true); /* a thread waiting for the writer gives up */
 	if (sync_cores() < 0)
 		nanosleep(&(struct timespec){ 0, 20000000 }, NULL); /* no barrier to send: wait instead */
 	/* A handler takes well under a microsecond; a count that stays up for a
 	 * second belongs to a thread that left a handler by longjmp from a
 	 * signal handler, and never comes down. */
 	for (struct tbuf *b = tb_all(); b; b = b->next)
-		for (int i = 0; b->busy && i < 20000; i++)
-			nanosleep(&pause, NULL);
+		for (int i = 0; b != tb_current && b->busy && i < 20000; i++)
+			nanosleep(&pause, NULL); /* (the caller's own count: a fatal
+						    signal in a handler) */
+}
+
+void tracer_forked(void)
+{
+	paused = 2;
+	tb_stop_waiting(true);
 }
 
 void tracer_resume(void)

@@ -21,8 +21,9 @@ struct tracer_config {
 };
 
 struct prof_entry {
-	uint64_t calls, total, self, min, max; /* profile tracer: complete calls */
+	uint64_t calls, total, self, min, max; /* profile tracer: complete calls; total: the outermost */
 	uint64_t hits;                          /* every tracer: entries seen */
+	uint64_t active;                        /* profile, per thread: its calls on the shadow stack */
 };
 
 void tracer_configure(const struct tracer_config *c);
@@ -49,6 +50,8 @@ uint64_t tracer_hits(uint32_t id);
  * stop: the trace is over (calls meanwhile are not lost events). */
 void tracer_pause(bool stop);
 void tracer_resume(void);
+/* In a forked child: handlers do nothing from now on (no thread to wait for). */
+void tracer_forked(void);
 /* Every thread's counts back to zero, for a new trace; no handler may run. */
 void tracer_reset(void);
 /* Sums every thread's profile into out[nfuncs]. */

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 
 #include "arch/x86_64/insn.h"
+#include "arch/x86_64/poke.h"
 #include "arch/x86_64/textwrite.h"
 #include "base/error.h"
 
@@ -28,8 +29,10 @@ struct chunk {
 	struct chunk *next;
 };
 
+/* Guarded by the engine lock (poke_lock): allocation, freeing and writing,
+ * whose window of writable pages must not overlap another writer's on the
+ * same page (one would make it read-only under the other's feet). */
 static struct chunk *chunks;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static bool bit(const uint64_t *m, size_t i)
 {
@@ -175,7 +178,7 @@ int execmem_alloc(uintptr_t lo, uintptr_t hi, size_t size, void **out)
 
 	if (!out || size == 0)
 		return pt_error(EINVAL, "execmem: size must be > 0 and out non-NULL");
-	pthread_mutex_lock(&lock);
+	poke_lock();
 	for (c = chunks; c; c = c->next) {
 		if (c->base < lo || c->base + c->size > hi)
 			continue;
@@ -184,7 +187,7 @@ int execmem_alloc(uintptr_t lo, uintptr_t hi, size_t size, void **out)
 	}
 	r = map_chunk(lo, hi, ((units * UNIT + CHUNK - 1) / CHUNK) * CHUNK, &c);
 	if (r < 0) {
-		pthread_mutex_unlock(&lock);
+		poke_unlock();
 		return pt_error(-r, "no free address space for %zu bytes of code within "
 				"[%#lx, %#lx) (rel32 reach of the module)", size, lo, hi);
 	}
@@ -193,7 +196,7 @@ int execmem_alloc(uintptr_t lo, uintptr_t hi, size_t size, void **out)
 	at = carve(c, units);
 done:
 	*out = (void *)(c->base + (uintptr_t)at * UNIT);
-	pthread_mutex_unlock(&lock);
+	poke_unlock();
 	return 0;
 }
 
@@ -210,10 +213,10 @@ int execmem_free(void *p)
 	struct chunk *c;
 	size_t i, total;
 
-	pthread_mutex_lock(&lock);
+	poke_lock();
 	c = find((uintptr_t)p);
 	if (!c || ((uintptr_t)p - c->base) % UNIT || !bit(c->start, ((uintptr_t)p - c->base) / UNIT)) {
-		pthread_mutex_unlock(&lock);
+		poke_unlock();
 		return pt_error(EINVAL, "execmem_free: %p was not returned by poketrace_execmem_alloc "
 				"(or was freed already)", p);
 	}
@@ -222,7 +225,7 @@ int execmem_free(void *p)
 	set_bit(c->start, i, false);
 	for (; i < total && bit(c->used, i) && (i == ((uintptr_t)p - c->base) / UNIT || !bit(c->start, i)); i++)
 		set_bit(c->used, i, false);
-	pthread_mutex_unlock(&lock);
+	poke_unlock();
 	return 0;
 }
 
@@ -233,22 +236,22 @@ int execmem_write(void *dst, const void *src, size_t len)
 	struct chunk *c;
 	int r;
 
-	pthread_mutex_lock(&lock);
+	poke_lock();
 	c = find(d);
 	if (!c || d + len > c->base + c->size || !bit(c->used, (d - c->base) / UNIT) ||
 	    !bit(c->used, (d + len - 1 - c->base) / UNIT)) {
-		pthread_mutex_unlock(&lock);
+		poke_unlock();
 		return pt_error(EINVAL, "execmem_write: [%p, +%zu) is not allocated executable memory",
 				dst, len);
 	}
-	pthread_mutex_unlock(&lock);
-	r = text_open(&s, &d, 1, len);
-	if (r < 0)
-		return r;
-	r = text_write(&s, d, src, len);
-	{
-		int rc = text_close(&s);
+	r = text_open_known(&s, d, len, PROT_READ | PROT_EXEC); /* every chunk is R-X */
+	if (r == 0) {
+		int rc;
 
-		return r ? r : rc;
+		r = text_write(&s, d, src, len);
+		rc = text_close(&s);
+		r = r ? r : rc;
 	}
+	poke_unlock();
+	return r;
 }

@@ -1,5 +1,7 @@
 /* The breakpoint protocol, one batch at a time:
  *
+ *   0. every thread able to take the trap (sync_begin: SIGTRAP deliverable
+ *      in each, our handler installed), the batch published
  *   1. int3 over the first byte of every site          -> sync
  *   2. bytes 1-4 of every site                           -> sync
  *   3. the new first byte of every site                  -> sync
@@ -12,6 +14,17 @@
  * (trap.c), so every thread sees either the old instruction (before the
  * int3) or the new one — never a mix and never something else.
  *
+ * All or nothing: if a write or a sync fails before the last first byte is
+ * written, the batch is rolled back by the same protocol in reverse (int3
+ * where a new instruction was already written, the old tails, the old first
+ * bytes), and trapping threads are then made to execute the OLD instruction.
+ * Both instructions stay valid throughout (the caller frees neither target
+ * until no thread can be in it), so a thread that executed the new one
+ * before the rollback is no worse off than one that ran before the batch.
+ * Once every first byte is written the batch is complete: a failure of the
+ * last sync leaves only stale int3s in some core's pipeline, which trap and
+ * are handled (emulated, or re-executed once the table is withdrawn).
+ *
  * The batch table is published through a global descriptor (never a stack
  * object: a late handler could read reused memory) whose reference count the
  * handler takes with inc-not-zero; step 4 waits for it to drain before the
@@ -20,6 +33,7 @@
 #include "arch/x86_64/poke.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -27,28 +41,58 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
 
 #include "arch/x86_64/rawsys.h"
+#include "arch/x86_64/reloc.h"
 #include "arch/x86_64/sync.h"
 #include "arch/x86_64/textwrite.h"
 #include "base/error.h"
 
 void (*poke_test_hook)(int step);
+void (*poke_orphan_done)(struct poke_entry *v, size_t n, bool undone);
 
 static pthread_mutex_t engine_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static _Atomic long lock_pid;        /* the process whose thread took the lock last */
+static __thread bool committing;     /* this thread is inside poke_commit */
 
 static struct {
 	_Atomic long refs; /* 1 while a batch is in flight, +1 per handler inside */
 	struct poke_entry *_Atomic vec;
 	_Atomic size_t n;
 	_Atomic uint64_t traps;
+	_Atomic unsigned long gen;
+	_Atomic int undoing; /* rolling back: trapping threads execute the old instruction */
 } bp;
 
 static _Atomic uint64_t cnt_batches, cnt_sites, cnt_syncs, cnt_trap[3];
+static bool broken; /* a rollback could not write: int3s stay, the table stays published */
+/* The session of the batch in flight: a child forked in the middle finds
+ * there which pages are writable and what they were (see finish_orphan). */
+static struct text_session *_Atomic cur_session;
+static _Atomic int orphan_state; /* 0, 1: being finished, 2: finished (this process) */
+
+static void finish_orphan(void);
 
 void poke_lock(void)
 {
-	pthread_mutex_lock(&engine_lock);
+	if (pthread_mutex_trylock(&engine_lock) != 0) {
+		/* Held.  By a thread of a parent that _Fork()ed or forked raw
+		 * (no atfork handler ran) while it held it?  That thread does
+		 * not exist here: take the lock over and finish its batch. */
+		if (atomic_load(&lock_pid) != raw_getpid()) {
+			pthread_mutex_t fresh = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+
+			engine_lock = fresh;
+			pthread_mutex_lock(&engine_lock);
+			atomic_store(&lock_pid, raw_getpid());
+			finish_orphan();
+			return;
+		}
+		pthread_mutex_lock(&engine_lock);
+	}
+	atomic_store(&lock_pid, raw_getpid());
 }
 
 void poke_unlock(void)
@@ -71,6 +115,7 @@ static void fork_child(void)
 	pthread_mutex_t fresh = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 
 	engine_lock = fresh;
+	atomic_store(&lock_pid, raw_getpid());
 	sync_atfork_child();
 }
 
@@ -105,14 +150,23 @@ PT_NOSANITIZE bool poke_trap_lookup(uintptr_t site, uint8_t *kind, uintptr_t *ta
 			return false; /* no batch in flight */
 	} while (!atomic_compare_exchange_weak(&bp.refs, &r, r + 1));
 
+	/* A child forked (raw, _Fork) while the batch was in flight: its
+	 * committer is not here to finish it, so the first trap does. */
+	if (atomic_load(&lock_pid) != raw_getpid() && atomic_load(&orphan_state) == 0) {
+		atomic_fetch_sub(&bp.refs, 1);
+		finish_orphan();
+		return false; /* withdrawn: the site holds its final bytes */
+	}
 	v = atomic_load(&bp.vec);
 	hi = atomic_load(&bp.n);
 	while (v && lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
 		if (v[mid].addr == site) {
-			*kind = v[mid].kind;
-			*target = v[mid].target;
+			bool undo = atomic_load(&bp.undoing);
+
+			*kind = undo ? v[mid].old_kind : v[mid].kind;
+			*target = undo ? v[mid].old_target : v[mid].target;
 			found = true;
 			break;
 		}
@@ -125,6 +179,11 @@ PT_NOSANITIZE bool poke_trap_lookup(uintptr_t site, uint8_t *kind, uintptr_t *ta
 		atomic_fetch_add(&bp.traps, 1);
 	atomic_fetch_sub(&bp.refs, 1);
 	return found;
+}
+
+PT_NOSANITIZE unsigned long poke_generation(void)
+{
+	return atomic_load(&bp.gen);
 }
 
 PT_NOSANITIZE void poke_count_trap(int what)
@@ -147,20 +206,65 @@ static void hex5(char out[16], const uint8_t b[INSN_SITE_LEN])
 	snprintf(out, 16, "%02x %02x %02x %02x %02x", b[0], b[1], b[2], b[3], b[4]);
 }
 
+/* User-space shadow stacks (CET, Linux 6.6+, enabled by glibc 2.39+ when
+ * the program and its libraries are built for them): an int3 emulating a
+ * call pushes the return address on the stack but not on the shadow stack,
+ * and the callee's ret would fault.  Read from this thread's status: glibc
+ * enables them for every thread or none. */
+static bool shadow_stack_on(void)
+{
+	static int on = -1;
+	char buf[8192];
+	ssize_t n;
+	int fd;
+
+	if (on >= 0)
+		return on;
+	on = 0;
+	if ((fd = open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n > 0) {
+		const char *l;
+
+		buf[n] = '\0';
+		if ((l = strstr(buf, "x86_Thread_features:")))
+			on = strstr(l, "shstk") && strstr(l, "shstk") < strchr(l, '\n');
+	}
+	return on;
+}
+
 static int validate(struct poke_entry *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		uintptr_t t;
+		uintptr_t t, ot;
 		enum insn_kind k = insn_decode(v[i].new, v[i].addr, &t);
+		enum insn_kind ok = insn_decode(v[i].old, v[i].addr, &ot);
 		char h[16];
 
-		if (k == INSN_INVALID) {
-			hex5(h, v[i].new);
-			return pt_error(EINVAL, "site %#lx: new bytes %s are not a 5-byte nop, call "
-					"rel32 or jmp rel32", (unsigned long)v[i].addr, h);
+		/* the original code's side: a trapping thread runs its copy */
+		if (v[i].orig && (!v[i].copy || !v[i].plan))
+			return pt_error(EINVAL, "site %#lx: a relocated entry without its copy", (unsigned long)v[i].addr);
+		if (v[i].orig == POKE_ORIG_OLD)
+			ok = INSN_JMP, ot = v[i].copy;
+		else if (v[i].orig == POKE_ORIG_NEW)
+			k = INSN_JMP, t = v[i].copy;
+
+		if (k == INSN_INVALID || ok == INSN_INVALID) {
+			hex5(h, k == INSN_INVALID ? v[i].new : v[i].old);
+			return pt_error(EINVAL, "site %#lx: %s bytes %s are not a 5-byte nop, call "
+					"rel32 or jmp rel32", (unsigned long)v[i].addr,
+					k == INSN_INVALID ? "new" : "expected", h);
 		}
+		if ((k == INSN_CALL || ok == INSN_CALL) && shadow_stack_on())
+			return pt_error(EOPNOTSUPP, "site %#lx: this process runs with user-space shadow stacks "
+					"(CET), under which a thread meeting the site mid-batch cannot be made to "
+					"execute a call; only jmp and nop can be written", (unsigned long)v[i].addr);
 		v[i].kind = (uint8_t)k;
 		v[i].target = t;
+		v[i].old_kind = (uint8_t)ok;
+		v[i].old_target = ot;
 		if (i && v[i - 1].addr + INSN_SITE_LEN > v[i].addr)
 			return pt_error(EINVAL, "sites %#lx and %#lx overlap (a site listed twice?)",
 					(unsigned long)v[i - 1].addr, (unsigned long)v[i].addr);
@@ -179,19 +283,6 @@ static int validate(struct poke_entry *v, size_t n)
 	return 0;
 }
 
-static void sync_step(struct poke_result *res, int step, int *err)
-{
-	int r = sync_cores();
-
-	/* A failed sync does not stop the protocol: leaving int3 bytes behind
-	 * would be worse than any error.  It is reported at the end. */
-	if (r < 0 && !*err)
-		*err = r;
-	res->syncs++;
-	if (poke_test_hook)
-		poke_test_hook(step);
-}
-
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -200,48 +291,369 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Steps 1-3; the session is open and the batch published.  Only step 1 can
- * be undone (nothing but int3 written yet); after it the batch is completed
- * whatever fails, so that no int3 stays behind. */
-static int run_protocol(struct text_session *s, struct poke_entry *v, size_t n,
-			struct poke_result *res)
+/* ------------------------------------------------------------ the steps */
+
+struct protocol {
+	struct text_session *s;
+	struct poke_entry *v;
+	size_t n;
+	struct poke_result *res;
+};
+
+static int sync_step(struct protocol *p, int step)
 {
-	static const uint8_t int3 = INSN_INT3;
-	int err = 0, r;
+	int r = sync_cores();
+
+	p->res->syncs++;
+	if (poke_test_hook && step)
+		poke_test_hook(step);
+	return r;
+}
+
+/* One write, tried twice: a failure (only /proc/self/mem writes can fail)
+ * rolls the batch back, which is worth a second try first. */
+static int put(struct protocol *p, uintptr_t addr, const uint8_t *b, size_t len)
+{
+	int r = text_write(p->s, addr, b, len);
+
+	return r < 0 ? text_write(p->s, addr, b, len) : r;
+}
+
+static const uint8_t int3 = INSN_INT3;
+
+/* Writes, for sites [from, to): the first byte (int3, new or old) or the
+ * tail (new or old).  The index of the first site that failed, or to. */
+enum what { INT3, NEW_TAIL, NEW_HEAD, OLD_TAIL, OLD_HEAD };
+
+static size_t put_all(struct protocol *p, enum what w, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++) {
+		const struct poke_entry *e = &p->v[i];
+		int r = w == INT3       ? put(p, e->addr, &int3, 1)
+			: w == NEW_TAIL ? put(p, e->addr + 1, e->new + 1, INSN_SITE_LEN - 1)
+			: w == NEW_HEAD ? put(p, e->addr, e->new, 1)
+			: w == OLD_TAIL ? put(p, e->addr + 1, e->old + 1, INSN_SITE_LEN - 1)
+					: put(p, e->addr, e->old, 1);
+
+		if (r < 0)
+			return i;
+	}
+	return to;
+}
+
+/* Every site holds int3, [0, tails) possibly a new tail: back to the old
+ * bytes.  Trapping threads now execute the old instruction. */
+static void roll_back(struct protocol *p, size_t tails)
+{
+	atomic_store(&bp.undoing, 1);
+	if (put_all(p, OLD_TAIL, 0, tails) < tails)
+		broken = true;
+	sync_step(p, 0);
+	if (put_all(p, OLD_HEAD, 0, p->n) < p->n)
+		broken = true;
+	sync_step(p, 0);
+}
+
+/* ------------------------------------------------------------ relocated regions */
+
+/* Every region ever relocated, with where its instructions went in its
+ * current copy.  The engine's signal may reach a thread long after the
+ * batch that sent it (a thread stopped by a debugger takes it when it
+ * resumes), so the move does not use the batch: a thread at an instruction
+ * boundary past a region's first byte and before the jump's end is moved
+ * to the copy whenever the region's first byte is an int3 (a batch on it)
+ * or the jump to that copy; with the original byte back, the original
+ * instructions are whole again and it stays.  Blocks of entries are only
+ * ever added (read without locks by the handler); one writer. */
+#define REGION_BLOCK 256
+#define REGION_BLOCKS 1024
+
+struct region {
+	_Atomic uintptr_t start;
+	_Atomic uintptr_t copy;
+	uint8_t ninsn;
+	uint8_t old_off[RELOC_MAX_INSN], new_off[RELOC_MAX_INSN];
+};
+
+static struct region *_Atomic region_block[REGION_BLOCKS];
+static _Atomic size_t nregions;
+static _Atomic uint64_t moved;
+
+static struct region *region_at(size_t i)
+{
+	struct region *b = atomic_load(&region_block[i / REGION_BLOCK]);
+
+	return b ? &b[i % REGION_BLOCK] : NULL;
+}
+
+/* Records (or updates) a region about to be installed; false if full. */
+static bool region_note(const struct poke_entry *e)
+{
+	size_t n = atomic_load(&nregions), i;
+	struct region *r = NULL;
+
+	for (i = 0; i < n && !r; i++)
+		if (atomic_load(&region_at(i)->start) == e->addr)
+			r = region_at(i);
+	if (!r) {
+		struct region *b;
+
+		if (n == REGION_BLOCK * REGION_BLOCKS)
+			return false;
+		if (!(b = atomic_load(&region_block[n / REGION_BLOCK]))) {
+			if (!(b = calloc(REGION_BLOCK, sizeof(*b))))
+				return false;
+			atomic_store(&region_block[n / REGION_BLOCK], b);
+		}
+		r = &b[n % REGION_BLOCK];
+	}
+	/* the offsets first, the copy's address last: a reader that sees the
+	 * new copy sees its offsets (the old copy stays valid meanwhile) */
+	atomic_store(&r->copy, 0);
+	r->ninsn = e->plan->ninsn;
+	memcpy(r->old_off, e->plan->old_off, sizeof(r->old_off));
+	memcpy(r->new_off, e->plan->new_off, sizeof(r->new_off));
+	atomic_store(&r->copy, e->copy);
+	if (!atomic_load(&r->start)) {
+		atomic_store(&r->start, e->addr);
+		atomic_store(&nregions, n + 1);
+	}
+	return true;
+}
+
+/* In every other thread, from the engine's signal (sync_interrupt_all). */
+PT_NOSANITIZE static void move_out(void *ripv)
+{
+	greg_t *rip = ripv;
+	uintptr_t a = (uintptr_t)*rip;
+	size_t n = atomic_load(&nregions);
 
 	for (size_t i = 0; i < n; i++) {
-		if ((r = text_write(s, v[i].addr, &int3, 1)) < 0) {
-			while (i-- > 0)
-				text_write(s, v[i].addr, v[i].old, 1);
-			sync_step(res, 1, &err);
+		struct region *r = region_at(i);
+		uintptr_t start = atomic_load(&r->start), copy = atomic_load(&r->copy);
+		const uint8_t *b = (const uint8_t *)start;
+		int32_t rel;
+
+		if (a <= start || a >= start + INSN_SITE_LEN || !copy)
+			continue;
+		memcpy(&rel, b + 1, 4);
+		if (b[0] != INSN_INT3 && !(b[0] == 0xe9 && start + INSN_SITE_LEN + (uintptr_t)(intptr_t)rel == copy))
+			return; /* the original code is back, whole */
+		for (unsigned k = 0; k < r->ninsn; k++) {
+			if (start + r->old_off[k] == a) {
+				*rip = (greg_t)(copy + r->new_off[k]);
+				atomic_fetch_add(&moved, 1);
+			}
+		}
+		return;
+	}
+}
+
+uint64_t poke_moved(void)
+{
+	return atomic_load(&moved);
+}
+
+/* Steps 1-3; the session is open and the batch published.  0: every site
+ * has its new bytes; < 0: every site has its old bytes again. */
+static int run_protocol(struct protocol *p)
+{
+	bool relocating = false;
+	size_t k;
+	int r;
+
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->v[i].orig != POKE_ORIG_OLD)
+			continue;
+		if (!region_note(&p->v[i]))
+			return pt_error(ENOMEM, "out of memory for the relocated entries' records");
+		relocating = true;
+	}
+
+	/* step 1 */
+	k = put_all(p, INT3, 0, p->n);
+	p->res->began = k > 0;
+	if (k < p->n) {
+		r = pt_error_ctx(-EIO, "writing int3 at %#lx", (unsigned long)p->v[k].addr);
+		atomic_store(&bp.undoing, 1);
+		if (put_all(p, OLD_HEAD, 0, k) < k)
+			broken = true;
+		sync_step(p, 0);
+		return r;
+	}
+	if ((r = sync_step(p, 1)) < 0) {
+		roll_back(p, 0);
+		return r;
+	}
+	/* Relocated entries: before their tail is written, no thread may be
+	 * between their first byte and the jump's end (the kernel waits for
+	 * a grace period of RCU-tasks here; a thread's registers can be read
+	 * and moved directly in user space).  No thread can get there again:
+	 * the first byte traps, and nothing branches into the region. */
+	if (relocating) {
+		uint64_t m0 = atomic_load(&moved);
+
+		/* (for good: a thread may take the signal after the batch) */
+		atomic_store(&sync_ip_fixup, move_out);
+		r = sync_interrupt_all();
+		p->res->moved = atomic_load(&moved) - m0;
+		if (r < 0) {
+			roll_back(p, 0);
 			return r;
 		}
 	}
-	sync_step(res, 1, &err);
+	/* step 2 */
+	if ((k = put_all(p, NEW_TAIL, 0, p->n)) < p->n) {
+		r = pt_error_ctx(-EIO, "writing the tail at %#lx", (unsigned long)p->v[k].addr);
+		roll_back(p, k + 1); /* the one that failed may be half written */
+		return r;
+	}
+	if ((r = sync_step(p, 2)) < 0) {
+		roll_back(p, p->n);
+		return r;
+	}
+	/* step 3 */
+	if ((k = put_all(p, NEW_HEAD, 0, p->n)) < p->n) {
+		/* [0, k) run their new instruction already: trap them again
+		 * before their tails go back */
+		r = pt_error_ctx(-EIO, "writing the first byte at %#lx", (unsigned long)p->v[k].addr);
+		atomic_store(&bp.undoing, 1);
+		if (put_all(p, INT3, 0, k) < k)
+			broken = true;
+		sync_step(p, 0);
+		roll_back(p, p->n);
+		return r;
+	}
+	sync_step(p, 3); /* complete whatever it says: see the top */
+	return 0;
+}
+
+/* ------------------------------------------------------------ written sites */
+
+/* Every address poketrace has ever written an int3 at: a trap there whose
+ * int3 is gone (the batch completed while the signal was pending, maybe
+ * several batches ago) is re-executed, whatever the code there is now (a
+ * relocated entry's original bytes are no instruction the emulation knows).
+ * An open-addressing set, one writer (the committer, engine lock held),
+ * read without locks by the handler; grown by replacing the table, the old
+ * ones kept (a handler may be reading one): their sizes sum to less than
+ * twice the last. */
+struct addr_set {
+	size_t cap; /* a power of two */
+	_Atomic uintptr_t slot[];
+};
+
+static struct addr_set *_Atomic written;
+static size_t nwritten;
+
+static size_t hash_addr(uintptr_t a, size_t cap)
+{
+	return (size_t)((a * 0x9e3779b97f4a7c15ULL) >> 17) & (cap - 1);
+}
+
+static void set_put(struct addr_set *t, uintptr_t a)
+{
+	for (size_t i = hash_addr(a, t->cap);; i = (i + 1) & (t->cap - 1)) {
+		uintptr_t cur = atomic_load_explicit(&t->slot[i], memory_order_relaxed);
+
+		if (cur == a)
+			return;
+		if (!cur) {
+			atomic_store_explicit(&t->slot[i], a, memory_order_release);
+			return;
+		}
+	}
+}
+
+static bool remember(const struct poke_entry *v, size_t n)
+{
+	struct addr_set *t = atomic_load(&written);
+
+	if (!t || (nwritten + n) * 2 > t->cap) {
+		size_t cap = t ? t->cap : 1024;
+		struct addr_set *nt;
+
+		while ((nwritten + n) * 2 > cap)
+			cap *= 2;
+		if (!(nt = calloc(1, sizeof(*nt) + cap * sizeof(nt->slot[0]))))
+			return false;
+		nt->cap = cap;
+		for (size_t i = 0; t && i < t->cap; i++)
+			if (atomic_load(&t->slot[i]))
+				set_put(nt, atomic_load(&t->slot[i]));
+		atomic_store(&written, nt); /* the old table is kept: see above */
+	}
+	t = atomic_load(&written);
 	for (size_t i = 0; i < n; i++)
-		if ((r = text_write(s, v[i].addr + 1, v[i].new + 1, INSN_SITE_LEN - 1)) < 0 && !err)
-			err = r;
-	sync_step(res, 2, &err);
-	for (size_t i = 0; i < n; i++)
-		if ((r = text_write(s, v[i].addr, v[i].new, 1)) < 0 && !err)
-			err = r;
-	sync_step(res, 3, &err);
-	return err;
+		set_put(t, v[i].addr);
+	nwritten += n; /* an upper bound: repeats are counted again */
+	return true;
+}
+
+PT_NOSANITIZE bool poke_ever_written(uintptr_t a)
+{
+	struct addr_set *t = atomic_load(&written);
+
+	if (!t || !a)
+		return false;
+	for (size_t i = hash_addr(a, t->cap);; i = (i + 1) & (t->cap - 1)) {
+		uintptr_t cur = atomic_load_explicit(&t->slot[i], memory_order_acquire);
+
+		if (cur == a)
+			return true;
+		if (!cur)
+			return false;
+	}
+}
+
+/* Publishes the batch: from now on a trap at one of its sites is ours. */
+static void publish(struct poke_entry *v, size_t n)
+{
+	atomic_store(&bp.vec, v);
+	atomic_store(&bp.n, n);
+	atomic_store(&bp.traps, 0);
+	atomic_store(&bp.undoing, 0);
+	atomic_fetch_add(&bp.gen, 1);
+	atomic_store(&bp.refs, 1);
+}
+
+/* Step 4: no handler may still be reading v when the caller gets it back.
+ * A handler holds a reference for a few instructions; sleeping (not only
+ * yielding) lets it run even under a real-time committer on its core. */
+static void withdraw(void)
+{
+	if (atomic_fetch_sub(&bp.refs, 1) != 1) {
+		for (int i = 0; atomic_load(&bp.refs) != 0; i++) {
+			if (i < 100)
+				sched_yield();
+			else
+				nanosleep(&(struct timespec){ 0, 50000 }, NULL);
+		}
+	}
+	atomic_store(&bp.vec, NULL);
+	atomic_store(&bp.n, 0);
+	atomic_fetch_add(&bp.gen, 1);
 }
 
 int poke_commit(struct poke_entry *v, size_t n, struct poke_result *res)
 {
 	struct text_session s;
 	struct poke_result local;
+	struct protocol p = { &s, v, n, res ? res : &local };
 	uintptr_t *addrs;
 	uint64_t t0 = now_ns();
 	int r;
 
-	if (!res)
-		res = &local;
+	res = p.res;
 	memset(res, 0, sizeof(*res));
 	if (n == 0)
 		return 0;
+	if (broken)
+		return pt_error(EIO, "an earlier batch could not be rolled back (its writes failed): the "
+				"code it touched keeps int3 bytes, emulated; poketrace makes no more changes");
+	if (committing)
+		return pt_error(EDEADLK, "poketrace was called from a signal handler while this thread "
+				"was committing a batch; call it outside the handler");
 	for (size_t i = 1; i < n; i++) {
 		if (v[i - 1].addr > v[i].addr) {
 			/* Callers usually pass sites in address order already. */
@@ -260,34 +672,114 @@ int poke_commit(struct poke_entry *v, size_t n, struct poke_result *res)
 	free(addrs);
 	if (r < 0)
 		return r;
-
-	atomic_store(&bp.vec, v);
-	atomic_store(&bp.n, n);
-	atomic_store(&bp.traps, 0);
-	atomic_store_explicit(&bp.refs, 1, memory_order_release);
-
-	r = run_protocol(&s, v, n, res);
-
-	/* Step 4: no handler may still be reading v when we return it. */
-	if (atomic_fetch_sub(&bp.refs, 1) != 1)
-		while (atomic_load(&bp.refs) != 0)
-			sched_yield();
-	atomic_store(&bp.vec, NULL);
-	atomic_store(&bp.n, 0);
-
-	res->ranges = (unsigned)s.nranges;
+	/* Everything that can fail before the first int3: every thread able
+	 * to take the trap, the syncs ready (nothing written yet). */
+	if ((r = sync_begin()) < 0) {
+		text_close(&s);
+		return r;
+	}
+	if (!remember(v, n)) {
+		sync_end();
+		text_close(&s);
+		return pt_error(ENOMEM, "out of memory for a batch of %zu sites", n);
+	}
+	committing = true;
+	atomic_store(&cur_session, &s);
+	publish(v, n);
+	r = run_protocol(&p);
+	withdraw();
+	atomic_store(&cur_session, NULL);
+	committing = false;
+	sync_end();
 	{
+		size_t spans = s.nspans;
 		int rc = text_close(&s);
 
 		if (!r)
 			r = rc;
+		s.nspans = spans;
 	}
 	res->mprotects = s.mprotects;
+	res->ranges = (unsigned)s.nspans;
 	res->sites = n;
 	res->traps = atomic_load(&bp.traps);
 	res->ns = now_ns() - t0;
 	atomic_fetch_add(&cnt_batches, 1);
 	atomic_fetch_add(&cnt_sites, n);
 	atomic_fetch_add(&cnt_syncs, res->syncs);
+	if (broken)
+		return pt_error(EIO, "a batch failed and could not be rolled back: its sites keep int3 "
+				"bytes, which are emulated; poketrace makes no more changes");
 	return r;
+}
+
+bool poke_orphaned(void)
+{
+	return atomic_load(&orphan_state) == 2 && atomic_load(&lock_pid) == raw_getpid();
+}
+
+/* In a child forked (_Fork, raw fork) while a parent thread was inside
+ * poke_commit: the table the parent published is this process's copy, the
+ * sites are somewhere in the protocol, and the committer does not exist
+ * here.  Finish the batch in the direction it was going — every site its
+ * new bytes, or its old ones if it was rolling back — by the same protocol.
+ * Called from the SIGTRAP handler (the child's first trap at a site) or at
+ * the child's first poketrace call, so only system calls and the memory of
+ * the parent's session: its pages are writable in the child too (the
+ * parent made them so before publishing), and its spans say what they
+ * were; /proc/self/mem, if that is how it wrote, is opened anew (the
+ * parent's descriptor is the parent's memory). */
+/* membarrier is system calls only; the signal fallback is not safe in a
+ * signal handler, so there only this thread serializes (the child has
+ * just the threads it made since the fork, and usually none). */
+static void orphan_sync(void)
+{
+	if (sync_mode() == SYNC_MEMBARRIER)
+		sync_cores();
+	else
+		cpu_serialize();
+}
+
+static void finish_orphan(void)
+{
+	struct poke_entry *v = atomic_load(&bp.vec);
+	struct text_session *ps = atomic_load(&cur_session), s;
+	size_t n = atomic_load(&bp.n);
+	bool undo = atomic_load(&bp.undoing);
+	int zero = 0;
+	struct poke_result res = { 0 };
+	struct protocol p = { &s, v, n, &res };
+
+	if (!atomic_compare_exchange_strong(&orphan_state, &zero, 1))
+		return;
+	committing = false;
+	sync_atfork_child(); /* membarrier's registration is per process */
+	if (v && n && ps && atomic_load(&bp.refs) > 0) {
+		s = *ps;
+		s.memfd = s.mode == TEXT_PROCMEM ? (int)raw_syscall4(SYS_open, (long)"/proc/self/mem", 02000002, 0, 0)
+						 : -1;
+		if (s.mode != TEXT_PROCMEM || s.memfd >= 0) {
+			/* (a thread created since the fork may be past the
+			 * first byte: int3 everywhere again, as step 1) */
+			put_all(&p, INT3, 0, n);
+			orphan_sync();
+			put_all(&p, undo ? OLD_TAIL : NEW_TAIL, 0, n);
+			orphan_sync();
+			put_all(&p, undo ? OLD_HEAD : NEW_HEAD, 0, n);
+			orphan_sync();
+			for (size_t i = 0; s.mode == TEXT_MPROTECT && i < s.nspans; i++)
+				raw_syscall4(SYS_mprotect, (long)s.spans[i].start, (long)(s.spans[i].end - s.spans[i].start),
+					     s.spans[i].prot, 0);
+			if (s.memfd >= 0)
+				raw_syscall4(SYS_close, s.memfd, 0, 0, 0);
+			atomic_store(&bp.refs, 1); /* the parent's handlers are not here */
+			withdraw();
+			if (poke_orphan_done)
+				poke_orphan_done(v, n, undo);
+		} else {
+			broken = true; /* the int3s stay, emulated by the table left published */
+		}
+	}
+	atomic_store(&cur_session, NULL);
+	atomic_store(&orphan_state, 2);
 }

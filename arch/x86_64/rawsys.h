@@ -47,6 +47,35 @@ static inline long raw_tgkill(long pid, long tid, int sig)
 	return raw_syscall4(SYS_tgkill, pid, tid, sig, 0);
 }
 
+/* Anonymous read-write memory, for the tracer's slow paths (a buffer grown
+ * from a signal handler must not call malloc). */
+static inline void *raw_mmap_anon(unsigned long len)
+{
+	long r = raw_syscall6(SYS_mmap, 0, (long)len, 3 /* PROT_READ|PROT_WRITE */,
+			      0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
+
+	return r < 0 && r > -4096 ? (void *)0 : (void *)r;
+}
+
+struct raw_timespec {
+	long tv_sec, tv_nsec;
+};
+
+/* Sleeps while *word == val, at most timeout_ns (0: no limit).  Private
+ * futex: only this process's threads wait or wake. */
+static inline long raw_futex_wait(const void *word, unsigned val, long timeout_ns)
+{
+	struct raw_timespec ts = { timeout_ns / 1000000000L, timeout_ns % 1000000000L };
+
+	return raw_syscall4(SYS_futex, (long)word, 0 | 128 /* FUTEX_WAIT_PRIVATE */, val,
+			    timeout_ns ? (long)&ts : 0);
+}
+
+static inline long raw_futex_wake(const void *word, int n)
+{
+	return raw_syscall4(SYS_futex, (long)word, 1 | 128 /* FUTEX_WAKE_PRIVATE */, n, 0);
+}
+
 /* The kernel's struct sigaction layout for rt_sigaction. */
 struct raw_kernel_sigaction {
 	void *handler;

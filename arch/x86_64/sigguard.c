@@ -1,8 +1,10 @@
-/* Interposed signal calls.  A thread that executes int3 with SIGTRAP blocked
- * is killed by the kernel, and a SIGTRAP handler the program installs would
- * replace ours; both would turn a patch window into a crash.  So while this
- * library is loaded, SIGTRAP is never blocked and the program's handlers for
- * the signals we own are kept aside and chained. */
+/* Signal hygiene: the signals poketrace owns (SIGTRAP and the engine's
+ * signal), their chained handlers, and the masks.  A thread that executes
+ * int3 with SIGTRAP blocked is killed by the kernel, and a SIGTRAP handler
+ * the program installs would replace ours; both would turn a patch window
+ * into a crash.  So SIGTRAP is never blocked, and the program's handlers for
+ * the signals we own are kept aside and chained (see sigguard.h for the two
+ * layers that keep it so). */
 #include "arch/x86_64/sigguard.h"
 
 #include <errno.h>
@@ -11,30 +13,26 @@
 
 #include "arch/x86_64/rawsys.h"
 
-#define PT_EXPORT __attribute__((visibility("default")))
-
 /* glibc's real sigaction, exported under this name since 2.2.5. */
 extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
-/* glibc's own signals (SIGCANCEL, SIGSETXID), which its pthread_sigmask never blocks. */
-#define GLIBC_SIGCANCEL 32
-#define GLIBC_SIGSETXID 33
-
 /* Each owned signal keeps the program's handler in a ring of immutable
- * copies: a handler running on another thread may still read the previous one
- * while a new one is published, and sigaction must stay async-signal-safe
- * (no malloc). */
-#define CHAIN_RING 16
+ * copies: a handler running on another thread may still read the previous
+ * one while a new one is published, and sigaction must stay
+ * async-signal-safe (no malloc, no lock).  Writers take distinct slots
+ * (fetch-and-add); a slot is reused only after CHAIN_RING more changes,
+ * which no reader lives through. */
+#define CHAIN_RING 64
 
 struct owned {
 	int sig;
 	sigguard_fn fn;
 	struct sigaction ring[CHAIN_RING];
-	unsigned next;
+	_Atomic unsigned next;
 	_Atomic(struct sigaction *) chain; /* NULL: default action */
 };
 
-static struct owned owned[2];
+static struct owned owned[4];
 static _Atomic int nowned;
 
 static struct owned *owned_find(int sig)
@@ -45,6 +43,11 @@ static struct owned *owned_find(int sig)
 		if (owned[i].sig == sig)
 			return &owned[i];
 	return NULL;
+}
+
+bool sigguard_owns(int sig)
+{
+	return sig == SIGTRAP || owned_find(sig) != NULL;
 }
 
 static void set_clear(sigset_t *s, int sig)
@@ -62,7 +65,7 @@ static bool set_has(const sigset_t *s, int sig)
 	return w[(sig - 1) / (8 * sizeof(long))] & (1UL << ((sig - 1) % (8 * sizeof(long))));
 }
 
-static void strip_owned(sigset_t *s)
+PT_NOSANITIZE void sigguard_strip(sigset_t *s)
 {
 	int n = atomic_load(&nowned);
 
@@ -71,18 +74,44 @@ static void strip_owned(sigset_t *s)
 		set_clear(s, owned[i].sig);
 }
 
+/* Ours at the kernel: SA_NODEFER, so that a trap inside a SIGTRAP handler
+ * (the program's, chained from ours) is handled too, not fatal; SA_ONSTACK
+ * when the program's handler asked for its alternate stack. */
+static int install_ours(struct owned *o)
+{
+	struct sigaction ours;
+	struct sigaction *chain = atomic_load(&o->chain);
+
+	memset(&ours, 0, sizeof(ours));
+	ours.sa_sigaction = o->fn;
+	ours.sa_flags = SA_SIGINFO | SA_NODEFER | SA_RESTART |
+			(chain && (chain->sa_flags & SA_ONSTACK) ? SA_ONSTACK : 0);
+	sigemptyset(&ours.sa_mask);
+	return __sigaction(o->sig, &ours, NULL) < 0 ? -errno : 0;
+}
+
 static void chain_publish(struct owned *o, const struct sigaction *act)
 {
-	struct sigaction *slot = &o->ring[o->next++ % CHAIN_RING];
+	struct sigaction *slot;
+	bool onstack_was, onstack_now;
 
-	*slot = *act;
-	strip_owned(&slot->sa_mask);
+	if (!act || act->sa_handler == SIG_DFL) {
+		slot = NULL;
+	} else {
+		slot = &o->ring[atomic_fetch_add(&o->next, 1) % CHAIN_RING];
+		*slot = *act;
+		sigguard_strip(&slot->sa_mask);
+	}
+	onstack_was = atomic_load(&o->chain) && (atomic_load(&o->chain)->sa_flags & SA_ONSTACK);
+	onstack_now = slot && (slot->sa_flags & SA_ONSTACK);
 	atomic_store(&o->chain, slot);
+	if (onstack_was != onstack_now)
+		install_ours(o);
 }
 
 int sigguard_own(int sig, sigguard_fn fn)
 {
-	struct sigaction ours, prev;
+	struct sigaction prev;
 	struct owned *o = owned_find(sig);
 
 	if (!o) {
@@ -98,26 +127,58 @@ int sigguard_own(int sig, sigguard_fn fn)
 	}
 	if (__sigaction(sig, NULL, &prev) < 0)
 		return -errno;
-	if (prev.sa_sigaction != fn && prev.sa_handler != SIG_DFL)
+	if (prev.sa_sigaction != fn)
 		chain_publish(o, &prev);
+	return install_ours(o);
+}
 
-	memset(&ours, 0, sizeof(ours));
-	ours.sa_sigaction = fn;
-	/* SA_NODEFER: a trap inside a SIGTRAP handler (the program's, chained
-	 * from ours) must be handled too, not kill the process. */
-	ours.sa_flags = SA_SIGINFO | SA_NODEFER | SA_RESTART;
-	sigemptyset(&ours.sa_mask);
-	if (__sigaction(sig, &ours, NULL) < 0)
-		return -errno;
+void sigguard_reown(void)
+{
+	int n = atomic_load(&nowned);
+
+	for (int i = 0; i < n; i++) {
+		struct sigaction cur;
+
+		if (__sigaction(owned[i].sig, NULL, &cur) < 0 ||
+		    ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == owned[i].fn))
+			continue;
+		chain_publish(&owned[i], &cur);
+		install_ours(&owned[i]);
+	}
+}
+
+int sigguard_get_chained(int sig, struct sigaction *out)
+{
+	struct owned *o = owned_find(sig);
+	struct sigaction *cur = o ? atomic_load(&o->chain) : NULL;
+
+	if (!o)
+		return -EINVAL;
+	if (cur) {
+		*out = *cur;
+	} else {
+		memset(out, 0, sizeof(*out));
+		out->sa_handler = SIG_DFL;
+	}
 	return 0;
 }
 
-PT_NOSANITIZE static void default_action(int sig, siginfo_t *si)
+int sigguard_set_chained(int sig, const struct sigaction *act)
 {
-	/* What the kernel does with an unhandled or ignored trap: terminate
-	 * with that signal.  A user-sent signal the program ignores stays
-	 * ignored. */
-	if (si->si_code != SI_KERNEL && sig == SIGTRAP)
+	struct owned *o = owned_find(sig);
+
+	if (!o)
+		return -EINVAL;
+	chain_publish(o, act);
+	return 0;
+}
+
+PT_NOSANITIZE static void default_action(int sig, siginfo_t *si, bool ignored)
+{
+	/* What the kernel does: a trap it raised is fatal even if ignored; a
+	 * signal someone sent is fatal if the action is the default (a core
+	 * dump for SIGTRAP), and nothing if it is ignored. */
+	if (ignored && si->si_code != SI_KERNEL)
 		return;
 	raw_sig_default(sig);
 	raw_tgkill(raw_getpid(), raw_gettid(), sig);
@@ -129,26 +190,46 @@ PT_NOSANITIZE void sigguard_chain(int sig, siginfo_t *si, void *uc)
 	struct sigaction *a = o ? atomic_load(&o->chain) : NULL;
 
 	if (!a || a->sa_handler == SIG_DFL) {
-		default_action(sig, si);
+		default_action(sig, si, false);
 		return;
 	}
 	if (a->sa_handler == SIG_IGN) {
-		if (si->si_code == SI_KERNEL)
-			default_action(sig, si);
+		default_action(sig, si, true);
 		return;
 	}
 	if (a->sa_flags & SA_RESETHAND)
 		atomic_store(&o->chain, NULL);
+	/* The program's handler runs with its sa_mask blocked, as the kernel
+	 * would have done (the owned signals excepted: stripped when it was
+	 * installed); the thread's mask is restored at sigreturn. */
+	raw_sigprocmask(SIG_BLOCK, &a->sa_mask, NULL);
 	if (a->sa_flags & SA_SIGINFO)
 		a->sa_sigaction(sig, si, uc);
 	else
 		a->sa_handler(sig);
 }
 
+PT_NOSANITIZE void sigguard_unblock_owned(void)
+{
+	unsigned long all = ~0UL;
+
+	/* the complement of what strip leaves: exactly the owned signals */
+	sigguard_strip((sigset_t *)&all);
+	all = ~all;
+	raw_sigprocmask(SIG_UNBLOCK, &all, NULL);
+}
+
+void sigguard_block_others(void)
+{
+	unsigned long all = ~0UL;
+
+	sigguard_strip((sigset_t *)&all);
+	all &= ~(3UL << 31); /* glibc's SIGCANCEL and SIGSETXID, as its pthread_sigmask */
+	raw_sigprocmask(SIG_BLOCK, &all, NULL);
+}
+
 void sigguard_harden(void)
 {
-	sigset_t unblock;
-
 	for (int sig = 1; sig < NSIG; sig++) {
 		struct sigaction a;
 
@@ -158,135 +239,8 @@ void sigguard_harden(void)
 			continue;
 		if (!set_has(&a.sa_mask, SIGTRAP))
 			continue;
-		strip_owned(&a.sa_mask);
+		sigguard_strip(&a.sa_mask);
 		__sigaction(sig, &a, NULL);
 	}
-	sigemptyset(&unblock);
-	sigaddset(&unblock, SIGTRAP);
-	raw_sigprocmask(SIG_UNBLOCK, &unblock, NULL);
-}
-
-/* ------------------------------------------------------------ interposers */
-
-PT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
-{
-	struct owned *o = owned_find(sig);
-	struct sigaction copy;
-
-	if (o) {
-		struct sigaction *cur = atomic_load(&o->chain);
-
-		if (old) {
-			if (cur) {
-				*old = *cur;
-			} else {
-				memset(old, 0, sizeof(*old));
-				old->sa_handler = SIG_DFL;
-			}
-		}
-		if (act) {
-			if (act->sa_handler == SIG_DFL)
-				atomic_store(&o->chain, NULL);
-			else
-				chain_publish(o, act);
-		}
-		return 0;
-	}
-	if (act) {
-		copy = *act;
-		strip_owned(&copy.sa_mask);
-		act = &copy;
-	}
-	return __sigaction(sig, act, old);
-}
-
-static __sighandler_t set_handler(int sig, __sighandler_t h, int flags, bool mask_self)
-{
-	struct sigaction a, old;
-
-	if (h == SIG_ERR || sig <= 0 || sig >= NSIG) {
-		errno = EINVAL;
-		return SIG_ERR;
-	}
-	memset(&a, 0, sizeof(a));
-	a.sa_handler = h;
-	a.sa_flags = flags;
-	sigemptyset(&a.sa_mask);
-	if (mask_self)
-		sigaddset(&a.sa_mask, sig);
-	if (sigaction(sig, &a, &old) < 0)
-		return SIG_ERR;
-	return old.sa_handler;
-}
-
-/* BSD semantics, as glibc's signal(): restart, block the signal in its handler. */
-PT_EXPORT __sighandler_t signal(int sig, __sighandler_t h)
-{
-	return set_handler(sig, h, SA_RESTART, true);
-}
-
-PT_EXPORT __sighandler_t bsd_signal(int sig, __sighandler_t h)
-{
-	return set_handler(sig, h, SA_RESTART, true);
-}
-
-PT_EXPORT __sighandler_t sysv_signal(int sig, __sighandler_t h)
-{
-	return set_handler(sig, h, SA_RESETHAND | SA_NODEFER, false);
-}
-
-static long mask_change(int how, const sigset_t *set, sigset_t *old)
-{
-	sigset_t copy;
-
-	if (set && (how == SIG_BLOCK || how == SIG_SETMASK)) {
-		copy = *set;
-		strip_owned(&copy);
-		set_clear(&copy, GLIBC_SIGCANCEL);
-		set_clear(&copy, GLIBC_SIGSETXID);
-		set = &copy;
-	}
-	return raw_sigprocmask(how, set, old);
-}
-
-PT_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
-{
-	long r = mask_change(how, set, old);
-
-	return r < 0 ? (int)-r : 0;
-}
-
-PT_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
-{
-	long r = mask_change(how, set, old);
-
-	if (r < 0) {
-		errno = (int)-r;
-		return -1;
-	}
-	return 0;
-}
-
-PT_EXPORT __sighandler_t sigset(int sig, __sighandler_t disp)
-{
-	sigset_t one, old;
-	__sighandler_t prev;
-
-	if (sig <= 0 || sig >= NSIG) {
-		errno = EINVAL;
-		return SIG_ERR;
-	}
-	sigemptyset(&one);
-	sigaddset(&one, sig);
-	if (disp == SIG_HOLD) {
-		struct sigaction cur;
-
-		if (sigaction(sig, NULL, &cur) < 0 || sigprocmask(SIG_BLOCK, &one, &old) < 0)
-			return SIG_ERR;
-		return set_has(&old, sig) ? SIG_HOLD : cur.sa_handler;
-	}
-	prev = set_handler(sig, disp, 0, false);
-	if (prev == SIG_ERR || sigprocmask(SIG_UNBLOCK, &one, &old) < 0)
-		return SIG_ERR;
-	return set_has(&old, sig) ? SIG_HOLD : prev;
+	sigguard_unblock_owned();
 }

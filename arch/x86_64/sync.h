@@ -1,6 +1,7 @@
 /* Core serialization for cross-modifying code: after sync_cores() returns,
  * every thread of the process has executed a serializing instruction, so none
- * can still run instruction bytes it fetched before the call. */
+ * can still run instruction bytes it fetched before the call.  And the
+ * batch's precondition: every thread able to take the int3. */
 #ifndef PT_ARCH_SYNC_H
 #define PT_ARCH_SYNC_H
 
@@ -10,10 +11,36 @@ enum sync_mode {
 	SYNC_SIGNAL = 2,     /* tgkill every thread; its handler runs CPUID */
 };
 
-/* want: 0 auto, SYNC_MEMBARRIER or SYNC_SIGNAL.  signo: the fallback's signal. */
+/* want: 0 auto, SYNC_MEMBARRIER or SYNC_SIGNAL.  signo: the engine's signal
+ * (the fallback's sync, and the hygiene of sync_begin, in either mode). */
 int sync_init(int want, int signo);
-int sync_cores(void);
+/* At load: the default engine signal owned (so kept unblocked) from the start. */
+void sync_preinstall(void);
 int sync_mode(void);
+int sync_signal(void);
+
+/* Before a batch (engine lock held): makes every thread able to take the
+ * int3 — poketrace's SIGTRAP handler installed, SIGTRAP deliverable in
+ * each thread (a thread that has it blocked, through any path, is sent the
+ * engine's signal, whose handler unblocks it) — and, in the signal mode,
+ * reachable by the sync signal; and readies the batch's syncs (nothing
+ * they need can fail later for want of a descriptor).  -EDEADLK naming the
+ * thread when one cannot be reached; nothing is changed then. */
+int sync_begin(void);
+void sync_end(void);
+
+/* 0 or -errno.  Bounded: a thread that neither acknowledges nor stops
+ * running for 2 s fails it (-ETIMEDOUT).  Callable outside a batch (the
+ * tracer's pause) and from a fatal signal handler: rounds never overlap,
+ * and a round already running elsewhere makes it fail (-EBUSY). */
+int sync_cores(void);
+/* A signal round to every other thread, in either mode, each running
+ * sync_ip_fixup (if set) on the address it was interrupted at, which it may
+ * change: a thread inside code about to be overwritten is moved out of it.
+ * A thread not running takes the signal before it runs anything else. */
+int sync_interrupt_all(void);
+extern void (*_Atomic sync_ip_fixup)(void *rip);
+
 /* fork() gives the child a new mm whose membarrier registration is its own. */
 void sync_atfork_child(void);
 

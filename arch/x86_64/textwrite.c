@@ -4,17 +4,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/fault.h"
+#include "base/maps.h"
 
 #define PAGE 4096UL
+/* Sites closer than this share one span (one mprotect pair, one split). */
+#define MERGE_GAP (64 * PAGE)
 
 static _Atomic int mode = TEXT_AUTO;
-static int memfd = -1;
 
 void text_set_mode(int m)
 {
@@ -28,81 +32,141 @@ int text_mode(void)
 	return m == TEXT_AUTO ? TEXT_MPROTECT : m;
 }
 
-static int procmem_fd(void)
+/* The spans: the pages of [addr[i], addr[i]+len), grouped per mapping, with
+ * the mapping's protection.  Every page must be mapped. */
+static int build_spans(struct text_session *s, const uintptr_t *addr, size_t n, size_t len)
 {
-	if (memfd < 0)
-		memfd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
-	return memfd < 0 ? -errno : memfd;
-}
+	struct maps maps;
+	int r = maps_read(&maps);
 
-static int build_ranges(struct text_session *s, const uintptr_t *addr, size_t n, size_t len)
-{
-	s->ranges = calloc(n ? n : 1, sizeof(*s->ranges));
-	if (!s->ranges)
-		return -ENOMEM;
+	if (r < 0)
+		return pt_error(-r, "cannot read /proc/self/maps: %s", strerror(-r));
+	s->spans = calloc(n ? 2 * n : 1, sizeof(*s->spans));
+	if (!s->spans) {
+		maps_free(&maps);
+		return pt_error(ENOMEM, "out of memory");
+	}
 	for (size_t i = 0; i < n; i++) {
-		uintptr_t a = addr[i] & ~(PAGE - 1);
-		uintptr_t e = (addr[i] + len + PAGE - 1) & ~(PAGE - 1);
-		struct text_range *last = s->nranges ? &s->ranges[s->nranges - 1] : NULL;
+		uintptr_t a = addr[i] & ~(PAGE - 1), e = (addr[i] + len + PAGE - 1) & ~(PAGE - 1);
 
-		if (last && a <= last->end) {
-			if (e > last->end)
-				last->end = e;
-		} else {
-			s->ranges[s->nranges].start = a;
-			s->ranges[s->nranges].end = e;
-			s->nranges++;
+		/* a write may straddle two mappings (a page each side) */
+		while (a < e) {
+			const struct maps_entry *m = maps_find(&maps, a);
+			struct text_span *last = s->nspans ? &s->spans[s->nspans - 1] : NULL;
+			uintptr_t end;
+
+			if (!m) {
+				maps_free(&maps);
+				return pt_error(EFAULT, "code at %#lx is not mapped", (unsigned long)a);
+			}
+			end = e < m->end ? e : m->end;
+			if (last && last->start >= m->start && last->end <= m->end && a <= last->end + MERGE_GAP) {
+				if (end > last->end)
+					last->end = end;
+			} else {
+				s->spans[s->nspans++] = (struct text_span){ a, end, m->prot };
+			}
+			a = end;
 		}
 	}
+	maps_free(&maps);
+	return 0;
+}
+
+static int set_prot(struct text_session *s, const struct text_span *t, int prot)
+{
+	int e = pt_fault("mprotect");
+
+	s->mprotects++;
+	if (e || mprotect((void *)t->start, t->end - t->start, prot) < 0)
+		return -(e ? e : errno);
 	return 0;
 }
 
 static void restore(struct text_session *s, size_t upto)
 {
-	for (size_t i = 0; i < upto; i++) {
-		mprotect((void *)s->ranges[i].start, s->ranges[i].end - s->ranges[i].start,
-			 PROT_READ | PROT_EXEC);
-		s->mprotects++;
-	}
+	for (size_t i = 0; i < upto; i++)
+		set_prot(s, &s->spans[i], s->spans[i].prot);
 }
+
+static void session_free(struct text_session *s)
+{
+	if (s->memfd >= 0)
+		close(s->memfd);
+	s->memfd = -1;
+	free(s->spans);
+	s->spans = NULL;
+	s->nspans = 0;
+}
+
+/* ------------------------------------------------------------ sessions */
+
+static int open_spans(struct text_session *s);
 
 int text_open(struct text_session *s, const uintptr_t *addr, size_t n, size_t len)
 {
-	int m = atomic_load(&mode), r;
+	int r;
 
 	memset(s, 0, sizeof(*s));
-	r = build_ranges(s, addr, n, len);
-	if (r < 0)
-		return pt_error(-r, "out of memory");
-	if (m != TEXT_PROCMEM) {
-		for (size_t i = 0; i < s->nranges; i++) {
-			struct text_range *t = &s->ranges[i];
+	s->memfd = -1;
+	if ((r = build_spans(s, addr, n, len)) < 0) {
+		session_free(s);
+		return r;
+	}
+	return open_spans(s);
+}
 
-			s->mprotects++;
-			if (mprotect((void *)t->start, t->end - t->start,
-				     PROT_READ | PROT_WRITE | PROT_EXEC) == 0)
+int text_open_known(struct text_session *s, uintptr_t addr, size_t len, int prot)
+{
+	memset(s, 0, sizeof(*s));
+	s->memfd = -1;
+	if (!(s->spans = calloc(1, sizeof(*s->spans))))
+		return pt_error(ENOMEM, "out of memory");
+	s->spans[0] = (struct text_span){ addr & ~(PAGE - 1), (addr + len + PAGE - 1) & ~(PAGE - 1), prot };
+	s->nspans = 1;
+	return open_spans(s);
+}
+
+static int open_spans(struct text_session *s)
+{
+	int m = atomic_load(&mode), r;
+
+	if (m != TEXT_PROCMEM) {
+		for (size_t i = 0; i < s->nspans; i++) {
+			struct text_span *t = &s->spans[i];
+
+			if ((r = set_prot(s, t, t->prot | PROT_WRITE)) == 0)
 				continue;
-			r = errno;
 			restore(s, i);
-			if (m == TEXT_AUTO && (r == EACCES || r == EPERM)) {
+			if (m == TEXT_AUTO && (r == -EACCES || r == -EPERM) && (t->prot & PROT_EXEC)) {
 				/* W+X refused (SELinux execmod, PaX): from now on
 				 * write through /proc/self/mem. */
 				atomic_store(&mode, TEXT_PROCMEM);
 				m = TEXT_PROCMEM;
 				break;
 			}
-			free(s->ranges);
-			s->ranges = NULL;
-			return pt_error(r, "cannot make code at %#lx writable: %s", t->start, strerror(r));
+			{
+				uintptr_t at = t->start;
+
+				session_free(s);
+				return pt_error(-r, "cannot make code at %#lx writable: %s; nothing was written",
+						(unsigned long)at, strerror(-r));
+			}
 		}
 	}
 	if (m == TEXT_PROCMEM) {
-		r = procmem_fd();
-		if (r < 0) {
-			free(s->ranges);
-			s->ranges = NULL;
-			return pt_error(-r, "W+X mappings are refused and /proc/self/mem cannot be "
-					"opened for writing: %s", strerror(-r));
+		/* Opened now, for this session: a descriptor kept across
+		 * sessions would be the parent's in a forked child, and a
+		 * program that closes descriptors it does not know would
+		 * close it and reuse its number. */
+		int e = pt_fault("open");
+
+		s->memfd = e ? -1 : open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+		if (s->memfd < 0) {
+			r = e ? e : errno;
+			session_free(s);
+			return pt_error(r, "W+X mappings are refused and /proc/self/mem cannot be opened for "
+					"writing: %s; nothing was written", strerror(r));
 		}
 		s->mode = TEXT_PROCMEM;
 	} else {
@@ -115,10 +179,11 @@ int text_open(struct text_session *s, const uintptr_t *addr, size_t n, size_t le
 int text_write(struct text_session *s, uintptr_t addr, const void *src, size_t len)
 {
 	if (s->mode == TEXT_PROCMEM) {
-		ssize_t w = pwrite(memfd, src, len, (off_t)addr);
+		int e = pt_fault("pwrite");
+		ssize_t w = e ? -1 : pwrite(s->memfd, src, len, (off_t)addr);
 
 		if (w != (ssize_t)len)
-			return pt_error(w < 0 ? errno : EIO, "writing %zu bytes at %#lx through "
+			return pt_error(e ? e : w < 0 ? errno : EIO, "writing %zu bytes at %#lx through "
 					"/proc/self/mem failed", len, (unsigned long)addr);
 		return 0;
 	}
@@ -137,15 +202,17 @@ int text_close(struct text_session *s)
 	int r = 0;
 
 	if (s->mode == TEXT_MPROTECT) {
-		for (size_t i = 0; i < s->nranges; i++) {
-			s->mprotects++;
-			if (mprotect((void *)s->ranges[i].start, s->ranges[i].end - s->ranges[i].start,
-				     PROT_READ | PROT_EXEC) < 0 && !r)
-				r = pt_error(errno, "cannot restore R-X at %#lx: %s", s->ranges[i].start,
-					     strerror(errno));
+		for (size_t i = 0; i < s->nspans; i++) {
+			int e = set_prot(s, &s->spans[i], s->spans[i].prot);
+
+			/* once more: a page left W+X is worse than a slow close */
+			if (e < 0)
+				e = set_prot(s, &s->spans[i], s->spans[i].prot);
+			if (e < 0 && !r)
+				r = pt_error(-e, "cannot restore the protection of the code at %#lx: %s",
+					     (unsigned long)s->spans[i].start, strerror(-e));
 		}
 	}
-	free(s->ranges);
-	s->ranges = NULL;
+	session_free(s);
 	return r;
 }

@@ -7,9 +7,9 @@
  *             written too; the kernel put the signal frame below the red zone)
  *   jmp T  -> continue at T
  *   nop    -> continue at site+5
- * An int3 that is in no batch: if the byte is no longer 0xCC and a site
- * instruction is there, the batch completed while the signal was pending —
- * run it again from the site.  Otherwise it is the program's own trap, handed
+ * An int3 that is in no batch: if the byte is no longer 0xCC and poketrace
+ * once wrote an int3 there, the batch completed while the signal was
+ * pending — run it again from the site.  Otherwise it is the program's own trap, handed
  * to the program's handler (or the default action).
  *
  * Everything here is async-signal-safe, lock-free, and calls nothing that can
@@ -17,6 +17,7 @@
 #include "arch/x86_64/trap.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <ucontext.h>
 
@@ -24,6 +25,9 @@
 #include "arch/x86_64/poke.h"
 #include "arch/x86_64/rawsys.h"
 #include "arch/x86_64/sigguard.h"
+#include "arch/x86_64/sync.h"
+
+void (*trap_test_window)(void);
 
 PT_NOSANITIZE static void trap_handler(int sig, siginfo_t *si, void *ucv)
 {
@@ -32,19 +36,36 @@ PT_NOSANITIZE static void trap_handler(int sig, siginfo_t *si, void *ucv)
 
 	if (si->si_code == SI_KERNEL) {
 		uintptr_t site = (uintptr_t)gr[REG_RIP] - 1, target;
-		uint8_t kind;
+		uint8_t kind, byte;
 
-		if (poke_trap_lookup(site, &kind, &target)) {
-			if (kind == INSN_CALL) {
-				gr[REG_RSP] -= 8;
-				*(uint64_t *)gr[REG_RSP] = site + INSN_SITE_LEN;
+		/* No batch has the site: then what is there now decides.  But
+		 * if a batch was published or withdrawn meanwhile (the
+		 * generation moved), the byte may be a new batch's int3 written
+		 * after the lookup: look again.  A batch is published before
+		 * its first int3 is written, so an int3 read with the
+		 * generation unchanged is not one of ours. */
+		for (int tries = 0; tries < 1000; tries++) {
+			unsigned long gen = poke_generation();
+
+			if (poke_trap_lookup(site, &kind, &target)) {
+				if (kind == INSN_CALL) {
+					gr[REG_RSP] -= 8;
+					*(uint64_t *)gr[REG_RSP] = site + INSN_SITE_LEN;
+				}
+				gr[REG_RIP] = (greg_t)target;
+				poke_count_trap(0);
+				return;
 			}
-			gr[REG_RIP] = (greg_t)target;
-			poke_count_trap(0);
-			return;
+			if (trap_test_window)
+				trap_test_window(); /* tests: a preemption right here */
+			byte = *(volatile uint8_t *)site;
+			atomic_thread_fence(memory_order_seq_cst);
+			if (poke_generation() == gen)
+				break;
 		}
-		if (*(volatile uint8_t *)site != INSN_INT3 &&
-		    insn_decode((const uint8_t *)site, site, &target) != INSN_INVALID) {
+		/* The int3 is gone and poketrace wrote one there: a batch ended
+		 * while the signal was pending; run what is there now. */
+		if (byte != INSN_INT3 && poke_ever_written(site)) {
 			gr[REG_RIP] = (greg_t)site;
 			poke_count_trap(1);
 			return;
@@ -67,6 +88,7 @@ int trap_install(void)
  * before the program can block SIGTRAP or install its own handler. */
 __attribute__((constructor(101))) static void trap_load(void)
 {
+	sync_preinstall(); /* the engine's default signal: kept unblocked from now on too */
 	trap_install();
 	poke_atfork_install();
 }

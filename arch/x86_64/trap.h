@@ -6,4 +6,8 @@
  * calling it again is harmless).  0 or -errno. */
 int trap_install(void);
 
+/* Tests: called in the handler between a lookup that found no batch and the
+ * read of the site's byte (to widen the window a late trap races in). */
+extern void (*trap_test_window)(void);
+
 #endif

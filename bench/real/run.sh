@@ -10,8 +10,8 @@
 # Modes: plain build; instrumented build, sites off (gcc's 5 one-byte nops,
 # as compiled); the same under poketrace record --paused (agent loaded, the
 # nops made one, nothing enabled); poketrace record --tracer profile;
-# poketrace record (graph); uftrace record -P . (the same instrumented
-# build).  Wall time: median of $RUNS runs of the three untraced modes
+# poketrace record (graph: nothing lost), the same with --on-full=drop;
+# uftrace record -P . (the same instrumented build).  Wall time: median of $RUNS runs of the three untraced modes
 # (interleaved: they must stay within 1%), of $TRACED_RUNS runs of each
 # traced mode.  For SQLite, callgrind's instruction counts of plain and off
 # too (repeatable where times are not).  Sources are fetched with
@@ -125,6 +125,7 @@ run() {
 	paused)    "$P" record --paused -o "$T" -- "$bin" "${args[@]}" >/dev/null 2>"$R/err" || st=$? ;;
 	profile)   "$P" record --tracer profile -o "$T" -- "$bin" "${args[@]}" >/dev/null 2>"$R/err" || st=$? ;;
 	graph)     "$P" record -b 8M -o "$T" -- "$bin" "${args[@]}" >/dev/null 2>"$R/err" || st=$? ;;
+	drop)      "$P" record -b 8M --on-full=drop -o "$T" -- "$bin" "${args[@]}" >/dev/null 2>"$R/err" || st=$? ;;
 	uftrace)   uftrace record -d "$T" -P . "$bin" "${args[@]}" >/dev/null 2>"$R/err" || st=$? ;;
 	esac
 	t1=$(ms)
@@ -132,7 +133,7 @@ run() {
 	echo $((t1 - t0))
 }
 
-modes="plain off paused profile graph uftrace"
+modes="plain off paused profile graph drop uftrace"
 declare -A times sizes calls same lost instr
 # CHECK_ONLY=1: only the -g check below (minutes, and traces of MBs, not GBs)
 [ -n "${CHECK_ONLY:-}" ] && progs= || progs="sqlite xz"
@@ -143,10 +144,10 @@ for prog in $progs; do
 			case $m in plain|off|paused) ;; *) [ "$r" -le "$TRACED_RUNS" ] || continue ;; esac
 			times[$prog.$m]+="$(run "$prog" "$m") "
 			case $m in
-			graph|uftrace) sizes[$prog.$m]=$(du -sm "$T" | cut -f1) ;;
+			graph|drop|uftrace) sizes[$prog.$m]=$(du -sm "$T" | cut -f1) ;;
 			esac
 			case $m in
-			graph|profile) lost[$prog.$m]=$("$P" info "$T" | awk '$1 == "lost:" { print $2 }') ;;
+			graph|drop|profile) lost[$prog.$m]=$("$P" info "$T" | awk '$1 == "lost:" { print $2 }') ;;
 			esac
 		done
 	done
@@ -177,6 +178,7 @@ printf '| %-7s | %-34s | %9s | %7s | %10s | %6s | %-10s |\n' program mode "wall 
 printf '|%s|%s|%s|%s|%s|%s|%s|\n' "---------" "------------------------------------" "-----------" "---------" "------------" "--------" "------------"
 declare -A name=([plain]="plain build (gcc -O2)" [off]="instrumented, sites off (5 x nop)"
 	[paused]="poketrace record --paused (all off)" [profile]="poketrace record --tracer profile" [graph]="poketrace record (graph)"
+	[drop]="poketrace record --on-full=drop"
 	[uftrace]="uftrace record -P ." )
 for prog in sqlite xz; do
 	base=$(tr ' ' '\n' <<<"${times[$prog.plain]}" | grep . | median)

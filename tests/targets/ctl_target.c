@@ -49,6 +49,20 @@ static void step(const char *req, int want, const char *line)
 	}
 }
 
+/* The same once line appears, asking again until then (30 s at most): the
+ * workers run when the scheduler lets them. */
+static void step_until(const char *req, const char *line)
+{
+	char ans[4096];
+
+	for (int i = 0; i < 3000; i++) {
+		if (poketrace_tracer_control(req, ans, sizeof(ans)) == 0 && strstr(ans, line))
+			break;
+		usleep(10000);
+	}
+	step(req, 0, line);
+}
+
 int main(int argc, char **argv)
 {
 	pthread_t th[3];
@@ -62,15 +76,13 @@ int main(int argc, char **argv)
 	step("status", 0, "tracing off\n");
 	step("filter work_a", 0, NULL);
 	step("enable", 0, NULL);
-	usleep(200000);
-	step("status", 0, "work_a\n");
+	step_until("status", "work_a\n");
 	step("frobnicate", -EINVAL, NULL);
 	step("disable", 0, NULL);
 	step("flush", 0, "flushed ");
 	step("filter -", 0, NULL);
 	step("enable", 0, NULL);
-	usleep(100000);
-	step("status", 0, "work_b\n");
+	step_until("status", "work_b\n");
 	step("stop", 0, NULL);
 	step("status", -ENOENT, NULL);
 	atomic_store(&done, 1);

@@ -1,10 +1,13 @@
 /* A long-running multi-threaded program that checks its own results, for
- * tests/t_live.sh and t_attach.sh: live_target SECONDS [LIB].  With LIB, the
- * main thread dlopens it halfway, calls its dl_fn for a second, and
- * dlcloses it. */
+ * tests/t_live.sh and t_attach.sh: live_target SECONDS [LIB].  It runs until
+ * it receives SIGUSR1 (SECONDS at most: the tests say when they are done,
+ * whatever the machine's speed).  With LIB, the main thread waits for
+ * SIGUSR2 instead, then dlopens LIB, calls its dl_fn for a second,
+ * dlcloses it and ends.  With LIVE_TARGET_BLOCK in the environment the
+ * workers block every signal. */
 #include <dlfcn.h>
 #include <pthread.h>
-#include <unistd.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +16,22 @@
 #define NI __attribute__((noinline))
 
 static atomic_long calls, failures;
+static atomic_int done, go;
 static time_t end;
+
+static void on_signal(int sig)
+{
+	atomic_store(sig == SIGUSR1 ? &done : &go, 1);
+}
+
+/* Until flag is set by a signal, or the time is up. */
+static void wait_for(atomic_int *flag)
+{
+	struct timespec ts = { 0, 10000000 };
+
+	while (!atomic_load(flag) && time(NULL) < end)
+		nanosleep(&ts, NULL);
+}
 
 NI long work_a(long x) { __asm__ volatile(""); return x * 3 + 1; }
 NI long work_b(long x) { __asm__ volatile(""); return x ^ 0x55; }
@@ -27,7 +45,14 @@ NI int check(long x, long v)
 static void *worker(void *arg)
 {
 	(void)arg;
-	while (time(NULL) < end) {
+	if (getenv("LIVE_TARGET_BLOCK")) {
+		/* a server's workers often take no signal at all */
+		sigset_t all;
+
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, NULL);
+	}
+	while (!atomic_load(&done)) {
 		for (long i = 0; i < 1000; i++) {
 			if (!check(i, combine(i)))
 				atomic_fetch_add(&failures, 1);
@@ -45,14 +70,16 @@ int main(int argc, char **argv)
 	int secs = argc > 1 ? atoi(argv[1]) : 5;
 	pthread_t th[3];
 
-	end = time(NULL) + (secs > 0 && secs <= 30 ? secs : 5);
+	end = time(NULL) + (secs > 0 && secs <= 600 ? secs : 5);
+	signal(SIGUSR1, on_signal);
+	signal(SIGUSR2, on_signal);
 	for (int i = 0; i < 3; i++)
 		pthread_create(&th[i], NULL, worker, NULL);
 	if (argc > 2) {
 		void *h;
 		int (*fn)(int);
 
-		sleep((unsigned)(end - time(NULL)) / 2);
+		wait_for(&go);
 		if (!(h = dlopen(argv[2], RTLD_NOW)) || !(fn = (int (*)(int))dlsym(h, "dl_fn"))) {
 			printf("FAIL dlopen %s: %s\n", argv[2], dlerror());
 			return 1;
@@ -69,7 +96,10 @@ int main(int argc, char **argv)
 			clock_gettime(CLOCK_MONOTONIC, &t);
 		} while ((t.tv_sec - t0.tv_sec) * 1000000000L + t.tv_nsec - t0.tv_nsec < 1000000000L);
 		dlclose(h);
+		atomic_store(&done, 1);
 	}
+	wait_for(&done);
+	atomic_store(&done, 1);
 	for (int i = 0; i < 3; i++)
 		pthread_join(th[i], NULL);
 	printf("%s %ld calls, %ld wrong results\n", failures ? "FAIL" : "ok", atomic_load(&calls),

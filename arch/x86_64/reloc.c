@@ -1,0 +1,370 @@
+/* Relocating a function's entry (see reloc.h).  Zydis decodes; its encoder
+ * re-encodes each instruction for its new address from an absolute view of
+ * its relative operands (RIP-relative memory, branch targets), choosing the
+ * branch width anew (a jcc rel8 that no longer reaches becomes rel32). */
+#include "arch/x86_64/reloc.h"
+
+#include <Zydis/Zydis.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define JMP_LEN 5
+
+struct insn {
+	ZydisDecodedInstruction in;
+	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+};
+
+static bool decode(const uint8_t *b, size_t len, struct insn *x)
+{
+	static ZydisDecoder dec;
+	static bool ready;
+
+	if (!ready) {
+		ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+		ready = true;
+	}
+	return ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, b, len, &x->in, x->ops));
+}
+
+/* The target of a relative branch (or of a RIP-relative operand): true if
+ * it has one. */
+static bool relative_target(const struct insn *x, uintptr_t at, uintptr_t *target)
+{
+	if (!(x->in.attributes & ZYDIS_ATTRIB_IS_RELATIVE))
+		return false;
+	for (unsigned i = 0; i < x->in.operand_count; i++) {
+		const ZydisDecodedOperand *o = &x->ops[i];
+		ZyanU64 a;
+
+		if ((o->type == ZYDIS_OPERAND_TYPE_IMMEDIATE && o->imm.is_relative) ||
+		    (o->type == ZYDIS_OPERAND_TYPE_MEMORY && o->mem.base == ZYDIS_REGISTER_RIP)) {
+			if (!ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&x->in, o, at, &a)))
+				return false;
+			*target = (uintptr_t)a;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool is_branch(const struct insn *x)
+{
+	ZydisInstructionCategory c = x->in.meta.category;
+
+	return c == ZYDIS_CATEGORY_COND_BR || c == ZYDIS_CATEGORY_UNCOND_BR || c == ZYDIS_CATEGORY_CALL;
+}
+
+/* Instructions that must not be moved: they enter the kernel, trap, stop, or
+ * begin a transaction whose abort address is relative. */
+static bool is_system(const struct insn *x)
+{
+	switch (x->in.mnemonic) {
+	case ZYDIS_MNEMONIC_SYSCALL:
+	case ZYDIS_MNEMONIC_SYSENTER:
+	case ZYDIS_MNEMONIC_INT:
+	case ZYDIS_MNEMONIC_INT1:
+	case ZYDIS_MNEMONIC_INT3:
+	case ZYDIS_MNEMONIC_INTO:
+	case ZYDIS_MNEMONIC_UD0:
+	case ZYDIS_MNEMONIC_UD1:
+	case ZYDIS_MNEMONIC_UD2:
+	case ZYDIS_MNEMONIC_HLT:
+	case ZYDIS_MNEMONIC_XBEGIN:
+	case ZYDIS_MNEMONIC_IRETQ:
+	case ZYDIS_MNEMONIC_IRETD:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The stack as unwinding sees it after x, from what it was before: push,
+ * pop, sub/add rsp,imm, lea rsp,[rsp+d], mov rbp,rsp.  False for any other
+ * write of rsp (or of rbp once it is the frame base): the copy's CFI could
+ * not describe it. */
+static bool stack_effect(const struct insn *x, struct reloc_cfa *c)
+{
+	const ZydisDecodedOperand *o = x->ops;
+
+	switch (x->in.mnemonic) {
+	case ZYDIS_MNEMONIC_PUSH:
+		c->cfa_off += x->in.operand_width / 8;
+		if (o[0].type == ZYDIS_OPERAND_TYPE_REGISTER && o[0].reg.value == ZYDIS_REGISTER_RBP && c->cfa_off == 16)
+			c->rbp_saved = true;
+		return true;
+	case ZYDIS_MNEMONIC_POP:
+		if (c->rbp_based || c->cfa_off < 16)
+			return false;
+		c->cfa_off -= x->in.operand_width / 8;
+		return true;
+	case ZYDIS_MNEMONIC_SUB:
+	case ZYDIS_MNEMONIC_ADD:
+		if (o[0].type == ZYDIS_OPERAND_TYPE_REGISTER && o[0].reg.value == ZYDIS_REGISTER_RSP) {
+			if (o[1].type != ZYDIS_OPERAND_TYPE_IMMEDIATE || o[1].imm.value.s < 0 || o[1].imm.value.s > 65536)
+				return false;
+			if (!c->rbp_based)
+				c->cfa_off = (uint16_t)(c->cfa_off + (x->in.mnemonic == ZYDIS_MNEMONIC_SUB ? 1 : -1) *
+								  (int)o[1].imm.value.s);
+			return true;
+		}
+		break;
+	case ZYDIS_MNEMONIC_LEA:
+		if (o[0].type == ZYDIS_OPERAND_TYPE_REGISTER && o[0].reg.value == ZYDIS_REGISTER_RSP) {
+			if (o[1].mem.base != ZYDIS_REGISTER_RSP || o[1].mem.index != ZYDIS_REGISTER_NONE ||
+			    o[1].mem.disp.value > 0 || o[1].mem.disp.value < -65536)
+				return false;
+			if (!c->rbp_based)
+				c->cfa_off = (uint16_t)(c->cfa_off - o[1].mem.disp.value);
+			return true;
+		}
+		break;
+	case ZYDIS_MNEMONIC_MOV:
+		if (o[0].type == ZYDIS_OPERAND_TYPE_REGISTER && o[0].reg.value == ZYDIS_REGISTER_RBP &&
+		    o[1].type == ZYDIS_OPERAND_TYPE_REGISTER && o[1].reg.value == ZYDIS_REGISTER_RSP) {
+			if (!c->rbp_saved || c->cfa_off != 16)
+				return false;
+			c->rbp_based = true;
+			return true;
+		}
+		break;
+	default:
+		break;
+	}
+	/* anything else must leave rsp alone (and rbp, once it is the base) */
+	for (unsigned i = 0; i < x->in.operand_count; i++) {
+		if (x->ops[i].type != ZYDIS_OPERAND_TYPE_REGISTER || !(x->ops[i].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE))
+			continue;
+		if (x->ops[i].reg.value == ZYDIS_REGISTER_RSP ||
+		    ((c->rbp_saved || c->rbp_based) && x->ops[i].reg.value == ZYDIS_REGISTER_RBP))
+			return false;
+	}
+	return true;
+}
+
+static enum reloc_refusal refuse(enum reloc_refusal r, char *why, size_t cap, const char *fmt, uintptr_t off)
+{
+	snprintf(why, cap, fmt, (unsigned long)off);
+	return r;
+}
+
+enum reloc_refusal reloc_analyse(const uint8_t *code, uintptr_t entry, size_t size, struct reloc_plan *p,
+				 char *why, size_t cap)
+{
+	size_t skip = 0, off, limit;
+	struct insn x;
+
+	memset(p, 0, sizeof(*p));
+	why[0] = '\0';
+	if (!size)
+		return refuse(RELOC_NO_SIZE, why, cap, "the symbol has no size%.0lu", 0);
+	/* An endbr64 stays where it is: indirect calls must land on it. */
+	if (size >= 4 && code[0] == 0xf3 && code[1] == 0x0f && code[2] == 0x1e && code[3] == 0xfa)
+		skip = 4;
+	if (size < skip + JMP_LEN)
+		return refuse(RELOC_TOO_SHORT, why, cap, "it is %lu bytes long: a 5-byte jump does not fit", size);
+	p->start = entry + skip;
+	p->cfa[0].cfa_off = 8; /* the return address */
+	for (off = skip; off - skip < JMP_LEN; off += x.in.length) {
+		unsigned i = p->ninsn;
+
+		if (i == RELOC_MAX_INSN || !decode(code + off, size - off, &x))
+			return refuse(RELOC_UNDECODABLE, why, cap, "the instruction at +%lu cannot be decoded", off);
+		if (is_system(&x))
+			return refuse(RELOC_SYSTEM, why, cap, "the instruction at +%lu must run where it is (a system "
+				      "call, a trap, or a transaction)", off);
+		if (p->last_is_call)
+			return refuse(RELOC_CALL_NOT_LAST, why, cap, "the call before +%lu would return into the "
+				      "overwritten bytes", off);
+		p->last_is_call = x.in.meta.category == ZYDIS_CATEGORY_CALL;
+		p->cfa[i + 1] = p->cfa[i];
+		if (!p->last_is_call && !stack_effect(&x, &p->cfa[i + 1]))
+			return refuse(RELOC_STACK, why, cap, "the instruction at +%lu changes the stack in a way "
+				      "the copy's unwind information could not describe", off);
+		p->old_off[i] = (uint8_t)(off - skip);
+		memcpy(p->insn[i], code + off, x.in.length);
+		p->ninsn++;
+		if ((x.in.meta.category == ZYDIS_CATEGORY_UNCOND_BR || x.in.meta.category == ZYDIS_CATEGORY_RET) &&
+		    off + x.in.length - skip < JMP_LEN) {
+			/* Nothing falls through: the bytes up to the jump's
+			 * end are reached only by branches, refused below. */
+			off = skip + JMP_LEN;
+			break;
+		}
+	}
+	p->len = (uint8_t)(off - skip);
+	p->old_off[p->ninsn] = p->len;
+	/* The whole function: nothing but the entry may lead into the
+	 * region.  Decoding stops at bytes Zydis cannot read (data, padding
+	 * of another kind): what follows is not this function's code. */
+	limit = size;
+	for (off = skip; off < limit; off += x.in.length) {
+		uintptr_t t;
+
+		if (!decode(code + off, limit - off, &x))
+			break;
+		if (x.in.mnemonic == ZYDIS_MNEMONIC_JMP && !(x.in.attributes & ZYDIS_ATTRIB_IS_RELATIVE) &&
+		    !(x.ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY && x.ops[0].mem.base == ZYDIS_REGISTER_RIP))
+			return refuse(RELOC_INDIRECT_JUMP, why, cap, "the jump at +%lu goes through a register or a "
+				      "table: it could land in the entry's bytes", off);
+		if (is_branch(&x) && relative_target(&x, entry + off, &t) && t > p->start && t < p->start + p->len)
+			return refuse(RELOC_BRANCH_INTO, why, cap, "the branch at +%lu jumps into the first bytes", off);
+	}
+	return RELOC_OK;
+}
+
+/* Encodes x (decoded for old) for address at, with its relative operand
+ * made to point at target. */
+static int encode_at(const struct insn *x, uintptr_t target, uintptr_t at, uint8_t *out, size_t cap)
+{
+	ZydisEncoderRequest req;
+	ZyanUSize len = cap;
+
+	if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(&x->in, x->ops, x->in.operand_count_visible,
+									 &req)))
+		return -EINVAL;
+	if (x->in.attributes & ZYDIS_ATTRIB_IS_RELATIVE) {
+		for (unsigned i = 0; i < req.operand_count; i++) {
+			if (req.operands[i].type == ZYDIS_OPERAND_TYPE_MEMORY && req.operands[i].mem.base == ZYDIS_REGISTER_RIP)
+				req.operands[i].mem.displacement = (ZyanI64)target;
+			else if (req.operands[i].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && is_branch(x))
+				req.operands[i].imm.u = target;
+		}
+		req.branch_width = ZYDIS_BRANCH_WIDTH_NONE; /* rel8 widens when it must */
+		req.branch_type = ZYDIS_BRANCH_TYPE_NONE;
+	}
+	if (!ZYAN_SUCCESS(ZydisEncoderEncodeInstructionAbsolute(&req, out, &len, at)))
+		return -ERANGE;
+	return (int)len;
+}
+
+/* An instruction of our own, from its request: mnemonic with one operand. */
+static int encode_one(ZydisMnemonic m, const ZydisEncoderOperand *op, uintptr_t at, uint8_t *out, size_t cap)
+{
+	ZydisEncoderRequest req;
+	ZyanUSize len = cap;
+
+	memset(&req, 0, sizeof(req));
+	req.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+	req.mnemonic = m;
+	req.operand_count = 1;
+	req.operands[0] = *op;
+	if (m == ZYDIS_MNEMONIC_JMP)
+		req.branch_width = ZYDIS_BRANCH_WIDTH_32;
+	if (!ZYAN_SUCCESS(ZydisEncoderEncodeInstructionAbsolute(&req, out, &len, at)))
+		return -ERANGE;
+	return (int)len;
+}
+
+static int encode_jmp(uintptr_t target, uintptr_t at, uint8_t *out, size_t cap)
+{
+	ZydisEncoderOperand op = { .type = ZYDIS_OPERAND_TYPE_IMMEDIATE };
+
+	op.imm.u = target;
+	return encode_one(ZYDIS_MNEMONIC_JMP, &op, at, out, cap);
+}
+
+/* One pass over the region at `at`; new_off from the previous pass gives
+ * the addresses of branch targets inside it.  Total bytes, or -ERANGE. */
+static int emit_pass(struct reloc_plan *p, uintptr_t at, uint8_t *out, size_t cap, uintptr_t slot)
+{
+	size_t pos = 0;
+	int n;
+
+	for (unsigned i = 0; i < p->ninsn; i++) {
+		uintptr_t old = p->start + p->old_off[i], t = 0;
+		struct insn x;
+
+		decode(p->insn[i], sizeof(p->insn[i]), &x);
+		p->new_off[i] = (uint8_t)pos;
+		if (relative_target(&x, old, &t) && is_branch(&x) && t >= p->start && t < p->start + p->len) {
+			for (unsigned k = 0; k <= p->ninsn; k++)
+				if (p->start + p->old_off[k] == t)
+					t = at + p->new_off[k]; /* a branch inside the region */
+		}
+		if (x.in.meta.category == ZYDIS_CATEGORY_CALL && relative_target(&x, old, &t)) {
+			/* push the original return address (start + len, in
+			 * the function), then jump: the callee never returns
+			 * into the copy */
+			ZydisEncoderOperand mem = { .type = ZYDIS_OPERAND_TYPE_MEMORY };
+
+			mem.mem.base = ZYDIS_REGISTER_RIP;
+			mem.mem.displacement = (ZyanI64)slot;
+			mem.mem.size = 8;
+			if ((n = encode_one(ZYDIS_MNEMONIC_PUSH, &mem, at + pos, out + pos, cap - pos)) < 0)
+				return n;
+			pos += (size_t)n;
+			if ((n = encode_jmp(t, at + pos, out + pos, cap - pos)) < 0)
+				return n;
+		} else if (x.in.meta.category == ZYDIS_CATEGORY_CALL) {
+			return -ERANGE; /* an indirect call: its return address would be the copy */
+		} else if ((n = encode_at(&x, t, at + pos, out + pos, cap - pos)) < 0) {
+			return n;
+		}
+		pos += (size_t)n;
+	}
+	p->new_off[p->ninsn] = (uint8_t)pos;
+	if ((n = encode_jmp(p->start + p->len, at + pos, out + pos, cap - pos)) < 0)
+		return n;
+	return (int)(pos + (size_t)n);
+}
+
+int reloc_emit(struct reloc_plan *p, uintptr_t at, uint8_t *out, size_t cap)
+{
+	uintptr_t slot = at + RELOC_MAX_COPY - 8; /* the return address of a call, at the end */
+	uint8_t prev[RELOC_MAX_INSN + 1];
+	int n = -ERANGE;
+
+	if (cap < RELOC_MAX_COPY)
+		return -ENOSPC;
+	/* Offsets change as branches widen: until they stay. */
+	for (int pass = 0; pass < 4; pass++) {
+		memcpy(prev, p->new_off, sizeof(prev));
+		if ((n = emit_pass(p, at, out, RELOC_MAX_COPY - 8, slot)) < 0)
+			return n;
+		if (!memcmp(prev, p->new_off, sizeof(prev)))
+			break;
+	}
+	if (p->last_is_call) {
+		uint64_t ret = p->start + p->len;
+
+		memcpy(out + RELOC_MAX_COPY - 8, &ret, 8);
+	}
+	return n;
+}
+
+uintptr_t reloc_map_ip(const struct reloc_plan *p, uintptr_t at, uintptr_t a)
+{
+	for (unsigned i = 0; i < p->ninsn; i++)
+		if (p->start + p->old_off[i] == a)
+			return at + p->new_off[i];
+	return 0;
+}
+
+const char *reloc_refusal_text(enum reloc_refusal r)
+{
+	switch (r) {
+	case RELOC_OK:
+		return "relocatable";
+	case RELOC_NO_SIZE:
+		return "its symbol has no size";
+	case RELOC_TOO_SHORT:
+		return "shorter than the 5-byte jump";
+	case RELOC_UNDECODABLE:
+		return "an instruction of its entry cannot be decoded";
+	case RELOC_BRANCH_INTO:
+		return "a branch of the function jumps into its first bytes";
+	case RELOC_INDIRECT_JUMP:
+		return "an indirect jump (a jump table?) could land in its first bytes";
+	case RELOC_CALL_NOT_LAST:
+		return "a call in its first bytes would return into them";
+	case RELOC_SYSTEM:
+		return "its first bytes hold an instruction that must run where it is";
+	case RELOC_UNREACHABLE_OPERAND:
+		return "an operand of its first bytes cannot be reached from the trampoline";
+	case RELOC_STACK:
+		return "its first bytes change the stack in a way unwinding could not follow";
+	}
+	return "?";
+}

@@ -1,0 +1,20 @@
+/* Function names in three forms: as in the binary (mangled), demangled in
+ * full, and simple (C++ without parameter lists and template arguments:
+ * "std::vector::push_back").  Readers show one (--demangle) and every place
+ * that takes a name accepts any of the three. */
+#ifndef PT_CLI_NAMES_H
+#define PT_CLI_NAMES_H
+
+#include <stdbool.h>
+
+enum { NAME_MANGLED = 0, NAME_FULL = 1, NAME_SIMPLE = 2 };
+
+/* The three forms of sym into name[] (malloc'ed; equal strings shared). */
+void names_make(const char *sym, char *name[3]);
+void names_free(char *name[3]);
+/* --demangle's argument: NAME_* or -1. */
+int names_form(const char *arg);
+/* Whether glob (fnmatch) matches any of the forms. */
+bool names_match(char *const name[3], const char *glob);
+
+#endif

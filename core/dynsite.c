@@ -1,0 +1,61 @@
+/* Judging a function without a compiler site (see dynsite.h).  Its bytes
+ * are read whole (the analysis decodes the whole function: nothing may
+ * branch into the bytes the jump overwrites).  Functions poketrace itself
+ * imports are never relocated: the engine calls them while it writes code
+ * and the tracer while it records, and their events would be its own. */
+#include "core/dynsite.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/dynrel.h"
+
+/* Beyond this a function is judged on its first bytes only: larger
+ * functions' tails are not searched for branches back (said). */
+#define MAX_FUNCTION (1u << 20)
+
+int dynsite_judge(const struct pt_module *m, const struct es_sym *sym, module_read_fn rd, void *ctx,
+		  struct dynsite_verdict *v)
+{
+	uintptr_t at = sym->vaddr + m->bias;
+	uint8_t *code;
+	size_t size = sym->size;
+
+	memset(v, 0, sizeof(*v));
+	if (module_site_find(m, at)) {
+		v->how = DYNSITE_COMPILER;
+		snprintf(v->why, sizeof(v->why), "a compiler site");
+		return 0;
+	}
+	v->how = DYNSITE_REFUSED;
+	if (sym->name && dynrel_own_import(sym->name)) {
+		v->own_import = true;
+		snprintf(v->why, sizeof(v->why), "poketrace itself calls it (it is one of poketrace's imports)");
+		return 0;
+	}
+	if (!size) {
+		v->refusal = RELOC_NO_SIZE;
+		snprintf(v->why, sizeof(v->why), "%s", reloc_refusal_text(RELOC_NO_SIZE));
+		return 0;
+	}
+	if (size > MAX_FUNCTION) {
+		v->refusal = RELOC_UNDECODABLE;
+		snprintf(v->why, sizeof(v->why), "it is %zu bytes long: too long to check every branch in it", size);
+		return 0;
+	}
+	if (!(code = malloc(size)))
+		return -ENOMEM;
+	if (rd(ctx, at, code, size) < 0) {
+		free(code);
+		v->refusal = RELOC_UNDECODABLE;
+		snprintf(v->why, sizeof(v->why), "its bytes cannot be read");
+		return 0;
+	}
+	v->refusal = reloc_analyse(code, at, size, &v->plan, v->why, sizeof(v->why));
+	free(code);
+	if (v->refusal == RELOC_OK)
+		v->how = DYNSITE_RELOCATABLE;
+	return 0;
+}

@@ -1,0 +1,214 @@
+/* All or nothing: every system call a commit makes is made to fail, once,
+ * in turn (the first, then the second, ...), while other threads run
+ * through the sites.  After each attempt every site holds exactly its old
+ * bytes (the commit failed and said so) or exactly its new ones (it
+ * succeeded), and the functions compute what they compute.  In each write
+ * and sync mode; and through the hook layer, whose failed attach must free
+ * nothing a thread may still run. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/fault.h"
+#include "harness.h"
+#include "targets/funcs.h"
+#include "targets/tramp.h"
+
+static int fail_at, calls_seen;
+static char failed_what[32];
+
+static int inject(const char *what)
+{
+	if (++calls_seen != fail_at)
+		return 0;
+	snprintf(failed_what, sizeof(failed_what), "%s", what);
+	return what[0] == 'm' && what[1] == 'a' ? ENOMEM : EIO;
+}
+
+static atomic_int stop;
+
+static void *caller(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		int a = tgt_add(2, 3), v = tgt_void();
+
+		CHECK(a == 5 || a == 42, "tgt_add returned %d", a);
+		CHECK(tgt_mul(6, 7) == 42, "tgt_mul");
+		CHECK(v == 7 || v == 42, "tgt_void returned %d", v);
+	}
+	return NULL;
+}
+
+struct site {
+	void *fn;
+	uint8_t *at;
+	uint8_t before[5], after[5];
+};
+
+static void snapshot(struct site *s, int n, bool after)
+{
+	for (int i = 0; i < n; i++)
+		memcpy(after ? s[i].after : s[i].before, s[i].at, 5);
+}
+
+static bool holds(const struct site *s, int n, const struct poketrace_patch *want, bool old)
+{
+	for (int i = 0; i < n; i++) {
+		uint8_t b[5];
+
+		if (old) {
+			if (memcmp(s[i].at, s[i].before, 5))
+				return false;
+			continue;
+		}
+		if (want[i].insn == POKETRACE_INSN_NOP) {
+			if (s[i].at[0] != 0x0f)
+				return false;
+		} else if (poketrace_encode(want[i].insn, (uintptr_t)s[i].at, want[i].target, b) < 0 ||
+			   memcmp(s[i].at, b, 5)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Fails call 1, 2, ... of a three-site batch until one attempt makes no
+ * call fail (fail_at beyond the commit's calls); toggles back each time. */
+static void each_failure(const struct poketrace_init_opts *o)
+{
+	void *fns[] = { (void *)tgt_add, (void *)tgt_mul, (void *)tgt_void };
+	struct site s[3];
+	struct poketrace_patch on[3], off[3];
+	pthread_t t[2];
+	int failures = 0, points = 0;
+
+	OK(poketrace_init(o));
+	for (int i = 0; i < 3; i++) {
+		struct poketrace_site ps;
+
+		OK(poketrace_site_lookup((uintptr_t)fns[i], &ps));
+		s[i].fn = fns[i];
+		s[i].at = (uint8_t *)ps.addr;
+		on[i] = (struct poketrace_patch){ ps.addr, i == 1 ? POKETRACE_INSN_CALL : POKETRACE_INSN_JMP,
+						  i == 1 ? (void *)tramp_count_a : (void *)tramp_ret42 };
+		off[i] = (struct poketrace_patch){ ps.addr, POKETRACE_INSN_NOP, NULL };
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, caller, NULL);
+	for (int dir = 0; dir < 2; dir++) {
+		const struct poketrace_patch *want = dir ? off : on;
+
+		for (fail_at = 1;; fail_at++) {
+			int r;
+
+			calls_seen = 0;
+			failed_what[0] = '\0';
+			snapshot(s, 3, false);
+			pt_fault_hook = inject;
+			r = poketrace_patch(want, 3, NULL);
+			pt_fault_hook = NULL;
+			if (calls_seen < fail_at) {
+				/* nothing failed: the whole commit ran */
+				CHECK(r == 0 && holds(s, 3, want, false), "the clean run: %d %s", r, poketrace_last_error());
+				break;
+			}
+			points++;
+			if (r == 0) {
+				CHECK(holds(s, 3, want, false), "%s failing (call %d): success, but the new bytes are not "
+				      "all there", failed_what, fail_at);
+				/* back to where this direction starts */
+				OK(poketrace_patch(dir ? on : off, 3, NULL));
+			} else {
+				failures++;
+				CHECK(holds(s, 3, want, true), "%s failing (call %d): failed (%s), but the sites do not "
+				      "hold their old bytes", failed_what, fail_at, poketrace_last_error());
+			}
+			CHECK(fail_at < 200, "the commit makes more than 200 calls");
+		}
+	}
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	printf("%d failure points, %d commits rolled back whole, the rest completed whole\n", points, failures);
+	CHECK(points >= 3 && failures >= 3, "too few failure points (%d) or failures (%d) to mean anything",
+	      points, failures);
+}
+
+static void mprotect_membarrier(void)
+{
+	struct poketrace_init_opts o = { sizeof(o), POKETRACE_SYNC_MEMBARRIER, POKETRACE_WRITE_MPROTECT, 0 };
+
+	each_failure(&o);
+}
+
+static void mprotect_signal(void)
+{
+	struct poketrace_init_opts o = { sizeof(o), POKETRACE_SYNC_SIGNAL, POKETRACE_WRITE_MPROTECT, 0 };
+
+	each_failure(&o);
+}
+
+static void procmem_membarrier(void)
+{
+	struct poketrace_init_opts o = { sizeof(o), POKETRACE_SYNC_MEMBARRIER, POKETRACE_WRITE_PROCMEM, 0 };
+
+	each_failure(&o);
+}
+
+/* Links: a failed attach leaves the site a nop and frees nothing a thread
+ * may have entered (a rolled-back batch's images are retired); the images
+ * it made are reclaimed once no thread can be in them. */
+static volatile long entries;
+
+static void on_entry(struct poketrace_ctx *c)
+{
+	(void)c;
+	entries++;
+}
+
+static void links(void)
+{
+	struct poketrace_stats st;
+	pthread_t t[2];
+	int failures = 0;
+
+	OK(poketrace_init(NULL));
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, caller, NULL);
+	for (fail_at = 1;; fail_at++) {
+		struct poketrace_link *l = NULL;
+		struct poketrace_site ps;
+		int r;
+
+		calls_seen = 0;
+		pt_fault_hook = inject;
+		r = poketrace_link_attach(POKETRACE_FENTRY, "tgt_mul", (void *)on_entry, NULL, &l);
+		pt_fault_hook = NULL;
+		OK(poketrace_site_lookup((uintptr_t)tgt_mul, &ps));
+		if (r < 0) {
+			failures++;
+			CHECK(((uint8_t *)ps.addr)[0] == 0x0f, "a failed attach (%s failing) left the site changed",
+			      failed_what);
+		} else {
+			CHECK(((uint8_t *)ps.addr)[0] == 0xe8, "an attach that succeeded left no call");
+			OK(poketrace_link_detach(l));
+		}
+		if (calls_seen < fail_at)
+			break;
+	}
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	OK(poketrace_quiesce(10000));
+	poketrace_get_stats(&st);
+	printf("%d attach attempts failed whole; images: %lu live, %lu retired, %lu reclaimed\n", failures,
+	       (unsigned long)st.images_live, (unsigned long)st.images_retired, (unsigned long)st.images_reclaimed);
+	CHECK(failures >= 3 && st.images_retired == 0, "failures %d, retired %lu", failures,
+	      (unsigned long)st.images_retired);
+}
+
+TEST_MAIN(CASE(mprotect_membarrier), CASE(mprotect_signal), CASE(procmem_membarrier), CASE(links))
