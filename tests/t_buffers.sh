@@ -25,18 +25,19 @@ ns() { awk -v v="$1" -v u="$2" 'BEGIN { m = u == "s" ? 1e9 : u == "ms" ? 1e6 : u
 max_ns() { local l; l=$(awk -v f="$1" '$NF == f' <<<"$2"); [ -n "$l" ] || fail "no $1 in: $2"; ns $(awk '{ print $10, $11 }' <<<"$l"); }
 avg_ns() { local l; l=$(awk -v f="$1" '$NF == f' <<<"$2"); ns $(awk '{ print $6, $7 }' <<<"$l"); }
 
-# The trace is as big as the writer is fast (this machine: ~250 MB/s): a
-# machine with little free disk floods for a shorter time, never less than 1 s.
-flood_secs() {
-	local free_gb
-	free_gb=$(df -Pk "$W" | awk 'NR == 2 { printf "%d", $4 / 1048576 }')
-	echo $((free_gb >= 40 ? 10 : free_gb >= 8 ? free_gb / 4 : 1))
+# The trace is as big as the machine is fast (8 bytes an event, 4 events a
+# call of outer): the flood lasts 10 s or until it has written an eighth of
+# the free disk, at most 2 GB, whichever comes first.
+flood_calls() {
+	local free_kb
+	free_kb=$(df -Pk "$W" | awk 'NR == 2 { print $4 }')
+	free_kb=$((free_kb / 8 < 2097152 ? free_kb / 8 : 2097152))
+	echo $((free_kb * 1024 / 32))
 }
 
 nothing_lost() {
-	local secs calls
-	secs=$(flood_secs)
-	flood "$W/d" 4 "$secs"
+	local secs=10 calls
+	MODES=max=$(flood_calls) flood "$W/d" 4 "$secs"
 	calls=$(prog calls)
 	[ "$calls" -gt 0 ] || fail "the flood made no calls: $(cat "$W/prog.out")"
 	expect 0 "$P" info "$W/d"
@@ -44,7 +45,7 @@ nothing_lost() {
 	# every call of outer is a call of inner: 4 events per call of outer
 	has "$out" "^events: *$((4 * calls))$"
 	has "$(cat "$W/rec.err")" "^poketrace: $((4 * calls)) events, 0 lost"
-	echo "flood of $secs s: $calls calls of outer, $(key waits "$W/d") waits ($(key wait_ns "$W/d") ns)," \
+	echo "flood of at most $secs s: $calls calls of outer, $(key waits "$W/d") waits ($(key wait_ns "$W/d") ns)," \
 		"buffers at most $(key buffer_peak "$W/d") bytes"
 }
 

@@ -7,7 +7,9 @@
  * (a frame open across every packet of its stream); "signals": a 1 kHz
  * timer's SIGALRM handler calls outer() 1000 times (traced calls in a
  * signal handler, which may have to wait for the writer); "fork": the main
- * thread forks children that call outer() a million times and exit.
+ * thread forks children that call outer() a million times and exit;
+ * "max=N": the threads stop after about N calls of outer() in all (the trace
+ * of a flood is as big as the machine is fast: this bounds it).
  * SIGUSR1 ends the run early. */
 #include <pthread.h>
 #include <signal.h>
@@ -21,7 +23,7 @@
 #include <unistd.h>
 
 static atomic_int done;
-static atomic_long total;
+static atomic_long total, budget = -1; /* calls of outer() left; -1: no bound */
 static volatile long sink;
 
 __attribute__((noinline)) long inner(long x)
@@ -50,6 +52,9 @@ static void *work(void *arg)
 		for (int i = 0; i < 1000; i++)
 			s += outer(i);
 		n += 1000;
+		if (atomic_load_explicit(&budget, memory_order_relaxed) >= 0 &&
+		    atomic_fetch_sub_explicit(&budget, 1000, memory_order_relaxed) <= 1000)
+			atomic_store(&done, 1);
 	}
 	sink = s;
 	atomic_fetch_add(&total, n);
@@ -107,10 +112,13 @@ int main(int argc, char **argv)
 	double secs = argc > 2 ? atof(argv[2]) : 1;
 	const char *modes = argc > 3 ? argv[3] : "";
 	int sleeper = strstr(modes, "sleep") != NULL, forks = 0;
+	const char *max = strstr(modes, "max=");
 	pthread_t *t = calloc((size_t)nt, sizeof(*t));
 	struct timespec end;
 
 	signal(SIGUSR1, stop);
+	if (max)
+		budget = atol(max + 4);
 	for (int i = 0; i < nt; i++)
 		pthread_create(&t[i], NULL, work, sleeper && i == 0 ? (void *)1 : NULL);
 	clock_gettime(CLOCK_MONOTONIC, &end);
@@ -142,8 +150,12 @@ int main(int argc, char **argv)
 		} while (!atomic_load(&done) && (now.tv_sec < end.tv_sec ||
 						 (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec)));
 	}
-	while (!atomic_load(&done) && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &end, NULL) != 0)
-		;
+	for (struct timespec now; !atomic_load(&done);) { /* done: SIGUSR1 or the budget spent */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+			break;
+		nanosleep(&(struct timespec){ 0, 10 * 1000000L }, NULL);
+	}
 	atomic_store(&done, 1);
 	setitimer(ITIMER_REAL, &(struct itimerval){ { 0, 0 }, { 0, 0 } }, NULL);
 	for (int i = 0; i < nt; i++)
