@@ -11,7 +11,10 @@
  *   - declaration-only types (clang's -fno-standalone-debug);
  *   - float encodings and sizes not listed below, _Complex integers;
  *   - packed types whose alignment (1, or natural) changes where they sit
- *     on the stack (align_ambiguous, decided by the caller's placement). */
+ *     on the stack (align_ambiguous, decided by the caller's placement);
+ *   - unions of 17 to 64 bytes with a vector member: clang (14) passes them
+ *     in ymm/zmm when the code is built with AVX/AVX-512 (gcc: in memory, as
+ *     the psABI says), e.g. union { char raw[19]; __m128 v; } in ymm0. */
 #include "core/abiclass.h"
 
 #include <dwarf.h>
@@ -25,6 +28,7 @@ struct place {
 	bool noplace;      /* larger than 64 bytes: MEMORY, only sizes and alignments matter */
 	bool cxx;
 	bool ambiguous;
+	bool vector;       /* a vector was placed */
 	const char *why;
 };
 
@@ -209,6 +213,7 @@ static void array_type(struct place *p, Dwarf_Die *t, uint64_t off, struct tinfo
 		if (dwarf_aggregate_size(t, &total) != 0)
 			total = 0;
 		ti->size = ti->align = total;
+		p->vector = true;
 		if (total == 16)
 			return scalar(p, off, 16, 16, AC_SSE, AC_SSEUP, ti);
 		if (total == 8 && n >= 2) /* __m64 and the like: SSE */
@@ -380,7 +385,7 @@ static void aggregate(struct place *p, Dwarf_Die *t, uint64_t off, uint64_t expl
 		      struct tinfo *ti, int depth)
 {
 	uint64_t size = attr_u(t, DW_AT_byte_size, 0), natural = 1;
-	bool saved_noplace = p->noplace, any_ambiguous = false;
+	bool saved_noplace = p->noplace, any_ambiguous = false, outer_vector = p->vector;
 	Dwarf_Die c;
 
 	if (dwarf_hasattr(t, DW_AT_declaration)) {
@@ -398,6 +403,7 @@ static void aggregate(struct place *p, Dwarf_Die *t, uint64_t off, uint64_t expl
 	}
 	if (size > 64)
 		p->noplace = true;
+	p->vector = false;
 	if (dwarf_child(t, &c) == 0) {
 		do {
 			int tag = dwarf_tag(&c);
@@ -440,6 +446,9 @@ static void aggregate(struct place *p, Dwarf_Die *t, uint64_t off, uint64_t expl
 		} while (dwarf_siblingof(&c, &c) == 0);
 	}
 	p->noplace = saved_noplace;
+	if (p->vector && dwarf_tag(t) == DW_TAG_union_type && size > 16 && size <= 64)
+		uncertain(p, "a union of more than 16 bytes with a vector member (clang passes it in ymm/zmm with AVX)");
+	p->vector |= outer_vector;
 	for (int i = 0; i < 8; i++)
 		if (p->cls[i] == AC_CX87)
 			uncertain(p, "a complex long double inside an aggregate");

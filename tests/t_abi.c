@@ -151,6 +151,30 @@ static void vectors_avx(void)
 	detach(l);
 }
 
+/* clang -mavx2 passes union vu (32 bytes, a __m128 member) in ymm0, where
+ * the psABI says memory: such a union makes the prototype uncertain, and
+ * the conservative image keeps ymm0 whole. */
+static void clang_vector_union(void)
+{
+	struct poketrace_link *l;
+	long want;
+
+	if (!__builtin_cpu_supports("avx2")) {
+		printf("no AVX2 on this CPU: nothing to test\n");
+		return;
+	}
+	want = call_vunion(3);
+	OK(poketrace_init(NULL));
+	flags_seen = 0;
+	l = att(POKETRACE_FENTRY, "vunion", (void *)h_clobber);
+	CHECK(call_vunion(3) == want, "fentry (clobbering) on vunion: %ld, want %ld", call_vunion(3), want);
+	CHECK(!(flags_seen & POKETRACE_FN_EXACT), "vunion's prototype is not certain: the image should be conservative");
+	detach(l);
+	l = att(POKETRACE_FEXIT, "vunion", (void *)h_clobber);
+	CHECK(call_vunion(4) != want && call_vunion(3) == want, "fexit on vunion: %ld", call_vunion(3));
+	detach(l);
+}
+
 /* --------------------------------------------------------- long double */
 
 static long double seen_ld;
@@ -406,6 +430,6 @@ static void replaced_binary(void)
 	rmdir(dir);
 }
 
-TEST_MAIN(CASE(nested), CASE(nested_ops), CASE(vectors), CASE(vectors_avx), CASE(long_double),
+TEST_MAIN(CASE(nested), CASE(nested_ops), CASE(vectors), CASE(vectors_avx), CASE(clang_vector_union), CASE(long_double),
 	  CASE(override_nothing), CASE(decimal), CASE(stack_args), CASE(coroutine_stack), CASE(ms_abi),
 	  CASE(isra_clone), CASE(replaced_binary))

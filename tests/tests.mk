@@ -169,13 +169,15 @@ $(TO)/abifns.o: tests/targets/abifns.c tests/targets/abifns.h $(TO)/.dir
 	@$(GCC) -O2 $(ABI_TARGET_FLAGS) -c $< -o $@
 $(TO)/abifns_avx.o: tests/targets/abifns_avx.c tests/targets/abifns.h $(TO)/.dir
 	@$(GCC) -O2 -mavx2 $(ABI_TARGET_FLAGS) -c $< -o $@
+$(TO)/abifns_clang_avx.o: tests/targets/abifns_clang_avx.c tests/targets/abifns.h $(TO)/.dir
+	@$(CLANG) -O2 -mavx2 $(ABI_TARGET_FLAGS) -c $< -o $@
 $(TO)/abifns_o0.o: tests/targets/abifns_o0.c tests/targets/abifns.h $(TO)/.dir
 	@$(GCC) -O0 $(ABI_TARGET_FLAGS) -c $< -o $@
 $(TO)/abifns_nodbg.o: tests/targets/abifns_nodbg.c tests/targets/abifns.h $(TO)/.dir
 	@$(GCC) -O2 -g0 -fPIE $(PFE_FLAGS) -Wno-psabi -c $< -o $@
 $(TO)/abifns_cpp.o: tests/targets/abifns_cpp.cc tests/targets/abifns_cpp.h $(TO)/.dir
 	@$(CXX) -O2 $(ABI_TARGET_FLAGS) -c $< -o $@
-ABI_OBJS = $(TO)/abifns.o $(TO)/abifns_avx.o $(TO)/abifns_o0.o $(TO)/abifns_nodbg.o $(TO)/ms_caller.o
+ABI_OBJS = $(TO)/abifns.o $(TO)/abifns_avx.o $(TO)/abifns_clang_avx.o $(TO)/abifns_o0.o $(TO)/abifns_nodbg.o $(TO)/ms_caller.o
 
 $(T)/t_abi: tests/t_abi.c $(ABI_OBJS) $(STLIB) tests/harness.h tests/clobber.h
 	@echo "  TEST    $@"

@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 struct __attribute__((aligned(32))) a32 { long a, b, c, d; };
+union vu { unsigned char raw[19]; __m128 v; }; /* 32 bytes */
 struct pt { double x, y; };
 struct big640 { long v[80]; };
 
@@ -17,7 +18,9 @@ __float128 qadd(__float128 a, __float128 b);
 long double ldret(long x);
 _Complex long double cldret(long x);
 _Complex double cret(double x);
+#ifndef __clang__ /* clang has no _Decimal types */
 _Decimal64 dadd(_Decimal64 a, _Decimal64 b);
+#endif
 long al32(long r1, long r2, long r3, long r4, long r5, long r6, long s1, struct a32 s);
 long vsum(int n, ...);
 double dist8(struct pt a, struct pt b, struct pt c, struct pt d, struct pt e, struct pt f, struct pt g,
@@ -34,6 +37,9 @@ long al32v(long r1, long r2, long r3, long r4, long r5, long r6, struct a32 s);
 double call_vsum256(double base);
 double call_vmix(double base);
 long call_al32v(long base);
+/* abifns_clang_avx.c (clang -mavx2): vunion gets u in ymm0 */
+long vunion(long a, union vu u, long b);
+long call_vunion(long base);
 
 /* ms_caller.S: calls msf(1, 2, 3, 4) as an ms_abi caller does, with
  * values in rdi, rsi and xmm6-15, which an ms_abi callee preserves; stores
