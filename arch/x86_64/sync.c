@@ -467,10 +467,13 @@ int sync_begin(void)
 		return pt_error(e ? e : errno, "cannot list the threads in /proc/self/task: %s; nothing was "
 				"written", strerror(e ? e : errno));
 	}
-	/* Until every thread is fine; up to 100 ms for a thread in a moment
-	 * of everything blocked (a thread starting, a library's helper) to
-	 * come out of it. */
-	for (int tries = 0; tries <= 100; tries++) {
+	/* Until every thread is fine.  A thread with everything blocked comes
+	 * out of it in microseconds (glibc's pthread_create blocks all in the
+	 * creator around clone, a new thread until it has set its mask), but a
+	 * busy machine may leave it preempted there: up to ROUND_WAIT_NS for it.
+	 * A thread the engine's signal unblocks and that blocks again is given
+	 * 100 rounds. */
+	for (uint64_t t0 = mono_ns(), rounds = 0; rounds <= 100 && mono_ns() - t0 < (uint64_t)ROUND_WAIT_NS;) {
 		if ((r = list_threads(batch_dir, &threads)) < 0)
 			break;
 		r = 0;
@@ -483,7 +486,7 @@ int sync_begin(void)
 		check_threads(&fix, &unreachable, &ust);
 		if (!unreachable && !fix.n)
 			break;
-		if (fix.n && (r = signal_round(&fix)) < 0)
+		if (fix.n && (rounds++, r = signal_round(&fix)) < 0)
 			break;
 		if (unreachable)
 			nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
