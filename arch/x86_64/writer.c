@@ -332,6 +332,21 @@ void xw_fnstsw_ax(struct xw *w)
 	put1(w, 0xe0);
 }
 
+void xw_fnstsw_mem(struct xw *w, enum xreg base, int32_t disp)
+{
+	rex_mem(w, false, 0, base);
+	put1(w, 0xdd);
+	modrm_mem(w, 7, base, disp);
+}
+
+void xw_xor_ax_mem16(struct xw *w, enum xreg base, int32_t disp)
+{
+	put1(w, 0x66); /* operand size 16 */
+	rex_mem(w, false, 0, base);
+	put1(w, 0x33);
+	modrm_mem(w, XREG_RAX, base, disp);
+}
+
 void xw_fstp_tword(struct xw *w, enum xreg base, int32_t disp)
 {
 	rex_mem(w, false, 0, base);

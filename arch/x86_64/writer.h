@@ -63,6 +63,8 @@ void xw_load_zmm(struct xw *w, int zmm, enum xreg base, int32_t disp);
 /* x87: the return value registers st0/st1. */
 void xw_fxam(struct xw *w);                                                /* fxam */
 void xw_fnstsw_ax(struct xw *w);                                           /* fnstsw ax */
+void xw_fnstsw_mem(struct xw *w, enum xreg base, int32_t disp);            /* fnstsw word [base+disp] */
+void xw_xor_ax_mem16(struct xw *w, enum xreg base, int32_t disp);          /* xor ax, word [base+disp] */
 void xw_fstp_tword(struct xw *w, enum xreg base, int32_t disp);            /* fstp tword [base+disp] */
 void xw_fld_tword(struct xw *w, enum xreg base, int32_t disp);             /* fld tword [base+disp] */
 void xw_xgetbv_inuse(struct xw *w);          /* mov ecx, 1; xgetbv: XINUSE in eax (clobbers rcx, rdx) */
