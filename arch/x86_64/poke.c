@@ -537,30 +537,33 @@ static int run_protocol(struct protocol *p)
  * An open-addressing set, one writer (the committer, engine lock held),
  * read without locks by the handler; grown by replacing the table, the old
  * ones kept (a handler may be reading one): their sizes sum to less than
- * twice the last. */
+ * twice the last, which is sized by the distinct addresses (a site toggled
+ * a million times is one). */
 struct addr_set {
-	size_t cap; /* a power of two */
+	struct addr_set *older; /* kept reachable: not a leak, see above */
+	size_t cap;             /* a power of two */
 	_Atomic uintptr_t slot[];
 };
 
 static struct addr_set *_Atomic written;
-static size_t nwritten;
+static size_t nwritten; /* distinct addresses in the set */
 
 static size_t hash_addr(uintptr_t a, size_t cap)
 {
 	return (size_t)((a * 0x9e3779b97f4a7c15ULL) >> 17) & (cap - 1);
 }
 
-static void set_put(struct addr_set *t, uintptr_t a)
+/* Whether a was new. */
+static bool set_put(struct addr_set *t, uintptr_t a)
 {
 	for (size_t i = hash_addr(a, t->cap);; i = (i + 1) & (t->cap - 1)) {
 		uintptr_t cur = atomic_load_explicit(&t->slot[i], memory_order_relaxed);
 
 		if (cur == a)
-			return;
+			return false;
 		if (!cur) {
 			atomic_store_explicit(&t->slot[i], a, memory_order_release);
-			return;
+			return true;
 		}
 	}
 }
@@ -578,6 +581,7 @@ static bool remember(const struct poke_entry *v, size_t n)
 		if (!(nt = calloc(1, sizeof(*nt) + cap * sizeof(nt->slot[0]))))
 			return false;
 		nt->cap = cap;
+		nt->older = t;
 		for (size_t i = 0; t && i < t->cap; i++)
 			if (atomic_load(&t->slot[i]))
 				set_put(nt, atomic_load(&t->slot[i]));
@@ -585,8 +589,7 @@ static bool remember(const struct poke_entry *v, size_t n)
 	}
 	t = atomic_load(&written);
 	for (size_t i = 0; i < n; i++)
-		set_put(t, v[i].addr);
-	nwritten += n; /* an upper bound: repeats are counted again */
+		nwritten += set_put(t, v[i].addr);
 	return true;
 }
 
