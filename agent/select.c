@@ -77,8 +77,10 @@ static struct capture *capture_for(const struct poketrace_site *s, uint32_t id)
 
 	if (sel.cfg.mode != TRACER_GRAPH || (!a && !r) || !sites_find(s->addr, &m))
 		return NULL;
-	proto_lookup(m->path, s->func - m->bias, &proto);
-	if (!proto.known || !(c = calloc(1, sizeof(*c))))
+	proto_lookup(m, s->func - m->bias, s->symbol, &proto);
+	/* only a certain prototype says what the registers hold (a clone's
+	 * registers are not its DWARF prototype's) */
+	if (!proto.certain || !(c = calloc(1, sizeof(*c))))
 		return NULL;
 	c->fn = id;
 	if (a) {

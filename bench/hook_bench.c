@@ -45,7 +45,7 @@ static void die(const char *what)
 
 static void enable(enum mode m, const char *glob)
 {
-	struct poketrace_ops_opts oo = { sizeof(oo), NULL, glob, "hook_bench", NULL };
+	struct poketrace_ops_opts oo = { sizeof(oo), NULL, glob, NULL, NULL };
 	struct poketrace_link_spec *s;
 	enum poketrace_link_kind k = m == FEXIT ? POKETRACE_FEXIT : m == FMOD_RET ? POKETRACE_FMOD_RET
 				     : m == REPLACE ? POKETRACE_REPLACE : POKETRACE_FENTRY;
@@ -59,6 +59,10 @@ static void enable(enum mode m, const char *glob)
 		for (int i = 0; i < (m == OPS1 ? 1 : 3); i++)
 			if (poketrace_ops_register(empty_ctx, &oo, &ops[i]) < 0)
 				die("ops");
+		if (poketrace_ops_nsites(ops[0]) != n) {
+			fprintf(stderr, "hook_bench: ops on %ld sites, not %ld\n", poketrace_ops_nsites(ops[0]), n);
+			exit(1);
+		}
 		return;
 	}
 	s = calloc(n, sizeof(*s));

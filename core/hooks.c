@@ -277,6 +277,8 @@ static int shared_for(struct poketrace_ops *ops, const struct hook *h, uintptr_t
 	spec.nint = 6;
 	spec.nsse = 8;
 	spec.save_rax = true;
+	spec.save_r10 = true;
+	spec.full_vec = true;
 	spec.fn_in_r11 = true;
 	spec.entry = &th;
 	spec.nentry = 1;
@@ -321,12 +323,16 @@ void hooks_forget_ops(struct poketrace_ops *ops)
  * fill one image's worth of instruction cache, not 1,000 (bench: 2.6 ns per
  * call with an image each, 1.0 for 1,000 sites calling one `ret`).  Counted
  * by the hooks using it; retired when the last one stops. */
+struct share_key {
+	int nint, nsse, n;
+	bool save_rax, save_r10, full_vec, save_xmm_hi, stack_dynamic;
+	size_t stack_bytes, stack_align, stack_dynamic_bytes;
+};
+
 struct typed_share {
 	struct image *img;
 	char *module;
-	int nint, nsse, n;
-	bool save_rax;
-	size_t stack_bytes;
+	struct share_key key;
 	void **fns;
 	unsigned refs;
 	struct typed_share *next;
@@ -344,12 +350,32 @@ static bool typed_only(const struct tramp_spec *sp)
 	return true;
 }
 
+static struct share_key key_of(const struct tramp_spec *sp)
+{
+	struct share_key k;
+
+	memset(&k, 0, sizeof(k)); /* compared with memcmp: no padding garbage */
+	k.nint = sp->nint;
+	k.nsse = sp->nsse;
+	k.n = sp->nentry;
+	k.save_rax = sp->save_rax;
+	k.save_r10 = sp->save_r10;
+	k.full_vec = sp->full_vec;
+	k.save_xmm_hi = sp->save_xmm_hi;
+	k.stack_dynamic = sp->stack_dynamic;
+	k.stack_bytes = sp->stack_bytes;
+	k.stack_align = sp->stack_align;
+	k.stack_dynamic_bytes = sp->stack_dynamic_bytes;
+	return k;
+}
+
 static bool share_matches(const struct typed_share *t, const struct tramp_spec *sp, const char *module)
 {
-	if (t->nint != sp->nint || t->nsse != sp->nsse || t->save_rax != sp->save_rax ||
-	    t->stack_bytes != sp->stack_bytes || t->n != sp->nentry || strcmp(t->module, module))
+	struct share_key k = key_of(sp);
+
+	if (memcmp(&t->key, &k, sizeof(k)) || strcmp(t->module, module))
 		return false;
-	for (int i = 0; i < t->n; i++)
+	for (int i = 0; i < t->key.n; i++)
 		if (t->fns[i] != sp->entry[i].fn)
 			return false;
 	return true;
@@ -380,12 +406,8 @@ static struct image *typed_share_get(const struct tramp_spec *sp, const char *mo
 		free(t);
 		return NULL;
 	}
-	t->nint = sp->nint;
-	t->nsse = sp->nsse;
-	t->save_rax = sp->save_rax;
-	t->stack_bytes = sp->stack_bytes;
-	t->n = sp->nentry;
-	for (int i = 0; i < t->n; i++)
+	t->key = key_of(sp);
+	for (int i = 0; i < t->key.n; i++)
 		t->fns[i] = sp->entry[i].fn;
 	t->refs = 1;
 	t->next = typed_shares;
@@ -430,11 +452,65 @@ static void describe(const struct hook *h, const struct tramp_spec *spec, struct
 	d->nfargs = (uint8_t)spec->nsse;
 	d->flags = (uint8_t)((h->proto.known ? POKETRACE_FN_PROTO : 0) |
 			     (h->proto.varargs ? POKETRACE_FN_VARARGS : 0) |
-			     (h->proto.stack_bytes ? POKETRACE_FN_STACK_ARGS : 0) |
-			     (h->proto.ret_sse ? POKETRACE_FN_RET_SSE : 0));
+			     (spec->stack_bytes || spec->stack_dynamic ? POKETRACE_FN_STACK_ARGS : 0) |
+			     (h->proto.certain && h->proto.ret_sse ? POKETRACE_FN_RET_SSE : 0) |
+			     (!spec->full_vec ? POKETRACE_FN_EXACT : 0));
 }
 
-static int plan_image(struct hook *h, struct image **img, uint8_t bytes[5])
+/* What the image saves.  Only a certain prototype (proto.h) trims it;
+ * otherwise every argument register, rax (al of a variadic call), r10 (a
+ * nested function's static chain), xmm0-7 at the width in use, and for a
+ * call to the body a copy of the caller's stack read safely, and every
+ * return register.  Ops see every register (their ctx promises all six
+ * and eight), so a site with ops takes the full set too. */
+static void regs_for(const struct hook *h, bool typed, struct tramp_spec *spec)
+{
+	const struct pt_proto *p = &h->proto;
+
+	if (p->certain && !h->nops) {
+		spec->nint = p->nint;
+		spec->nsse = p->nsse;
+		spec->stack_bytes = p->stack_bytes;
+		spec->stack_align = p->stack_align;
+		spec->ret_regs = p->ret_regs;
+		return;
+	}
+	spec->nint = 6;
+	spec->nsse = 8;
+	spec->save_rax = true;
+	spec->save_r10 = true;
+	spec->full_vec = true;
+	spec->save_xmm_hi = p->maybe_ms;
+	spec->stack_dynamic = spec->call_orig || typed;
+	/* the named arguments' bound (+ an ms_abi home area), or that and
+	 * TRAMP_DYNAMIC_STACK_COPY more where nothing bounds them */
+	spec->stack_dynamic_bytes = p->stack_upper + (p->upper_bounds ? 32 : TRAMP_DYNAMIC_STACK_COPY);
+	spec->stack_align = 64;
+	spec->ret_full = true;
+	spec->ret_regs = TRAMP_RET_ALL;
+}
+
+/* Links the prototype forbids, refused before anything is built. */
+static int refuse(const struct hook *h, int nmodret)
+{
+	if (h->proto.cc == PROTO_CC_UNSUPPORTED)
+		return pt_error(ENOTSUP, "%s uses a calling convention poketrace does not know "
+				"(DW_AT_calling_convention %#x): it cannot be hooked", h->symbol, h->proto.cc_value);
+	if (nmodret && h->proto.certain && h->proto.ret_x87)
+		return pt_error(EINVAL, "fmod_ret on %s: it returns a long double in the x87 st0 register, "
+				"which an override cannot set; use an fexit link to see the value", h->symbol);
+	return 0;
+}
+
+static void proto_of(struct hook *h, const struct pt_module *m)
+{
+	if (h->proto_done)
+		return;
+	proto_lookup(m, h->module_vaddr, h->symbol, &h->proto);
+	h->proto_done = true;
+}
+
+static int plan_image(struct hook *h, const struct pt_module *m, struct image **img, uint8_t bytes[5])
 {
 	struct tramp_handler *th;
 	struct tramp_spec spec = { 0 };
@@ -442,6 +518,7 @@ static int plan_image(struct hook *h, struct image **img, uint8_t bytes[5])
 	struct fn_desc d;
 	size_t n = h->nops;
 	int ne = 0, nm = 0, nx = 0, r;
+	bool typed = false;
 
 	for (struct poketrace_link *l = h->links; l; l = l->next)
 		n++;
@@ -451,11 +528,14 @@ static int plan_image(struct hook *h, struct image **img, uint8_t bytes[5])
 	/* Entry handlers: ops first, then fentry links; then fmod_ret; then fexit. */
 	for (size_t i = 0; i < h->nops; i++)
 		th[ne++] = (struct tramp_handler){ (void *)h->ops[i]->fn, h->ops[i]->data, TH_CTX };
-	for (struct poketrace_link *l = h->links; l; l = l->next)
-		if (l->kind == POKETRACE_FENTRY)
-			th[ne++] = (struct tramp_handler){ l->handler, l->data,
-							   (l->flags & POKETRACE_LINK_TYPED) ? TH_TYPED
-							   : (l->flags & POKETRACE_LINK_RAW) ? TH_RAW : TH_CTX };
+	for (struct poketrace_link *l = h->links; l; l = l->next) {
+		if (l->kind != POKETRACE_FENTRY)
+			continue;
+		typed |= (l->flags & POKETRACE_LINK_TYPED) != 0;
+		th[ne++] = (struct tramp_handler){ l->handler, l->data,
+						   (l->flags & POKETRACE_LINK_TYPED) ? TH_TYPED
+						   : (l->flags & POKETRACE_LINK_RAW) ? TH_RAW : TH_CTX };
+	}
 	for (struct poketrace_link *l = h->links; l; l = l->next)
 		if (l->kind == POKETRACE_FMOD_RET)
 			th[ne + nm++] = (struct tramp_handler){ l->handler, l->data, TH_MODRET };
@@ -466,9 +546,10 @@ static int plan_image(struct hook *h, struct image **img, uint8_t bytes[5])
 		if (l->kind == POKETRACE_REPLACE)
 			repl = l;
 	}
-	if (!h->proto_done) {
-		proto_lookup(h->module, h->module_vaddr, &h->proto);
-		h->proto_done = true;
+	proto_of(h, m);
+	if ((r = refuse(h, nm)) < 0) {
+		free(th);
+		return r;
 	}
 	spec.entry = th;
 	spec.nentry = ne;
@@ -478,13 +559,7 @@ static int plan_image(struct hook *h, struct image **img, uint8_t bytes[5])
 	spec.nexit = nx;
 	spec.call_orig = nm || nx || repl;
 	spec.orig = repl ? (uintptr_t)repl->handler : h->site + INSN_SITE_LEN;
-	/* Variadic arguments use the remaining registers too. */
-	spec.nint = h->proto.known && !h->proto.varargs ? h->proto.nint : 6;
-	spec.nsse = h->proto.known && !h->proto.varargs ? h->proto.nsse : 8;
-	spec.save_rax = !h->proto.known || h->proto.varargs;
-	spec.stack_dynamic = spec.call_orig && (!h->proto.known || h->proto.varargs);
-	spec.stack_bytes = spec.stack_dynamic ? 0 : h->proto.stack_bytes;
-	spec.ret_regs = h->proto.known && !repl ? h->proto.ret_regs : TRAMP_RET_ALL;
+	regs_for(h, typed, &spec);
 	spec.guard_tpoff = guard_tpoff;
 	spec.miss_counter = (uintptr_t)&recursion_misses;
 	describe(h, &spec, &d);
@@ -502,7 +577,8 @@ static int plan_image(struct hook *h, struct image **img, uint8_t bytes[5])
 }
 
 /* What the site should hold now, and the new image or stub it needs. */
-static int plan(struct hook *h, const struct pt_site *s, struct image **img, uint8_t bytes[5])
+static int plan(struct hook *h, const struct pt_module *m, const struct pt_site *s, struct image **img,
+		uint8_t bytes[5])
 {
 	struct poketrace_link *l = h->links;
 	uintptr_t shared = 0;
@@ -516,14 +592,18 @@ static int plan(struct hook *h, const struct pt_site *s, struct image **img, uin
 		memcpy(bytes, s->nop, INSN_SITE_LEN);
 		return 0;
 	}
-	if (!h->nops && l && !l->next && l->kind == POKETRACE_REPLACE)
+	if (!h->nops && l && !l->next && l->kind == POKETRACE_REPLACE) {
+		proto_of(h, m);
+		if ((r = refuse(h, 0)) < 0)
+			return r;
 		return insn_encode(INSN_JMP, h->site, (uintptr_t)l->handler, bytes) < 0
 			       ? pt_error(ERANGE, "replacement %p is out of rel32 reach of %s: place it "
 					  "in the same module or in poketrace_execmem_alloc memory",
 					  l->handler, h->symbol)
 			       : 0;
+	}
 	if (h->links)
-		return plan_image(h, img, bytes);
+		return plan_image(h, m, img, bytes);
 	if ((r = shared_for(h->nops == 1 ? h->ops[0] : NULL, h, &shared)) < 0)
 		return r;
 	pairs = calloc(h->nops, sizeof(*pairs));
@@ -533,6 +613,7 @@ static int plan(struct hook *h, const struct pt_site *s, struct image **img, uin
 		pairs[i] = (struct ops_pair){ h->ops[i]->fn, h->ops[i]->data };
 	none.nint = 6;
 	none.nsse = 8;
+	none.full_vec = true;
 	describe(h, &none, &d);
 	r = image_new_stub(shared, &d, pairs, h->nops > 1 ? (uint32_t)h->nops : 0, h->site, img);
 	free(pairs);
@@ -556,14 +637,15 @@ int hooks_apply(struct hook **t, size_t n)
 		return pt_error(ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < n && r == 0; i++) {
-		struct pt_site *s = sites_find(t[i]->site, NULL);
+		struct pt_module *m;
+		struct pt_site *s = sites_find(t[i]->site, &m);
 		struct image *old = t[i]->img;
 
 		if (!s) {
 			r = pt_error(ENOENT, "%s: its module was unloaded", t[i]->symbol);
 			break;
 		}
-		if ((r = plan(t[i], s, &imgs[i], v[nv].new)) < 0)
+		if ((r = plan(t[i], m, s, &imgs[i], v[nv].new)) < 0)
 			break;
 		v[nv].addr = s->addr;
 		v[nv].cookie = s;

@@ -252,11 +252,17 @@ enum poketrace_fn_flags {
 	POKETRACE_FN_VARARGS = 1u << 1,
 	POKETRACE_FN_STACK_ARGS = 1u << 2, /* some arguments are passed on the stack */
 	POKETRACE_FN_RET_SSE = 1u << 3,    /* returns in xmm0 (float, double) */
+	/* The prototype is certain: the image saves only the registers and
+	 * stack bytes it uses (see "The rule" under links).  Without it, the
+	 * image saves everything a call can be passed in. */
+	POKETRACE_FN_EXACT = 1u << 4,
 };
 
 /* The context handed to ctx-form handlers.  args/xmm hold the argument
  * registers as the function received them (only the first fn->nargs and
- * fn->nfargs are saved; all six and eight when the prototype is unknown);
+ * fn->nfargs are saved; all six and eight when the prototype is not
+ * certain; xmm holds their low 128 bits); fret holds xmm0-1 of the return,
+ * or st0 (and st1) as 80-bit values for a certain long double return;
  * stack points at the arguments the caller passed on the stack. */
 struct poketrace_ctx {
 	const struct poketrace_fn *fn;
@@ -295,8 +301,9 @@ static inline void poketrace_ctx_set_ret_double(struct poketrace_ctx *c, double 
  *
  * A link attaches a handler to one function, BPF-trampoline style: the
  * function gets its own generated trampoline ("image") that saves only the
- * argument registers its prototype uses (from DWARF, via libdw; all of them
- * when there is no debug information), runs the handlers, and returns.
+ * argument registers its prototype uses when that prototype is certain (the
+ * rule below; everything a call can be passed in otherwise), runs the
+ * handlers, and returns.
  *
  *   FENTRY    void h(struct poketrace_ctx *) before the body; with
  *             POKETRACE_LINK_TYPED, h is called with the function's own
@@ -317,16 +324,58 @@ static inline void poketrace_ctx_set_ret_double(struct poketrace_ctx *c, double 
  * a hooked function runs that function without handlers (counted in
  * poketrace_stats.recursion_misses).
  *
- * Functions whose body the image calls itself (FEXIT, FMOD_RET, REPLACE with
- * others) get their stack arguments copied below the image's frame: the
- * exact area from the DWARF prototype (7+ integer arguments, structs by
- * value, long double).  Varargs functions and functions without a prototype
- * have no known area: the image then copies up to 512 bytes of the caller's
- * stack with process_vm_readv (which stops at the end of the stack instead
- * of faulting) — correct for up to 64 stack-passed words, and a system call
- * (~0.3 us) per call.  Typed FENTRY handlers receive the stack arguments too
- * when the prototype is known.  Vector arguments (__m256 and wider) are not
- * preserved beyond their low 128 bits.
+ * THE RULE FOR WHAT AN IMAGE SAVES.  An image saves less than the full
+ * argument state only when the function's prototype is certain:
+ *   - a DWARF subprogram (libdw) whose own entry (low_pc, or the start of its
+ *     first range) is the function's address, read from the file whose
+ *     build-id is the one mapped (or from /usr/lib/debug/.build-id/ with that
+ *     build-id; without a build-id, the file whose device and inode are the
+ *     mapping's), so a binary replaced on disk cannot lend its prototypes;
+ *   - not a compiler clone or nested function (no '.' in the symbol: .isra,
+ *     .constprop, .part, .cold, .lto_priv, inner.0), no DW_CC_nocall, no
+ *     static chain, not variadic;
+ *   - every parameter and the return classified by the System V x86-64 rules
+ *     (eightbytes INTEGER/SSE/SSEUP/X87/X87UP/COMPLEX_X87/MEMORY; C++ classes
+ *     passed by invisible reference from DW_AT_calling_convention, or for gcc,
+ *     which does not emit it, from their user-declared copy constructors,
+ *     destructors, virtual functions and members; __int128, __float128,
+ *     _Decimal*, _Complex, std::nullptr_t, pointers to members of 8 and 16
+ *     bytes, vectors of 8 and 16 bytes).  32- and 64-byte vectors are not
+ *     certain (in ymm/zmm only if the callee was built with AVX), nor are
+ *     declaration-only types (clang's -fno-standalone-debug);
+ *   - every parameter's DWARF location at the entry where that classification
+ *     puts it, and in a local (static) function every parameter has one (gcc's
+ *     ms_abi functions are found this way, as they carry no DWARF mark); and
+ *     not a local function built by clang, which rewrites local functions'
+ *     arguments (promotion of pointed-to values and of structs by value, dead
+ *     argument elimination) without renaming them or saying so in DWARF.
+ * Then the image saves exactly the argument registers used, copies exactly
+ * the stack-argument area (aligned as the caller's was: 16, 32 or 64) for a
+ * body it calls, and saves exactly the return registers (poketrace_fn.flags
+ * has POKETRACE_FN_EXACT).  Otherwise it takes the conservative path: the
+ * six integer argument registers, rax, r10 (gcc's static chain), xmm0-7 at
+ * the width in use (the upper halves of ymm/zmm where the CPU has them and
+ * XINUSE says they are not zero), xmm8-15, rdi and rsi across the whole call
+ * for a function that is or looks ms_abi (DW_AT_calling_convention, or its
+ * locations); for a body it calls a copy of the caller's stack of 4 KiB, or
+ * of the DWARF prototype's named arguments if more, read safely (a move on
+ * the thread's own stack up to its end, process_vm_readv elsewhere: it stops
+ * at the end of the mapping instead of faulting) and congruent to the
+ * caller's modulo 64; and after the body rax, rdx, xmm0-3 at full width and
+ * st0/st1 when they hold a value.  Functions with no certain prototype that
+ * pass more than that many bytes on the stack are not supported.  A long
+ * double return (st0, st1 for complex long double) is kept off the x87
+ * stack while exit handlers run; FEXIT handlers find it in ctx->fret as an
+ * 80-bit value; FMOD_RET is refused on a function certain to return one
+ * (-EINVAL: an override cannot set st0).  A calling convention DWARF names
+ * and poketrace does not know (vectorcall, regcall, ...) is refused
+ * (-ENOTSUP).  Ops trampolines, shared by many functions, always take the
+ * conservative path without the ms_abi extras.  POKETRACE_DEBUG_PROTO=1 in
+ * the environment prints each decision and its reason to stderr;
+ * POKETRACE_VEC=sse|avx lowers the vector width images use (tests).
+ *
+ * Typed FENTRY handlers receive the stack arguments too (the exact area, or
+ * the conservative copy).
  *
  * Detach stops new calls from reaching the handler when it returns.  A thread
  * already inside the old image finishes with it; its memory is reclaimed once

@@ -14,7 +14,8 @@ CET          = -fcf-protection=full
 
 SITE_FLAVORS = mcount mcount_cet pfe_gcc pfe_clang pfe_clang_cet
 TEST_BINS = $(SITE_FLAVORS:%=$(T)/t_sites_%) $(T)/t_poke $(T)/t_engine $(T)/t_commit $(T)/t_hygiene $(T)/t_reloc \
-	$(T)/t_signals $(T)/t_stress $(T)/t_gcc_threaded $(T)/t_links $(T)/t_ops $(T)/t_links_cpp $(T)/gdb_target \
+	$(T)/t_signals $(T)/t_stress $(T)/t_gcc_threaded $(T)/t_links $(T)/t_ops $(T)/t_links_cpp $(T)/t_abi $(T)/t_abi_cpp \
+	$(T)/abi_prog $(T)/abi_prog_cpp $(T)/libbid_v1.so $(T)/libbid_v2.so $(T)/gdb_target \
 	$(T)/e2e $(T)/cpp_prog $(T)/live_target $(T)/ctl_target $(T)/flood $(T)/late_target $(T)/late_target2 \
 	$(T)/gen_trace
 TEST_LIBS = $(T)/libt_shared.so $(T)/libt_dl.so $(T)/libt_dl_clang.so
@@ -161,6 +162,41 @@ $(T)/live_target: tests/targets/live_target.c $(TO)/.dir
 # under check-asan the library brings the sanitizer runtime)
 $(T)/ctl_target: tests/targets/ctl_target.c $(SHLIB) $(TO)/.dir
 	@$(CLANG) -O2 -g $(PFE_FLAGS) -Iinclude -pthread -o $@ $< -L$(B) -lpoketrace -Wl,-rpath,'$$ORIGIN/..'
+
+# --- the ABI cases of issue 12: gcc -O2 -g targets (and -mavx2, -O0, no -g)
+ABI_TARGET_FLAGS = -g -fPIE $(PFE_FLAGS) -Wno-psabi
+$(TO)/abifns.o: tests/targets/abifns.c tests/targets/abifns.h $(TO)/.dir
+	@$(GCC) -O2 $(ABI_TARGET_FLAGS) -c $< -o $@
+$(TO)/abifns_avx.o: tests/targets/abifns_avx.c tests/targets/abifns.h $(TO)/.dir
+	@$(GCC) -O2 -mavx2 $(ABI_TARGET_FLAGS) -c $< -o $@
+$(TO)/abifns_clang_avx.o: tests/targets/abifns_clang_avx.c tests/targets/abifns.h $(TO)/.dir
+	@$(CLANG) -O2 -mavx2 $(ABI_TARGET_FLAGS) -c $< -o $@
+$(TO)/abifns_o0.o: tests/targets/abifns_o0.c tests/targets/abifns.h $(TO)/.dir
+	@$(GCC) -O0 $(ABI_TARGET_FLAGS) -c $< -o $@
+$(TO)/abifns_nodbg.o: tests/targets/abifns_nodbg.c tests/targets/abifns.h $(TO)/.dir
+	@$(GCC) -O2 -g0 -fPIE $(PFE_FLAGS) -Wno-psabi -c $< -o $@
+$(TO)/abifns_cpp.o: tests/targets/abifns_cpp.cc tests/targets/abifns_cpp.h $(TO)/.dir
+	@$(CXX) -O2 $(ABI_TARGET_FLAGS) -c $< -o $@
+ABI_OBJS = $(TO)/abifns.o $(TO)/abifns_avx.o $(TO)/abifns_clang_avx.o $(TO)/abifns_o0.o $(TO)/abifns_nodbg.o $(TO)/ms_caller.o
+
+$(T)/t_abi: tests/t_abi.c $(ABI_OBJS) $(STLIB) tests/harness.h tests/clobber.h
+	@echo "  TEST    $@"
+	@$(CC) $(TESTCFLAGS) -Wno-psabi -DBID_DIR='"$(abspath $(T))"' -o $@ $< $(ABI_OBJS) $(TESTLIBS)
+
+$(T)/t_abi_cpp: tests/t_abi_cpp.cc $(TO)/abifns_cpp.o $(STLIB) tests/harness.h tests/clobber.h
+	@echo "  TEST    $@"
+	@$(CXX) -std=gnu++17 -I. -Iinclude -Itests $(WARN) $(SAN) -O1 -g -o $@ $< $(TO)/abifns_cpp.o $(TESTLIBS)
+
+$(T)/abi_prog: tests/targets/abi_prog.c $(TO)/.dir
+	@$(GCC) -O2 -g $(PFE_FLAGS) -o $@ $<
+$(T)/abi_prog_cpp: tests/targets/abi_prog_cpp.cc $(TO)/.dir
+	@$(CXX) -O2 -g $(PFE_FLAGS) -o $@ $<
+include tests/abi/abi.mk
+
+$(T)/libbid_v1.so: tests/targets/bid.c $(TO)/.dir
+	@$(GCC) -O2 -g -fPIC -shared $(PFE_FLAGS) -Wl,--build-id $< -o $@
+$(T)/libbid_v2.so: tests/targets/bid.c $(TO)/.dir
+	@$(GCC) -O2 -g -fPIC -shared $(PFE_FLAGS) -Wl,--build-id -DV2 $< -o $@
 
 $(T)/flood: tests/targets/flood.c $(TO)/.dir
 	@$(CLANG) -O2 -g $(PFE_FLAGS) -pthread -o $@ $<

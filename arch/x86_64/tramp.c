@@ -5,13 +5,21 @@
  *   [rbp+16] return into the caller       [rbp+8]  return into the caller
  *   [rbp+8]  site+5 (the body)            [rbp]    saved rbp
  *   [rbp]    saved rbp
- *   [rsp]    struct poketrace_ctx (the handlers' ctx; also the register save area)
+ *   [base]   struct poketrace_ctx (the handlers' ctx; also the register
+ *            save area), then the extended save area (r10, xmm8-15, the
+ *            full-width vectors, the x87 return)        base = rbp - frame
  *
  * Entry mode runs the entry handlers and returns into the body.  Call-orig
  * mode runs entry and fmod_ret handlers, calls the body itself with the
  * registers and stack arguments restored, saves the return registers into
  * ctx, runs the exit handlers and returns straight to the caller: no return
  * address is rewritten and call/ret stay paired for the return predictor.
+ *
+ * What is saved is the spec's: only the registers a certain prototype uses,
+ * or the conservative set (every argument register, rax, r10, the vector
+ * registers at the width that is in use, st0/st1 of a return).  The frame
+ * is addressed through rsp while rsp is the base (short encodings), through
+ * rbp while a stack-argument copy sits below it.
  *
  * The per-thread guard byte is set only while handlers run (not around the
  * body), so calls made by the body are traced but calls made by handlers
@@ -34,6 +42,16 @@ static const enum xreg int_args[6] = { XREG_RDI, XREG_RSI, XREG_RDX, XREG_RCX, X
 
 #define CTX(field) ((int32_t)offsetof(struct poketrace_ctx, field))
 #define CTX_SIZE (((int32_t)sizeof(struct poketrace_ctx) + 15) & ~15)
+
+/* XINUSE bits (xgetbv ecx=1): upper halves of ymm0-15, of zmm0-15. */
+#define XINUSE_AVX 0x04
+#define XINUSE_ZMM_HI256 0x40
+/* fxam's C3 C2 C0 in the status word; C3 and C0 alone: the register is empty */
+#define FSW_CLASS 0x4500
+#define FSW_EMPTY 0x4100
+#define FSW_TOP 0x3800
+
+/* ------------------------------------------------------- the stack copy */
 
 /* The part of this thread's own stack known to be mapped, [lo, hi): the
  * copy below is a plain move there, and a system call only elsewhere.  A
@@ -81,124 +99,353 @@ static void move_bytes(void *dst, const void *src, size_t n)
 	__asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
 }
 
-/* Copies the caller's stack arguments of a body with an unknown stack area,
- * TRAMP_DYNAMIC_STACK_COPY bytes, zero past the end of the stack mapping:
- * no fault whatever the stack's depth.  On this thread's own stack it is a
- * move (a variadic function is traced at full speed); elsewhere, a
- * safe_read (a system call). */
-__attribute__((used)) static void copy_stack_args(void *dst, const void *src)
+static void zero_bytes(void *dst, size_t n)
+{
+	__asm__ volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(0) : "memory");
+}
+
+/* Copies n bytes of the caller's stack arguments for a body with an unknown
+ * stack area, zero past the end of the stack mapping: no fault whatever the
+ * stack's depth.  On this thread's own stack it is a move (a variadic
+ * function is traced at full speed); elsewhere, safe_read (system calls).
+ * Called from images with only its arguments live: it may clobber every
+ * caller-saved register. */
+__attribute__((used)) static void copy_stack_args(void *dst, const void *src, size_t want)
 {
 	uintptr_t s = (uintptr_t)src, hi;
-	size_t n;
+	size_t n = 0, got;
 
-	if (s >= stack_lo && s + TRAMP_DYNAMIC_STACK_COPY <= stack_hi) {
-		move_bytes(dst, src, TRAMP_DYNAMIC_STACK_COPY);
+	if (s >= stack_lo && s < stack_hi) {
+		n = stack_hi - s < want ? stack_hi - s : want;
+		move_bytes(dst, src, n);
+		if (n < want)
+			zero_bytes((char *)dst + n, want - n);
 		return;
 	}
-	n = safe_read(dst, s, TRAMP_DYNAMIC_STACK_COPY);
-	if (n < TRAMP_DYNAMIC_STACK_COPY)
-		memset((char *)dst + n, 0, TRAMP_DYNAMIC_STACK_COPY - n);
-	else if (own_stack(s, hi = mapped_end(s))) {
+	do {
+		size_t chunk = want - n < SAFE_READ_MAX ? want - n : SAFE_READ_MAX;
+
+		got = safe_read((char *)dst + n, s + n, chunk);
+		n += got;
+	} while (got && n < want);
+	if (n < want)
+		zero_bytes((char *)dst + n, want - n);
+	if (n && own_stack(s, hi = mapped_end(s))) {
 		/* deeper calls extend the range down; the top stays */
 		stack_lo = stack_hi == hi && stack_lo < s ? stack_lo : s;
 		stack_hi = hi;
 	}
 }
 
-/* Where the argument registers are saved: in the ctx when a handler needs
- * one, else in a small area of the same shape (typed-only images). */
+/* --------------------------------------------------------------- layout */
+
+/* Vector registers a return may use on the conservative path: clang
+ * returns a 64-byte vector in xmm0-3 when it is built without AVX-512 */
+#define RET_VECS 4
+
+/* Where things are saved, as offsets from the base.  With a ctx the
+ * argument registers are its fields; typed-only images use a small area of
+ * the same shape. */
 struct layout {
-	int32_t args, xmm, rax, size;
+	int32_t args, xmm, rax;
+	int32_t r10, vflag, rflag, x87n; /* x87n: st registers saved of the return */
+	int32_t fsw;                     /* the x87 status word before the body */
+	int32_t xmm_hi, wide, wret, xret, x87;
+	int32_t size;
 };
 
-static struct layout layout_of(const struct tramp_spec *s, bool ctx)
-{
-	int32_t rax = 8 * s->nint, xmm = (rax + (s->save_rax ? 8 : 0) + 15) & ~15;
+struct em {
+	struct xw w;
+	const struct tramp_spec *s;
+	struct layout l;
+	int32_t frame;
+	int vec;      /* xw_vec_width() */
+	bool at_base; /* rsp is the base: address the frame through rsp */
+};
 
-	if (ctx)
-		return (struct layout){ CTX(args), CTX(xmm), CTX(rax), CTX_SIZE };
-	return (struct layout){ 0, xmm, rax, xmm + 16 * s->nsse };
+static struct layout layout_of(const struct tramp_spec *s, bool ctx, int vec)
+{
+	struct layout l;
+	int32_t off, wide = vec > XW_VEC_SSE ? vec : 0;
+
+	if (ctx) {
+		l.args = CTX(args);
+		l.rax = CTX(rax);
+		l.xmm = CTX(xmm);
+		off = CTX_SIZE;
+	} else {
+		l.args = 0;
+		l.rax = 8 * s->nint;
+		l.xmm = (l.rax + (s->save_rax ? 8 : 0) + 15) & ~15;
+		off = l.xmm + 16 * (s->full_vec ? 8 : s->nsse);
+	}
+	l.r10 = off;
+	l.vflag = off + 8;
+	l.rflag = off + 9;
+	l.x87n = off + 10;
+	l.fsw = off + 12;
+	off += 16;
+	l.xmm_hi = off;
+	off += s->save_xmm_hi ? 8 * 16 : 0;
+	l.wide = off;
+	off += s->full_vec ? 8 * wide : 0;
+	l.wret = off;
+	off += s->ret_full ? RET_VECS * wide : 0;
+	l.xret = off; /* xmm2-3 of a conservative return (xmm0-1 are in ctx->fret) */
+	off += s->ret_full ? 2 * 16 : 0;
+	l.x87 = off;
+	off += s->ret_full || (s->ret_regs & (TRAMP_RET_ST0 | TRAMP_RET_ST1)) ? 32 : 0;
+	l.size = off;
+	return l;
 }
 
-static void save_args(struct xw *w, const struct tramp_spec *s, const struct layout *l)
+static enum xreg B(const struct em *e)
 {
+	return e->at_base ? XREG_RSP : XREG_RBP;
+}
+
+static int32_t D(const struct em *e, int32_t off)
+{
+	return e->at_base ? off : off - e->frame;
+}
+
+static void st(struct em *e, int32_t off, enum xreg r)
+{
+	xw_store(&e->w, B(e), D(e, off), r);
+}
+
+static void ld(struct em *e, enum xreg r, int32_t off)
+{
+	xw_load(&e->w, r, B(e), D(e, off));
+}
+
+/* rsp back to the base, after a copy of stack arguments below it. */
+static void to_base(struct em *e)
+{
+	if (!e->at_base)
+		xw_lea(&e->w, XREG_RSP, XREG_RBP, -e->frame);
+	e->at_base = true;
+}
+
+/* ------------------------------------------------ vectors, full width */
+
+enum { TIER_XMM = 0, TIER_YMM = 1, TIER_ZMM = 2 };
+
+static void vec_store(struct em *e, int tier, int32_t area, int reg)
+{
+	if (tier == TIER_ZMM)
+		xw_store_zmm(&e->w, B(e), D(e, area + 64 * reg), reg);
+	else
+		xw_store_ymm(&e->w, B(e), D(e, area + 32 * reg), reg);
+}
+
+static void vec_load(struct em *e, int tier, int reg, int32_t area)
+{
+	if (tier == TIER_ZMM)
+		xw_load_zmm(&e->w, reg, B(e), D(e, area + 64 * reg));
+	else
+		xw_load_ymm(&e->w, reg, B(e), D(e, area + 32 * reg));
+}
+
+/* Saves vector registers 0..n-1 at the width in use: xmm at xoff[i]
+ * (always: handlers read ctx->xmm), and when their upper halves are in use
+ * (XINUSE, or always where the CPU cannot tell) the whole registers into
+ * wide_area too, recording the tier in the flag byte.  Upper halves not in
+ * use are zero, and the VEX.128 reload zeroes them again: the state the
+ * body sees is exact either way, and a caller whose upper state is clean
+ * stays clean (no SSE/AVX transition penalty in its SSE code).  Clobbers
+ * rax, rcx, rdx (saved before). */
+static void save_vec_wide(struct em *e, int n, const int32_t *xoff, int32_t wide_area, int32_t flag)
+{
+	int top = e->vec == XW_VEC_AVX512 ? TIER_ZMM : TIER_YMM, done = xw_new_label(&e->w);
+	int ltier[3] = { -1, xw_new_label(&e->w), xw_new_label(&e->w) };
+
+	for (int i = 0; i < n; i++)
+		xw_store_xmm(&e->w, B(e), D(e, xoff[i]), i);
+	if (!xw_has_xinuse()) {
+		xw_store_imm8(&e->w, B(e), D(e, flag), (uint8_t)top);
+		for (int i = 0; i < n; i++)
+			vec_store(e, top, wide_area, i);
+		xw_bind(&e->w, ltier[1]);
+		xw_bind(&e->w, ltier[2]);
+		xw_bind(&e->w, done);
+		return;
+	}
+	xw_xgetbv_inuse(&e->w);
+	xw_store_imm8(&e->w, B(e), D(e, flag), TIER_XMM);
+	if (top == TIER_ZMM) {
+		xw_test_eax_imm(&e->w, XINUSE_ZMM_HI256);
+		xw_jnz_label(&e->w, ltier[TIER_ZMM]);
+	}
+	xw_test_eax_imm(&e->w, XINUSE_AVX);
+	xw_jcc_label(&e->w, XCC_E, done);
+	for (int t = TIER_YMM; t <= top; t++) {
+		xw_bind(&e->w, ltier[t]);
+		xw_store_imm8(&e->w, B(e), D(e, flag), (uint8_t)t);
+		for (int i = 0; i < n; i++)
+			vec_store(e, t, wide_area, i);
+		if (t < top)
+			xw_jmp_label(&e->w, done);
+	}
+	if (top == TIER_YMM)
+		xw_bind(&e->w, ltier[TIER_ZMM]);
+	xw_bind(&e->w, done);
+}
+
+static void load_vec_wide(struct em *e, int n, const int32_t *xoff, int32_t wide_area, int32_t flag)
+{
+	int top = e->vec == XW_VEC_AVX512 ? TIER_ZMM : TIER_YMM, done = xw_new_label(&e->w);
+	int lymm = xw_new_label(&e->w), lzmm = xw_new_label(&e->w);
+
+	xw_cmp_imm8(&e->w, B(e), D(e, flag), TIER_YMM);
+	xw_jcc_label(&e->w, XCC_E, lymm);
+	xw_jcc_label(&e->w, XCC_A, lzmm);
+	for (int i = 0; i < n; i++)
+		xw_load_xmm(&e->w, i, B(e), D(e, xoff[i]));
+	xw_jmp_label(&e->w, done);
+	xw_bind(&e->w, lymm);
+	for (int i = 0; i < n; i++)
+		vec_load(e, TIER_YMM, i, wide_area);
+	if (top == TIER_ZMM)
+		xw_jmp_label(&e->w, done);
+	xw_bind(&e->w, lzmm);
+	for (int i = 0; top == TIER_ZMM && i < n; i++)
+		vec_load(e, TIER_ZMM, i, wide_area);
+	xw_bind(&e->w, done);
+}
+
+/* ------------------------------------------------- argument registers */
+
+/* regs_live after it: the argument registers still hold the arguments. */
+static bool save_args(struct em *e)
+{
+	const struct tramp_spec *s = e->s;
+	const struct layout *l = &e->l;
+
 	for (int i = 0; i < s->nint; i++)
-		xw_store(w, XREG_RSP, l->args + 8 * i, int_args[i]);
-	for (int i = 0; i < s->nsse; i++)
-		xw_store_xmm(w, XREG_RSP, l->xmm + 16 * i, i);
+		st(e, l->args + 8 * i, int_args[i]);
 	if (s->save_rax)
-		xw_store(w, XREG_RSP, l->rax, XREG_RAX);
+		st(e, l->rax, XREG_RAX);
+	if (s->save_r10)
+		st(e, l->r10, XREG_R10);
+	for (int i = 0; s->save_xmm_hi && i < 8; i++)
+		xw_store_xmm(&e->w, B(e), D(e, l->xmm_hi + 16 * i), 8 + i);
+	if (s->full_vec && e->vec > XW_VEC_SSE) {
+		int32_t xoff[8];
+
+		for (int i = 0; i < 8; i++)
+			xoff[i] = l->xmm + 16 * i;
+		save_vec_wide(e, 8, xoff, l->wide, l->vflag);
+		return !xw_has_xinuse(); /* xgetbv took rax, rcx, rdx */
+	}
+	for (int i = 0; i < (s->full_vec ? 8 : s->nsse); i++)
+		xw_store_xmm(&e->w, B(e), D(e, l->xmm + 16 * i), i);
+	return true;
 }
 
-/* shift: bytes pushed below the save area since (a stack-argument copy). */
-static void restore_args(struct xw *w, const struct tramp_spec *s, const struct layout *l, int32_t shift)
+static void restore_args(struct em *e)
 {
+	const struct tramp_spec *s = e->s;
+	const struct layout *l = &e->l;
+
+	int32_t xoff[8];
+
+	for (int i = 0; i < 8; i++)
+		xoff[i] = l->xmm + 16 * i;
+	if (s->full_vec && e->vec > XW_VEC_SSE)
+		load_vec_wide(e, 8, xoff, l->wide, l->vflag);
+	else
+		for (int i = 0; i < (s->full_vec ? 8 : s->nsse); i++)
+			xw_load_xmm(&e->w, i, B(e), D(e, l->xmm + 16 * i));
+	for (int i = 0; s->save_xmm_hi && i < 8; i++)
+		xw_load_xmm(&e->w, 8 + i, B(e), D(e, l->xmm_hi + 16 * i));
 	for (int i = 0; i < s->nint; i++)
-		xw_load(w, int_args[i], XREG_RSP, shift + l->args + 8 * i);
-	for (int i = 0; i < s->nsse; i++)
-		xw_load_xmm(w, i, XREG_RSP, shift + l->xmm + 16 * i);
+		ld(e, int_args[i], l->args + 8 * i);
 	if (s->save_rax)
-		xw_load(w, XREG_RAX, XREG_RSP, shift + l->rax);
+		ld(e, XREG_RAX, l->rax);
+	if (s->save_r10)
+		ld(e, XREG_R10, l->r10);
 }
 
-static void call_ctx_handler(struct xw *w, const struct tramp_handler *h)
+static size_t dynamic_bytes(const struct tramp_spec *s)
 {
-	xw_mov_imm64(w, XREG_R11, (uintptr_t)h->data);
-	xw_store(w, XREG_RSP, CTX(data), XREG_R11);
-	xw_mov_rr(w, XREG_RDI, XREG_RSP);
-	xw_call(w, (uintptr_t)h->fn);
+	size_t n = s->stack_dynamic_bytes ? s->stack_dynamic_bytes : TRAMP_DYNAMIC_STACK_COPY;
+
+	n = (n + 63) & ~(size_t)63;
+	return n < TRAMP_DYNAMIC_STACK_MAX ? n : TRAMP_DYNAMIC_STACK_MAX;
 }
 
-static void copy_stack(struct xw *w, const struct tramp_spec *s, int32_t from, int32_t *extra);
-
-static void call_raw_handler(struct xw *w, const struct tramp_handler *h, int32_t stack_from)
+/* Below the base, a copy of the caller's stack arguments (at [rbp+from])
+ * for a call that must see them where its caller put them, aligned as the
+ * caller's were: to the largest alignment of the exact area, or (unknown
+ * area) congruent to the caller's modulo 64. */
+static void copy_stack(struct em *e, int32_t from)
 {
-	xw_mov_imm64(w, XREG_RDI, (uintptr_t)h->data);
-	xw_lea(w, XREG_RSI, XREG_RBP, stack_from);
-	xw_call(w, (uintptr_t)h->fn);
+	const struct tramp_spec *s = e->s;
+	struct xw *w = &e->w;
+
+	if (s->stack_dynamic) {
+		xw_lea(w, XREG_RSI, XREG_RBP, from);
+		xw_mov_imm32(w, XREG_RDX, (uint32_t)dynamic_bytes(s));
+		xw_sub_rsp(w, (int32_t)dynamic_bytes(s) + 64);
+		xw_and_imm8(w, XREG_RSP, -64);
+		xw_mov_rr(w, XREG_R11, XREG_RSI);
+		xw_and_imm8(w, XREG_R11, 63);
+		xw_add_rr(w, XREG_RSP, XREG_R11);
+		xw_mov_rr(w, XREG_RDI, XREG_RSP);
+		e->at_base = false;
+		xw_call(w, (uintptr_t)copy_stack_args);
+	} else if (s->stack_bytes) {
+		size_t al = s->stack_align > 16 ? s->stack_align : 16;
+
+		xw_sub_rsp(w, (int32_t)((s->stack_bytes + al - 1) & ~(al - 1)));
+		if (al > 16)
+			xw_and_imm8(w, XREG_RSP, (int8_t)-(int32_t)al);
+		e->at_base = false;
+		for (size_t k = 0; k < s->stack_bytes / 8; k++) {
+			xw_load(w, XREG_R11, XREG_RBP, from + 8 * (int32_t)k);
+			xw_store(w, XREG_RSP, 8 * (int32_t)k, XREG_R11);
+		}
+	}
+}
+
+/* ------------------------------------------------------------ handlers */
+
+static void call_ctx_handler(struct em *e, const struct tramp_handler *h)
+{
+	xw_mov_imm64(&e->w, XREG_R11, (uintptr_t)h->data);
+	st(e, CTX(data), XREG_R11);
+	xw_mov_rr(&e->w, XREG_RDI, XREG_RSP);
+	xw_call(&e->w, (uintptr_t)h->fn);
+}
+
+static void call_raw_handler(struct em *e, const struct tramp_handler *h, int32_t stack_from)
+{
+	xw_mov_imm64(&e->w, XREG_RDI, (uintptr_t)h->data);
+	xw_lea(&e->w, XREG_RSI, XREG_RBP, stack_from);
+	xw_call(&e->w, (uintptr_t)h->fn);
 }
 
 /* regs_live: the argument registers still hold the arguments (nothing was
  * called since they were saved), so a typed handler needs no reload.  A
  * typed handler gets the stack arguments too, copied where it expects them
  * (stack_from: where the caller's are, relative to rbp). */
-static void call_handlers(struct xw *w, const struct tramp_spec *s, const struct layout *l,
-			  const struct tramp_handler *h, int n, bool regs_live, int32_t stack_from)
+static void call_handlers(struct em *e, const struct tramp_handler *h, int n, bool regs_live, int32_t stack_from)
 {
 	for (int i = 0; i < n; i++) {
 		if (h[i].kind == TH_TYPED) {
-			int32_t extra;
-
-			copy_stack(w, s, stack_from, &extra);
-			if (!regs_live || extra)
-				restore_args(w, s, l, extra);
-			xw_call(w, (uintptr_t)h[i].fn);
-			if (extra)
-				xw_add_rsp(w, extra);
+			copy_stack(e, stack_from);
+			if (!regs_live || !e->at_base)
+				restore_args(e);
+			xw_call(&e->w, (uintptr_t)h[i].fn);
+			to_base(e);
 		} else if (h[i].kind == TH_RAW) {
-			call_raw_handler(w, &h[i], stack_from);
+			call_raw_handler(e, &h[i], stack_from);
 		} else {
-			call_ctx_handler(w, &h[i]);
+			call_ctx_handler(e, &h[i]);
 		}
 		regs_live = false;
 	}
-}
-
-/* The registers the return value may be in, to or from ctx.  An fmod_ret
- * override returns the value its handler put in ctx, which is what these
- * read back. */
-static void save_ret(struct xw *w, const struct tramp_spec *s, bool store)
-{
-	unsigned r = s->ret_regs ? s->ret_regs : TRAMP_RET_ALL;
-
-	if (r & TRAMP_RET_RAX)
-		store ? xw_store(w, XREG_RSP, CTX(ret), XREG_RAX) : xw_load(w, XREG_RAX, XREG_RSP, CTX(ret));
-	if (r & TRAMP_RET_RDX)
-		store ? xw_store(w, XREG_RSP, CTX(ret2), XREG_RDX) : xw_load(w, XREG_RDX, XREG_RSP, CTX(ret2));
-	if (r & TRAMP_RET_XMM0)
-		store ? xw_store_xmm(w, XREG_RSP, CTX(fret), 0) : xw_load_xmm(w, 0, XREG_RSP, CTX(fret));
-	if (r & TRAMP_RET_XMM1)
-		store ? xw_store_xmm(w, XREG_RSP, CTX(fret) + 16, 1) : xw_load_xmm(w, 1, XREG_RSP, CTX(fret) + 16);
 }
 
 /* Whether a handler receives a ctx (its fn, caller and stack fields must
@@ -213,6 +460,146 @@ bool tramp_needs_ctx(const struct tramp_spec *s)
 			return true;
 	return s->nmodret > 0;
 }
+
+/* ----------------------------------------------------- return registers */
+
+/* st0 (then st1) into x87, as long as they hold something; the count in
+ * x87n.  fxam tells an empty register without faulting. */
+static void save_x87_if_any(struct em *e, int32_t area)
+{
+	int none = xw_new_label(&e->w);
+
+	xw_store_imm8(&e->w, B(e), D(e, e->l.x87n), 0);
+	/* The x87 stack is empty at a call (psABI), so a body that returns
+	 * nothing there leaves TOP as it was: skip the probe, whose fxam
+	 * costs more than the rest of the image (80 ns here) */
+	xw_fnstsw_ax(&e->w);
+	xw_xor_ax_mem16(&e->w, B(e), D(e, e->l.fsw));
+	xw_test_eax_imm(&e->w, FSW_TOP);
+	xw_jcc_label(&e->w, XCC_E, none);
+	for (int i = 0; i < 2; i++) {
+		xw_fxam(&e->w);
+		xw_fnstsw_ax(&e->w);
+		xw_and_eax(&e->w, FSW_CLASS);
+		xw_cmp_eax(&e->w, FSW_EMPTY);
+		xw_jcc_label(&e->w, XCC_E, none);
+		xw_fstp_tword(&e->w, B(e), D(e, area + 16 * i));
+		xw_store_imm8(&e->w, B(e), D(e, e->l.x87n), (uint8_t)(i + 1));
+	}
+	xw_bind(&e->w, none);
+}
+
+static void load_x87_saved(struct em *e, int32_t area)
+{
+	int none = xw_new_label(&e->w), one = xw_new_label(&e->w);
+
+	xw_cmp_imm8(&e->w, B(e), D(e, e->l.x87n), 1);
+	xw_jcc_label(&e->w, XCC_B, none);
+	xw_jcc_label(&e->w, XCC_E, one);
+	xw_fld_tword(&e->w, B(e), D(e, area + 16));
+	xw_bind(&e->w, one);
+	xw_fld_tword(&e->w, B(e), D(e, area));
+	xw_bind(&e->w, none);
+}
+
+/* After the body: the return registers into ctx (and the areas past it).
+ * An fmod_ret override returns what its handler put in ctx, which is what
+ * restore_ret reads back. */
+static void save_ret(struct em *e)
+{
+	const struct tramp_spec *s = e->s;
+	unsigned r = s->ret_full ? TRAMP_RET_ALL : s->ret_regs;
+
+	if (r & TRAMP_RET_RAX)
+		st(e, CTX(ret), XREG_RAX);
+	if (r & TRAMP_RET_RDX)
+		st(e, CTX(ret2), XREG_RDX);
+	if (s->ret_full) {
+		int32_t xoff[RET_VECS] = { CTX(fret), CTX(fret) + 16, e->l.xret, e->l.xret + 16 };
+
+		if (e->vec > XW_VEC_SSE) {
+			save_vec_wide(e, RET_VECS, xoff, e->l.wret, e->l.rflag);
+		} else {
+			for (int i = 0; i < RET_VECS; i++)
+				xw_store_xmm(&e->w, B(e), D(e, xoff[i]), i);
+		}
+	} else {
+		if (r & TRAMP_RET_XMM0)
+			xw_store_xmm(&e->w, B(e), D(e, CTX(fret)), 0);
+		if (r & TRAMP_RET_XMM1)
+			xw_store_xmm(&e->w, B(e), D(e, CTX(fret) + 16), 1);
+	}
+	if (s->ret_full) {
+		save_x87_if_any(e, e->l.x87);
+	} else if (r & TRAMP_RET_ST0) {
+		/* a long double (st0) or complex long double (st0, st1) return:
+		 * kept as 80-bit values in ctx->fret, where fexit handlers see
+		 * them, and off the x87 stack while handlers run */
+		xw_fstp_tword(&e->w, B(e), D(e, CTX(fret)));
+		if (r & TRAMP_RET_ST1)
+			xw_fstp_tword(&e->w, B(e), D(e, CTX(fret) + 16));
+	}
+}
+
+static void restore_ret(struct em *e)
+{
+	const struct tramp_spec *s = e->s;
+	unsigned r = s->ret_full ? TRAMP_RET_ALL : s->ret_regs;
+
+	/* An ms_abi caller keeps rdi, rsi and xmm6-15 across the call; the
+	 * body kept them, the exit handlers need not have. */
+	for (int i = 6; s->save_xmm_hi && i < 8; i++)
+		xw_load_xmm(&e->w, i, B(e), D(e, e->l.xmm + 16 * i));
+	for (int i = 0; s->save_xmm_hi && i < 8; i++)
+		xw_load_xmm(&e->w, 8 + i, B(e), D(e, e->l.xmm_hi + 16 * i));
+	if (s->save_xmm_hi) {
+		ld(e, XREG_RDI, e->l.args);
+		ld(e, XREG_RSI, e->l.args + 8);
+	}
+	if (s->ret_full) {
+		load_x87_saved(e, e->l.x87);
+	} else if (r & TRAMP_RET_ST0) {
+		if (r & TRAMP_RET_ST1)
+			xw_fld_tword(&e->w, B(e), D(e, CTX(fret) + 16));
+		xw_fld_tword(&e->w, B(e), D(e, CTX(fret)));
+	}
+	if (s->ret_full) {
+		int32_t xoff[RET_VECS] = { CTX(fret), CTX(fret) + 16, e->l.xret, e->l.xret + 16 };
+
+		if (e->vec > XW_VEC_SSE) {
+			load_vec_wide(e, RET_VECS, xoff, e->l.wret, e->l.rflag);
+		} else {
+			for (int i = 0; i < RET_VECS; i++)
+				xw_load_xmm(&e->w, i, B(e), D(e, xoff[i]));
+		}
+	} else {
+		if (r & TRAMP_RET_XMM0)
+			xw_load_xmm(&e->w, 0, B(e), D(e, CTX(fret)));
+		if (r & TRAMP_RET_XMM1)
+			xw_load_xmm(&e->w, 1, B(e), D(e, CTX(fret) + 16));
+	}
+	if (r & TRAMP_RET_RAX)
+		ld(e, XREG_RAX, CTX(ret));
+	if (r & TRAMP_RET_RDX)
+		ld(e, XREG_RDX, CTX(ret2));
+}
+
+/* An override that sets nothing returns 0 in every return register, not
+ * what the stack held. */
+static void zero_ret(struct em *e)
+{
+	xw_mov_imm64(&e->w, XREG_R11, 0);
+	st(e, CTX(ret), XREG_R11);
+	st(e, CTX(ret2), XREG_R11);
+	for (int i = 0; i < 4; i++)
+		st(e, CTX(fret) + 8 * i, XREG_R11);
+	for (int i = 0; e->s->ret_full && i < 4; i++)
+		st(e, e->l.xret + 8 * i, XREG_R11);
+	xw_store_imm8(&e->w, B(e), D(e, e->l.rflag), TIER_XMM);
+	xw_store_imm8(&e->w, B(e), D(e, e->l.x87n), 0);
+}
+
+/* --------------------------------------------------------------- image */
 
 static void cfi_exit(struct tramp_out *o, size_t leave_at, size_t end)
 {
@@ -249,119 +636,105 @@ static void emit_nested(struct xw *w, const struct tramp_spec *s, struct tramp_o
 	cfi_exit(o, at, w->len);
 }
 
-/* Below rsp, a copy of the caller's stack arguments (at [rbp+from]) for a
- * call that must see them where its caller put them.  *extra: bytes to pop. */
-static void copy_stack(struct xw *w, const struct tramp_spec *s, int32_t from, int32_t *extra)
+static void fill_ctx(struct em *e, int32_t above)
 {
-	*extra = 0;
-	if (s->stack_dynamic) {
-		*extra = TRAMP_DYNAMIC_STACK_COPY;
-		xw_sub_rsp(w, *extra);
-		xw_mov_rr(w, XREG_RDI, XREG_RSP);
-		xw_lea(w, XREG_RSI, XREG_RBP, from);
-		xw_call(w, (uintptr_t)copy_stack_args);
-	} else if (s->stack_bytes) {
-		*extra = (int32_t)((s->stack_bytes + 15) & ~(size_t)15);
-		xw_sub_rsp(w, *extra);
-		for (size_t k = 0; k < s->stack_bytes / 8; k++) {
-			xw_load(w, XREG_R11, XREG_RBP, from + 8 * (int32_t)k);
-			xw_store(w, XREG_RSP, 8 * (int32_t)k, XREG_R11);
-		}
+	if (!e->s->fn_in_r11)
+		xw_mov_imm64(&e->w, XREG_R11, (uintptr_t)e->s->fn);
+	st(e, CTX(fn), XREG_R11);
+	xw_load(&e->w, XREG_R11, XREG_RBP, above);
+	st(e, CTX(caller), XREG_R11);
+	xw_lea(&e->w, XREG_R11, XREG_RBP, above + 8);
+	st(e, CTX(stack), XREG_R11);
+}
+
+static void emit_call_orig(struct em *e, struct tramp_out *o, int32_t above)
+{
+	const struct tramp_spec *s = e->s;
+	struct xw *w = &e->w;
+	int exits = xw_new_label(w), retpath = xw_new_label(w);
+
+	if (s->nmodret)
+		zero_ret(e);
+	for (int i = 0; i < s->nmodret; i++) {
+		call_ctx_handler(e, &s->modret[i]);
+		xw_test_eax(w);
+		xw_jnz_label(w, exits); /* override: skip the body */
 	}
+	if (s->guard_tpoff)
+		xw_fs_store_byte(w, s->guard_tpoff, 0);
+	copy_stack(e, above + 8);
+	restore_args(e);
+	if (s->ret_full)
+		xw_fnstsw_mem(w, B(e), D(e, e->l.fsw)); /* TOP before: see save_x87_if_any */
+	xw_call(w, s->orig);
+	to_base(e);
+	save_ret(e);
+	/* Retiring the image turns this nop into `jmp retpath`: a thread
+	 * still in the body then returns without running handlers that
+	 * were detached meanwhile. */
+	o->after_call = w->len;
+	xw_nop5(w);
+	if (s->guard_tpoff)
+		xw_fs_store_byte(w, s->guard_tpoff, 1);
+	xw_bind(w, exits);
+	call_handlers(e, s->exit, s->nexit, false, above + 8);
+	if (s->guard_tpoff)
+		xw_fs_store_byte(w, s->guard_tpoff, 0);
+	xw_bind(w, retpath);
+	o->ret_path = w->len;
+	restore_ret(e);
+	leave_ret(w, o);
 }
 
 int tramp_emit(const struct tramp_spec *s, uintptr_t at, uint8_t *buf, size_t cap, struct tramp_out *o)
 {
 	/* call-orig images keep the return registers in the ctx's slots */
-	bool ctx = tramp_needs_ctx(s) || s->fn_in_r11;
-	struct layout l = layout_of(s, ctx || s->call_orig);
+	bool ctx = tramp_needs_ctx(s) || s->fn_in_r11, live;
+	int32_t above = s->call_orig ? 8 : 16; /* [rbp+above]: return into the caller */
+	struct em e = { .s = s, .vec = xw_vec_width(), .at_base = true };
+	struct xw *w = &e.w;
+	int nested = -1;
+
+	e.l = layout_of(s, ctx || s->call_orig, e.vec);
 	/* rsp before a call must be 0 mod 16: entry mode enters at 0 (the
 	 * site's call), call-orig mode at 8 (the site's jmp); push rbp adds 8. */
-	int32_t frame = ((l.size + 15) & ~15) + (s->call_orig ? 0 : 8), extra;
-	int32_t above = s->call_orig ? 8 : 16; /* [rbp+above]: return into the caller */
-	int nested = -1, retpath, exits;
-	struct xw w;
-
+	e.frame = ((e.l.size + 15) & ~15) + (s->call_orig ? 0 : 8);
 	memset(o, 0, sizeof(*o));
-	xw_init(&w, buf, cap, at);
-	xw_endbr64(&w);
-	xw_push(&w, XREG_RBP);
-	o->cfi_push = w.len;
-	xw_mov_rr(&w, XREG_RBP, XREG_RSP);
-	o->cfi_mov = w.len;
+	xw_init(w, buf, cap, at);
+	xw_endbr64(w);
+	xw_push(w, XREG_RBP);
+	o->cfi_push = w->len;
+	xw_mov_rr(w, XREG_RBP, XREG_RSP);
+	o->cfi_mov = w->len;
 	if (s->guard_tpoff) {
-		nested = xw_new_label(&w);
-		xw_fs_cmp_byte0(&w, s->guard_tpoff);
-		xw_jnz_label(&w, nested);
+		nested = xw_new_label(w);
+		xw_fs_cmp_byte0(w, s->guard_tpoff);
+		xw_jnz_label(w, nested);
 	}
-	xw_sub_rsp(&w, frame);
-	save_args(&w, s, &l);
-	if (ctx) {
-		if (!s->fn_in_r11)
-			xw_mov_imm64(&w, XREG_R11, (uintptr_t)s->fn);
-		xw_store(&w, XREG_RSP, CTX(fn), XREG_R11);
-		xw_load(&w, XREG_R11, XREG_RBP, above);
-		xw_store(&w, XREG_RSP, CTX(caller), XREG_R11);
-		xw_lea(&w, XREG_R11, XREG_RBP, above + 8);
-		xw_store(&w, XREG_RSP, CTX(stack), XREG_R11);
-	}
-	o->fn_stored = w.len;
+	xw_sub_rsp(w, e.frame);
+	live = save_args(&e);
+	if (ctx)
+		fill_ctx(&e, above);
+	o->fn_stored = w->len;
 	if (s->guard_tpoff)
-		xw_fs_store_byte(&w, s->guard_tpoff, 1);
-	call_handlers(&w, s, &l, s->entry, s->nentry, true, above + 8);
-
+		xw_fs_store_byte(w, s->guard_tpoff, 1);
+	call_handlers(&e, s->entry, s->nentry, live, above + 8);
 	if (!s->call_orig) {
 		if (s->guard_tpoff)
-			xw_fs_store_byte(&w, s->guard_tpoff, 0);
-		if (s->nentry)
-			restore_args(&w, s, &l, 0);
-		leave_ret(&w, o);
+			xw_fs_store_byte(w, s->guard_tpoff, 0);
+		if (s->nentry || !live)
+			restore_args(&e);
+		leave_ret(w, o);
 	} else {
-		exits = xw_new_label(&w);
-		retpath = xw_new_label(&w);
-		if (s->nmodret) {
-			/* An override that sets nothing returns 0, not stack garbage. */
-			xw_mov_imm64(&w, XREG_R11, 0);
-			xw_store(&w, XREG_RSP, CTX(ret), XREG_R11);
-			xw_store(&w, XREG_RSP, CTX(ret2), XREG_R11);
-			xw_store(&w, XREG_RSP, CTX(fret), XREG_R11);
-		}
-		for (int i = 0; i < s->nmodret; i++) {
-			call_ctx_handler(&w, &s->modret[i]);
-			xw_test_eax(&w);
-			xw_jnz_label(&w, exits); /* override: skip the body */
-		}
-		if (s->guard_tpoff)
-			xw_fs_store_byte(&w, s->guard_tpoff, 0);
-		copy_stack(&w, s, above + 8, &extra);
-		restore_args(&w, s, &l, extra);
-		xw_call(&w, s->orig);
-		if (extra)
-			xw_add_rsp(&w, extra);
-		save_ret(&w, s, true);
-		/* Retiring the image turns this nop into `jmp retpath`: a thread
-		 * still in the body then returns without running handlers that
-		 * were detached meanwhile. */
-		o->after_call = w.len;
-		xw_nop5(&w);
-		if (s->guard_tpoff)
-			xw_fs_store_byte(&w, s->guard_tpoff, 1);
-		xw_bind(&w, exits);
-		call_handlers(&w, s, &l, s->exit, s->nexit, false, above + 8);
-		if (s->guard_tpoff)
-			xw_fs_store_byte(&w, s->guard_tpoff, 0);
-		xw_bind(&w, retpath);
-		o->ret_path = w.len;
-		save_ret(&w, s, false);
-		leave_ret(&w, o);
+		emit_call_orig(&e, o, above);
 	}
 	if (nested >= 0) {
-		xw_bind(&w, nested);
-		emit_nested(&w, s, o);
+		xw_bind(w, nested);
+		emit_nested(w, s, o);
 	}
-	if (!xw_finish(&w))
+	if (!xw_finish(w))
 		return -ENOSPC;
-	o->len = w.len;
+	o->len = w->len;
 	return 0;
 }
 
@@ -373,129 +746,4 @@ size_t tramp_emit_stub(uintptr_t at, uintptr_t shared, uintptr_t info, uint8_t *
 	xw_mov_imm64(&w, XREG_R11, info);
 	xw_jmp_keep_regs(&w, shared); /* r11 carries info */
 	return xw_finish(&w) ? w.len : 0;
-}
-
-/* ------------------------------------------------------------ .eh_frame */
-
-enum {
-	DW_CFA_advance_loc1 = 0x02, DW_CFA_def_cfa = 0x0c, DW_CFA_def_cfa_register = 0x0d,
-	DW_CFA_def_cfa_offset = 0x0e, DW_CFA_remember_state = 0x0a, DW_CFA_restore_state = 0x0b,
-	DW_CFA_advance_loc2 = 0x03, DW_CFA_offset = 0x80,
-	DWREG_RBP = 6, DWREG_RSP = 7, DWREG_RA = 16,
-};
-
-struct bytes {
-	uint8_t *p;
-	size_t len, cap;
-};
-
-static void b_put(struct bytes *b, const void *src, size_t n)
-{
-	if (b->len + n > b->cap)
-		return;
-	memcpy(b->p + b->len, src, n);
-	b->len += n;
-}
-
-static void b_u8(struct bytes *b, uint8_t v)
-{
-	b_put(b, &v, 1);
-}
-
-static void advance(struct bytes *b, size_t *loc, size_t to)
-{
-	size_t d = to - *loc;
-
-	if (d == 0)
-		return;
-	if (d < 64) {
-		b_u8(b, (uint8_t)(0x40 | d));
-	} else if (d < 256) {
-		b_u8(b, DW_CFA_advance_loc1);
-		b_u8(b, (uint8_t)d);
-	} else {
-		uint16_t v = (uint16_t)d;
-
-		b_u8(b, DW_CFA_advance_loc2);
-		b_put(b, &v, 2);
-	}
-	*loc = to;
-}
-
-static void pad8(struct bytes *b, size_t start)
-{
-	while ((b->len - start) % 8)
-		b_u8(b, 0); /* DW_CFA_nop */
-}
-
-void *tramp_eh_frame(uintptr_t at, const struct tramp_out *o, bool frame, size_t *len)
-{
-	struct bytes b = { calloc(1, 512), 0, 512 };
-	size_t cie, fde, loc = 0;
-	uint32_t u32;
-	uint64_t u64;
-
-	if (!b.p)
-		return NULL;
-	/* CIE: CFA = rsp+8, return address at CFA-8, pointers absolute. */
-	cie = b.len;
-	b_put(&b, "\0\0\0\0", 4);               /* length, below */
-	b_put(&b, "\0\0\0\0", 4);               /* CIE id */
-	b_u8(&b, 1);                            /* version */
-	b_put(&b, "zR", 3);                     /* augmentation */
-	b_u8(&b, 1);                            /* code alignment */
-	b_u8(&b, 0x78);                         /* data alignment -8 */
-	b_u8(&b, DWREG_RA);
-	b_u8(&b, 1);                            /* augmentation data length */
-	b_u8(&b, 0x00);                         /* DW_EH_PE_absptr */
-	b_u8(&b, DW_CFA_def_cfa);
-	b_u8(&b, DWREG_RSP);
-	b_u8(&b, 8);
-	b_u8(&b, DW_CFA_offset | DWREG_RA);
-	b_u8(&b, 1);
-	pad8(&b, cie + 4);
-	u32 = (uint32_t)(b.len - cie - 4);
-	memcpy(b.p + cie, &u32, 4);
-
-	fde = b.len;
-	b_put(&b, "\0\0\0\0", 4);
-	u32 = (uint32_t)(b.len - cie);          /* CIE pointer: back to the CIE */
-	b_put(&b, &u32, 4);
-	u64 = at;
-	b_put(&b, &u64, 8);
-	u64 = o->len;
-	b_put(&b, &u64, 8);
-	b_u8(&b, 0);                            /* augmentation data length */
-	if (frame) {
-		advance(&b, &loc, o->cfi_push);
-		b_u8(&b, DW_CFA_def_cfa_offset);
-		b_u8(&b, 16);
-		b_u8(&b, DW_CFA_offset | DWREG_RBP);
-		b_u8(&b, 2);
-		advance(&b, &loc, o->cfi_mov);
-		b_u8(&b, DW_CFA_def_cfa_register);
-		b_u8(&b, DWREG_RBP);
-		for (int i = 0; i < o->ncfi; i++) {
-			advance(&b, &loc, o->cfi_leave[i]);
-			b_u8(&b, DW_CFA_remember_state);
-			advance(&b, &loc, o->cfi_leave[i] + 1); /* after `leave` */
-			b_u8(&b, DW_CFA_def_cfa);
-			b_u8(&b, DWREG_RSP);
-			b_u8(&b, 8);
-			if (o->cfi_exit[i] < o->len) {
-				advance(&b, &loc, o->cfi_exit[i]);
-				b_u8(&b, DW_CFA_restore_state);
-			}
-		}
-	}
-	pad8(&b, fde + 4);
-	u32 = (uint32_t)(b.len - fde - 4);
-	memcpy(b.p + fde, &u32, 4);
-	b_put(&b, "\0\0\0\0", 4);               /* terminator */
-	if (b.len > b.cap - 8) {
-		free(b.p);
-		return NULL;
-	}
-	*len = b.len;
-	return b.p;
 }

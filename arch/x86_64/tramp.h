@@ -22,18 +22,33 @@ struct tramp_handler {
 	uint8_t kind;
 };
 
-/* Bytes of caller stack copied for a body whose stack-argument area is
- * unknown (varargs, no prototype): read with process_vm_readv, so the copy
- * stops at the end of the stack instead of faulting. */
-#define TRAMP_DYNAMIC_STACK_COPY 512
+/* Bytes of caller stack copied for a body whose stack-argument area is not
+ * known exactly: the bound a DWARF prototype gives (a function of external
+ * linkage whose signature no compiler could rewrite), else that plus 1 KiB
+ * (128 words: varargs, clones, no DWARF).  Not more: the copy is made on
+ * every call, in every frame of a recursion (8 MiB of stack hold 3,000
+ * frames of 2.7 KiB: image, ctx, vector state and copy).  A move on the
+ * thread's own stack up to its end, a safe_read elsewhere: the copy stops
+ * at the end of the mapping instead of faulting. */
+#define TRAMP_DYNAMIC_STACK_COPY 1024
+#define TRAMP_DYNAMIC_STACK_MAX (256 * 1024)
 
-enum { TRAMP_RET_RAX = 1, TRAMP_RET_RDX = 2, TRAMP_RET_XMM0 = 4, TRAMP_RET_XMM1 = 8, TRAMP_RET_ALL = 15 };
+enum {
+	TRAMP_RET_RAX = 1, TRAMP_RET_RDX = 2, TRAMP_RET_XMM0 = 4, TRAMP_RET_XMM1 = 8,
+	TRAMP_RET_ST0 = 16, TRAMP_RET_ST1 = 32, TRAMP_RET_ALL = 15,
+};
 
 struct tramp_spec {
 	const struct poketrace_fn *fn; /* for the ctx */
 	bool fn_in_r11;                /* shared trampolines: fn comes from the stub in r11 */
 	int nint, nsse;                /* argument registers to save: 0-6, 0-8 */
 	bool save_rax;                 /* varargs / unknown prototype: al counts xmm args */
+	bool save_r10;                 /* gcc's static chain of nested functions */
+	/* The conservative path (no certain prototype): xmm0-7 at their full
+	 * width (ymm/zmm where the CPU has them and they are in use), and the
+	 * return's rax, rdx, xmm0-1 at full width and st0/st1 when not empty. */
+	bool full_vec;
+	bool save_xmm_hi;              /* xmm8-15 too: ms_abi callers keep xmm6-15 */
 	const struct tramp_handler *entry;
 	int nentry;
 	const struct tramp_handler *modret;
@@ -42,9 +57,12 @@ struct tramp_spec {
 	int nexit;
 	bool call_orig;                /* the image calls the body: the site is `jmp image` */
 	uintptr_t orig;                /* call_orig: the body (site+5) or a replacement */
-	size_t stack_bytes;            /* call_orig: stack arguments to copy (multiple of 8) */
-	unsigned ret_regs;             /* call_orig: TRAMP_RET_* the return value may use */
-	bool stack_dynamic;            /* call_orig: unknown size: copy TRAMP_DYNAMIC_STACK_COPY */
+	size_t stack_bytes;            /* stack arguments to copy (multiple of 8) */
+	size_t stack_align;            /* where the copy starts: 16, 32 or 64 */
+	unsigned ret_regs;             /* call_orig: TRAMP_RET_* the return value uses */
+	bool ret_full;                 /* call_orig: every return register (full_vec's rule) */
+	bool stack_dynamic;            /* unknown size: copy what may be there, read safely */
+	size_t stack_dynamic_bytes;    /* how much: at least TRAMP_DYNAMIC_STACK_COPY */
 	int32_t guard_tpoff;           /* fs offset of the per-thread "in a handler" byte */
 	uintptr_t miss_counter;        /* incremented (locked) when the guard skips handlers */
 };

@@ -3,6 +3,7 @@
  * field, REX.B for rm/base or an opcode-embedded register. */
 #include "arch/x86_64/writer.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "arch/x86_64/insn.h"
@@ -183,28 +184,84 @@ void xw_lea_rip(struct xw *w, enum xreg dst, uintptr_t target)
 	put4(w, (int32_t)(target - (xw_pc(w) + 4)));
 }
 
-/* With AVX, the VEX form: legacy SSE instructions are slow while the upper
- * halves of the vector registers are dirty (measured here: 12 ns for saving
- * and restoring xmm0-7), VEX.128 ones are not. */
-static bool use_vex(void)
+/* ---------------------------------------------------------------- CPU */
+
+static struct {
+	int width;   /* enum xw_vec */
+	bool xinuse; /* xgetbv ecx=1 */
+} cpu;
+
+static void cpuid(unsigned leaf, unsigned sub, unsigned r[4])
 {
-	static int avx = -1;
-
-	if (avx < 0) {
-		unsigned a = 1, b, c = 0, d;
-
-		__asm__("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
-		/* AVX and OSXSAVE (the OS saves the AVX state) */
-		avx = (c & (1u << 28)) && (c & (1u << 27));
-	}
-	return avx;
+	__asm__("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
 }
 
+static void cpu_probe(void)
+{
+	unsigned r[4], max;
+	uint32_t xcr0 = 0, hi;
+	const char *env = getenv("POKETRACE_VEC");
+
+	cpu.width = XW_VEC_SSE;
+	cpuid(0, 0, r);
+	max = r[0];
+	cpuid(1, 0, r);
+	/* OSXSAVE: the kernel manages the extended state; XCR0 says which */
+	if (r[2] & (1u << 27))
+		__asm__("xgetbv" : "=a"(xcr0), "=d"(hi) : "c"(0));
+	(void)hi;
+	if ((r[2] & (1u << 28)) && (xcr0 & 6) == 6)
+		cpu.width = XW_VEC_AVX;
+	if (cpu.width == XW_VEC_AVX && max >= 7) {
+		cpuid(7, 0, r);
+		if ((r[1] & (1u << 16)) && (xcr0 & 0xe0) == 0xe0) /* AVX-512F, opmask and zmm state */
+			cpu.width = XW_VEC_AVX512;
+	}
+	if (max >= 0xd && cpu.width > XW_VEC_SSE) {
+		cpuid(0xd, 1, r);
+		cpu.xinuse = (r[0] & (1u << 2)) != 0;
+	}
+	if (env && !strcmp(env, "sse"))
+		cpu.width = XW_VEC_SSE;
+	else if (env && !strcmp(env, "avx") && cpu.width > XW_VEC_AVX)
+		cpu.width = XW_VEC_AVX;
+}
+
+int xw_vec_width(void)
+{
+	if (!cpu.width)
+		cpu_probe();
+	return cpu.width;
+}
+
+bool xw_has_xinuse(void)
+{
+	return xw_vec_width() > XW_VEC_SSE && cpu.xinuse;
+}
+
+/* ModRM + (SIB) + disp32 always: EVEX scales disp8, so zmm moves use this. */
+static void modrm_mem32(struct xw *w, int reg, enum xreg base, int32_t disp)
+{
+	put1(w, (uint8_t)(0x80 | ((reg & 7) << 3) | (base & 7)));
+	if ((base & 7) == XREG_RSP)
+		put1(w, 0x24);
+	put4(w, disp);
+}
+
+/* With AVX, the VEX form: legacy SSE instructions are slow while the upper
+ * halves of the vector registers are dirty (measured here: 12 ns for saving
+ * and restoring xmm0-7), VEX.128 ones are not.  VEX.128 loads zero the
+ * upper half: callers use them only where that half is known to be zero or
+ * free to clobber. */
 static void movups(struct xw *w, uint8_t op, int xmm, enum xreg base, int32_t disp)
 {
-	if (use_vex() && xmm < 8 && base < 8) {
+	if (xw_vec_width() > XW_VEC_SSE && xmm < 8 && base < 8) {
 		put1(w, 0xc5); /* 2-byte VEX: R=1 (xmm0-7), vvvv=1111, L=0 (128), pp=none */
 		put1(w, 0xf8);
+	} else if (xw_vec_width() > XW_VEC_SSE) {
+		put1(w, 0xc4); /* 3-byte VEX: inverted R and B, map 0F; W=0 vvvv=1111 L=0 pp=none */
+		put1(w, (uint8_t)((xmm & 8 ? 0 : 0x80) | 0x40 | (base & 8 ? 0 : 0x20) | 0x01));
+		put1(w, 0x78);
 	} else {
 		rex_mem(w, false, xmm, base);
 		put1(w, 0x0f);
@@ -221,6 +278,152 @@ void xw_store_xmm(struct xw *w, enum xreg base, int32_t disp, int xmm)
 void xw_load_xmm(struct xw *w, int xmm, enum xreg base, int32_t disp)
 {
 	movups(w, 0x10, xmm, base, disp);
+}
+
+/* vmovdqu ymmN: VEX.256.F3.0F 7F (store) / 6F (load); ymm0-7, base 0-7. */
+static void vmovdqu256(struct xw *w, uint8_t op, int ymm, enum xreg base, int32_t disp)
+{
+	put1(w, 0xc5);
+	put1(w, 0xfe); /* R=1, vvvv=1111, L=1, pp=F3 */
+	put1(w, op);
+	modrm_mem(w, ymm & 7, base, disp);
+}
+
+void xw_store_ymm(struct xw *w, enum xreg base, int32_t disp, int ymm)
+{
+	vmovdqu256(w, 0x7f, ymm, base, disp);
+}
+
+void xw_load_ymm(struct xw *w, int ymm, enum xreg base, int32_t disp)
+{
+	vmovdqu256(w, 0x6f, ymm, base, disp);
+}
+
+/* vmovdqu64 zmmN: EVEX.512.F3.0F.W1 7F / 6F; zmm0-7, base 0-7. */
+static void vmovdqu512(struct xw *w, uint8_t op, int zmm, enum xreg base, int32_t disp)
+{
+	put1(w, 0x62);
+	put1(w, 0xf1); /* R X B R' inverted (all 1: low registers), map 0F */
+	put1(w, 0xfe); /* W=1, vvvv=1111, 1, pp=F3 */
+	put1(w, 0x48); /* z=0, L'L=10 (512), b=0, V'=1, aaa=0 */
+	put1(w, op);
+	modrm_mem32(w, zmm & 7, base, disp);
+}
+
+void xw_store_zmm(struct xw *w, enum xreg base, int32_t disp, int zmm)
+{
+	vmovdqu512(w, 0x7f, zmm, base, disp);
+}
+
+void xw_load_zmm(struct xw *w, int zmm, enum xreg base, int32_t disp)
+{
+	vmovdqu512(w, 0x6f, zmm, base, disp);
+}
+
+void xw_fxam(struct xw *w)
+{
+	put1(w, 0xd9);
+	put1(w, 0xe5);
+}
+
+void xw_fnstsw_ax(struct xw *w)
+{
+	put1(w, 0xdf);
+	put1(w, 0xe0);
+}
+
+void xw_fnstsw_mem(struct xw *w, enum xreg base, int32_t disp)
+{
+	rex_mem(w, false, 0, base);
+	put1(w, 0xdd);
+	modrm_mem(w, 7, base, disp);
+}
+
+void xw_xor_ax_mem16(struct xw *w, enum xreg base, int32_t disp)
+{
+	put1(w, 0x66); /* operand size 16 */
+	rex_mem(w, false, 0, base);
+	put1(w, 0x33);
+	modrm_mem(w, XREG_RAX, base, disp);
+}
+
+void xw_fstp_tword(struct xw *w, enum xreg base, int32_t disp)
+{
+	rex_mem(w, false, 0, base);
+	put1(w, 0xdb);
+	modrm_mem(w, 7, base, disp);
+}
+
+void xw_fld_tword(struct xw *w, enum xreg base, int32_t disp)
+{
+	rex_mem(w, false, 0, base);
+	put1(w, 0xdb);
+	modrm_mem(w, 5, base, disp);
+}
+
+void xw_mov_imm32(struct xw *w, enum xreg dst, uint32_t imm)
+{
+	if (dst & 8)
+		put1(w, REX | REX_B);
+	put1(w, (uint8_t)(0xb8 | (dst & 7)));
+	put4(w, (int32_t)imm);
+}
+
+void xw_xgetbv_inuse(struct xw *w)
+{
+	static const uint8_t op[] = { 0x0f, 0x01, 0xd0 };
+
+	xw_mov_imm32(w, XREG_RCX, 1);
+	xw_bytes(w, op, sizeof(op));
+}
+
+void xw_and_eax(struct xw *w, uint32_t imm)
+{
+	put1(w, 0x25);
+	put4(w, (int32_t)imm);
+}
+
+void xw_cmp_eax(struct xw *w, uint32_t imm)
+{
+	put1(w, 0x3d);
+	put4(w, (int32_t)imm);
+}
+
+void xw_test_eax_imm(struct xw *w, uint32_t imm)
+{
+	put1(w, 0xa9);
+	put4(w, (int32_t)imm);
+}
+
+void xw_and_imm8(struct xw *w, enum xreg r, int8_t imm)
+{
+	put1(w, (uint8_t)(REX | REX_W | (r & 8 ? REX_B : 0)));
+	put1(w, 0x83);
+	put1(w, (uint8_t)(0xe0 | (r & 7))); /* /4 */
+	put1(w, (uint8_t)imm);
+}
+
+void xw_add_rr(struct xw *w, enum xreg dst, enum xreg src)
+{
+	put1(w, (uint8_t)(REX | REX_W | (src & 8 ? REX_R : 0) | (dst & 8 ? REX_B : 0)));
+	put1(w, 0x01);
+	put1(w, (uint8_t)(0xc0 | ((src & 7) << 3) | (dst & 7)));
+}
+
+void xw_store_imm8(struct xw *w, enum xreg base, int32_t disp, uint8_t v)
+{
+	rex_mem(w, false, 0, base);
+	put1(w, 0xc6);
+	modrm_mem(w, 0, base, disp);
+	put1(w, v);
+}
+
+void xw_cmp_imm8(struct xw *w, enum xreg base, int32_t disp, uint8_t v)
+{
+	rex_mem(w, false, 0, base);
+	put1(w, 0x80);
+	modrm_mem(w, 7, base, disp);
+	put1(w, v);
 }
 
 void xw_sub_rsp(struct xw *w, int32_t n)
@@ -291,8 +494,13 @@ void xw_jmp_label(struct xw *w, int label)
 
 void xw_jnz_label(struct xw *w, int label)
 {
+	xw_jcc_label(w, XCC_NE, label);
+}
+
+void xw_jcc_label(struct xw *w, enum xcc cc, int label)
+{
 	put1(w, 0x0f);
-	put1(w, 0x85);
+	put1(w, (uint8_t)(0x80 | cc));
 	fixup_rel32(w, label);
 }
 

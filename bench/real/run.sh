@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make bench-real: real C programs from Debian's sources, built plain and
 # with patch sites (gcc -O2, then gcc -O2 -fpatchable-function-entry=5), run
-# untraced and traced:
+# untraced and traced, and with -g too (Debian's default flags: DWARF
+# prototypes decide what images save), whose output must stay the same
+# under every record mode:
 #   SQLite 3's speedtest1 (--memdb --size $SQ_SIZE), one thread
 #   xz -T2 -$XZ_LEVEL of a generated 100 MB text file (bench/real/gentext.c);
 #   its output must be byte-identical in every mode
@@ -48,6 +50,10 @@ fetch() { # apt-get source PACKAGE... into $R/src, once
 		{ say "apt-get source $* failed (see above)"; exit 1; }
 }
 
+# plain: gcc -O2; pfe: with patch sites; pfeg: with patch sites and -g,
+# Debian's default flags, where DWARF prototypes decide what images save
+vflags() { case $1 in pfe) echo -fpatchable-function-entry=5 ;; pfeg) echo -g -fpatchable-function-entry=5 ;; esac; }
+
 srcdir() { find "$R/src" -maxdepth 1 -type d -name "$1-[0-9]*" 2>/dev/null | sort | tail -1; }
 
 build_sqlite() {
@@ -57,31 +63,45 @@ build_sqlite() {
 		mkdir -p "$R/sqlite"
 		(cd "$R/sqlite" && "$s/configure" --disable-tcl >/dev/null && make sqlite3.c >/dev/null)
 	}
-	for v in plain pfe; do
+	for v in plain pfe pfeg; do
 		[ -x "$R/sqlite/speedtest1-$v" ] && continue
 		say "building speedtest1 ($v)"
-		gcc -O2 $([ $v = pfe ] && echo -fpatchable-function-entry=5) -I"$R/sqlite" \
+		gcc -O2 $(vflags $v) -I"$R/sqlite" \
 			-o "$R/sqlite/speedtest1-$v" "$s/test/speedtest1.c" "$R/sqlite/sqlite3.c" -lpthread -lm -ldl
 	done
 }
 
 build_xz() {
 	local s; s=$(srcdir xz-utils)
-	for v in plain pfe; do
+	for v in plain pfe pfeg; do
 		[ -x "$R/xz-$v/src/xz/xz" ] && continue
 		say "building xz ($v)"
 		mkdir -p "$R/xz-$v"
 		(cd "$R/xz-$v" &&
-		 CFLAGS="-O2 $([ $v = pfe ] && echo -fpatchable-function-entry=5)" "$s/configure" \
+		 CFLAGS="-O2 $(vflags $v)" "$s/configure" \
 			--disable-shared --disable-nls --disable-doc --disable-scripts --disable-xzdec \
 			--disable-lzmadec --disable-lzmainfo >/dev/null &&
 		 make -j"$(nproc)" >/dev/null)
 	done
 }
 
-[ -n "$(srcdir sqlite3)" ] && [ -n "$(srcdir xz-utils)" ] || fetch sqlite3 xz-utils
+# Lua 5.4, gcc -O2 -g: the interpreter whose mainpositionTV.isra.0 once
+# made `poketrace record` change what it computes (issue 12); a check of
+# output under every record mode, not timed.
+build_lua() {
+	local s; s=$(srcdir lua5.4)
+	[ -x "$R/lua/lua" ] && return
+	say "building lua (gcc -O2 -g, patch sites)"
+	rm -rf "$R/lua" && mkdir -p "$R/lua" && cp "$s"/src/*.[ch] "$R/lua/"
+	(cd "$R/lua" && gcc -O2 -g -fpatchable-function-entry=5 -DLUA_USE_LINUX -o lua \
+		$(ls *.c | grep -v '^luac.c$') -lm -ldl)
+}
+
+[ -n "$(srcdir sqlite3)" ] && [ -n "$(srcdir xz-utils)" ] && [ -n "$(srcdir lua5.4)" ] ||
+	fetch sqlite3 xz-utils lua5.4
 build_sqlite
 build_xz
+build_lua
 [ -s "$R/in.txt" ] || { gcc -O2 -o "$R/gentext" "$HERE/gentext.c" && "$R/gentext" 100000000 >"$R/in.txt"; }
 
 T="$R/trace"
@@ -115,7 +135,9 @@ run() {
 
 modes="plain off paused profile graph drop uftrace"
 declare -A times sizes calls same lost instr
-for prog in sqlite xz; do
+# CHECK_ONLY=1: only the -g check below (minutes, and traces of MBs, not GBs)
+[ -n "${CHECK_ONLY:-}" ] && progs= || progs="sqlite xz"
+for prog in $progs; do
 	say "running $prog: $RUNS runs untraced, $TRACED_RUNS of each traced mode"
 	for r in $(seq "$RUNS"); do
 		for m in $modes; do
@@ -140,6 +162,7 @@ for prog in sqlite xz; do
 	calls[$prog]=$("$P" report "$T" | awk 'NR > 2 { s += $(NF - 7) } END { print s }')
 done
 rm -rf "$T"
+if [ -z "${CHECK_ONLY:-}" ]; then
 # instructions: the same every run, unlike time
 for v in plain pfe; do
 	instr[$v]=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$R/sqlite/speedtest1-$v" \
@@ -170,6 +193,63 @@ echo
 echo "SQLite under callgrind (instructions): plain ${instr[plain]}, instrumented and off ${instr[pfe]}" \
 	"($(awk -v a="${instr[pfe]}" -v b="${instr[plain]}" -v c="${calls[sqlite]}" \
 	'BEGIN { printf "+%.1f%%, %.1f per call", (a - b) * 100 / b, (a - b) / c }'))"
+fi
+# With -g: the same output under every record mode (speedtest1's own
+# output less its timings; xz's byte for byte).
+say "the -g builds under every record mode"
+# smaller inputs than the timed runs: the traces of every mode are written
+sq=(--memdb --size "${CHECK_SQ_SIZE:-2}")
+head -c "${CHECK_XZ_BYTES:-8000000}" "$R/in.txt" >"$R/in.small"
+untimed() { sed 's/[0-9.]*s$//'; }
+"$R/sqlite/speedtest1-pfeg" "${sq[@]}" | untimed >"$R/sq.want"
+"$R/xz-pfeg/src/xz/xz" -T2 "-$XZ_LEVEL" -c "$R/in.small" >"$R/xz.want"
 bad=0
-for m in $modes; do [ "${same[$m]}" = identical ] || bad=1; done
+set -f # the record options hold globs for poketrace
+echo
+echo "Built gcc -O2 -g (DWARF prototypes: trimmed images where certain), output under each record mode:"
+while read -r mode; do
+	rm -rf "$T"
+	# shellcheck disable=SC2086
+	"$P" record $mode -o "$T" -- "$R/sqlite/speedtest1-pfeg" "${sq[@]}" 2>"$R/err" | untimed >"$R/sq.got" || bad=1
+	cmp -s "$R/sq.want" "$R/sq.got" && a=identical || { a=DIFFERENT; bad=1; }
+	rm -rf "$T"
+	# shellcheck disable=SC2086
+	"$P" record $mode -o "$T" -- "$R/xz-pfeg/src/xz/xz" -T2 "-$XZ_LEVEL" -c "$R/in.small" 2>"$R/err" >"$R/xz.got" || bad=1
+	cmp -s "$R/xz.want" "$R/xz.got" && b=identical || { b=DIFFERENT; bad=1; }
+	printf '  %-28s speedtest1 %-10s xz %s\n' "record $mode" "$a" "$b"
+done <<'MODES'
+--tracer graph
+--tracer function
+--tracer profile
+-A * -R *
+MODES
+set +f
+cat >"$R/t.lua" <<'LUA'
+-- tables with integer, float, string and table keys (mainposition), closures, strings, coroutines
+local t, n = {}, 0
+for i = 1, 20000 do t[i] = i * 2; t["k" .. i] = i; t[i + 0.5] = -i end
+for k, v in pairs(t) do n = n + (type(k) == "number" and 1 or 2) end
+local function fib(x) if x < 2 then return x end return fib(x - 1) + fib(x - 2) end
+local co = coroutine.wrap(function() for i = 1, 3 do coroutine.yield(fib(15 + i)) end end)
+print(n, #t, co(), co(), co(), string.format("%q %5.2f", "a\nb", math.pi), select("#", table.unpack(t, 1, 100)))
+print(string.rep("ab", 3, ","), ("hello world"):gsub("o", "0"), table.concat({ 1, 2, 3 }, "-"))
+LUA
+"$R/lua/lua" "$R/t.lua" >"$R/lua.want"
+set -f
+while read -r mode; do
+	rm -rf "$T"
+	# shellcheck disable=SC2086
+	"$P" record $mode -o "$T" -- "$R/lua/lua" "$R/t.lua" >"$R/lua.got" 2>"$R/err" || bad=1
+	cmp -s "$R/lua.want" "$R/lua.got" && a=identical || { a=DIFFERENT; bad=1; }
+	printf '  %-28s lua 5.4 %s\n' "record $mode" "$a"
+done <<'MODES'
+--tracer graph
+--tracer function
+--tracer profile
+-A * -R *
+MODES
+set +f
+rm -rf "$T" "$R/xz.got" "$R/xz.want"
+[ $bad = 0 ] || { say "a -g build's output differed under record"; exit 1; }
+for m in $modes; do [ -n "${CHECK_ONLY:-}" ] || [ "${same[$m]}" = identical ] || bad=1; done
 [ $bad = 0 ] || { say "xz's output differed between modes"; exit 1; }

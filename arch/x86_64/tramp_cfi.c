@@ -1,0 +1,130 @@
+/* .eh_frame for images: a CIE and one FDE describing the frame every image
+ * builds (push rbp; mov rbp, rsp; ... leave; ret), for __register_frame and
+ * the gdb JIT interface, so that unwinders pass through images. */
+#include "arch/x86_64/tramp.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	DW_CFA_advance_loc1 = 0x02, DW_CFA_def_cfa = 0x0c, DW_CFA_def_cfa_register = 0x0d,
+	DW_CFA_def_cfa_offset = 0x0e, DW_CFA_remember_state = 0x0a, DW_CFA_restore_state = 0x0b,
+	DW_CFA_advance_loc2 = 0x03, DW_CFA_offset = 0x80,
+	DWREG_RBP = 6, DWREG_RSP = 7, DWREG_RA = 16,
+};
+
+struct bytes {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+static void b_put(struct bytes *b, const void *src, size_t n)
+{
+	if (b->len + n > b->cap)
+		return;
+	memcpy(b->p + b->len, src, n);
+	b->len += n;
+}
+
+static void b_u8(struct bytes *b, uint8_t v)
+{
+	b_put(b, &v, 1);
+}
+
+static void advance(struct bytes *b, size_t *loc, size_t to)
+{
+	size_t d = to - *loc;
+
+	if (d == 0)
+		return;
+	if (d < 64) {
+		b_u8(b, (uint8_t)(0x40 | d));
+	} else if (d < 256) {
+		b_u8(b, DW_CFA_advance_loc1);
+		b_u8(b, (uint8_t)d);
+	} else {
+		uint16_t v = (uint16_t)d;
+
+		b_u8(b, DW_CFA_advance_loc2);
+		b_put(b, &v, 2);
+	}
+	*loc = to;
+}
+
+static void pad8(struct bytes *b, size_t start)
+{
+	while ((b->len - start) % 8)
+		b_u8(b, 0); /* DW_CFA_nop */
+}
+
+void *tramp_eh_frame(uintptr_t at, const struct tramp_out *o, bool frame, size_t *len)
+{
+	struct bytes b = { calloc(1, 512), 0, 512 };
+	size_t cie, fde, loc = 0;
+	uint32_t u32;
+	uint64_t u64;
+
+	if (!b.p)
+		return NULL;
+	/* CIE: CFA = rsp+8, return address at CFA-8, pointers absolute. */
+	cie = b.len;
+	b_put(&b, "\0\0\0\0", 4);               /* length, below */
+	b_put(&b, "\0\0\0\0", 4);               /* CIE id */
+	b_u8(&b, 1);                            /* version */
+	b_put(&b, "zR", 3);                     /* augmentation */
+	b_u8(&b, 1);                            /* code alignment */
+	b_u8(&b, 0x78);                         /* data alignment -8 */
+	b_u8(&b, DWREG_RA);
+	b_u8(&b, 1);                            /* augmentation data length */
+	b_u8(&b, 0x00);                         /* DW_EH_PE_absptr */
+	b_u8(&b, DW_CFA_def_cfa);
+	b_u8(&b, DWREG_RSP);
+	b_u8(&b, 8);
+	b_u8(&b, DW_CFA_offset | DWREG_RA);
+	b_u8(&b, 1);
+	pad8(&b, cie + 4);
+	u32 = (uint32_t)(b.len - cie - 4);
+	memcpy(b.p + cie, &u32, 4);
+
+	fde = b.len;
+	b_put(&b, "\0\0\0\0", 4);
+	u32 = (uint32_t)(b.len - cie);          /* CIE pointer: back to the CIE */
+	b_put(&b, &u32, 4);
+	u64 = at;
+	b_put(&b, &u64, 8);
+	u64 = o->len;
+	b_put(&b, &u64, 8);
+	b_u8(&b, 0);                            /* augmentation data length */
+	if (frame) {
+		advance(&b, &loc, o->cfi_push);
+		b_u8(&b, DW_CFA_def_cfa_offset);
+		b_u8(&b, 16);
+		b_u8(&b, DW_CFA_offset | DWREG_RBP);
+		b_u8(&b, 2);
+		advance(&b, &loc, o->cfi_mov);
+		b_u8(&b, DW_CFA_def_cfa_register);
+		b_u8(&b, DWREG_RBP);
+		for (int i = 0; i < o->ncfi; i++) {
+			advance(&b, &loc, o->cfi_leave[i]);
+			b_u8(&b, DW_CFA_remember_state);
+			advance(&b, &loc, o->cfi_leave[i] + 1); /* after `leave` */
+			b_u8(&b, DW_CFA_def_cfa);
+			b_u8(&b, DWREG_RSP);
+			b_u8(&b, 8);
+			if (o->cfi_exit[i] < o->len) {
+				advance(&b, &loc, o->cfi_exit[i]);
+				b_u8(&b, DW_CFA_restore_state);
+			}
+		}
+	}
+	pad8(&b, fde + 4);
+	u32 = (uint32_t)(b.len - fde - 4);
+	memcpy(b.p + fde, &u32, 4);
+	b_put(&b, "\0\0\0\0", 4);               /* terminator */
+	if (b.len > b.cap - 8) {
+		free(b.p);
+		return NULL;
+	}
+	*len = b.len;
+	return b.p;
+}
