@@ -11,11 +11,12 @@
 
 #include "base/error.h"
 #include "cli/cli.h"
+#include "cli/sites_all.h"
 #include "core/module.h"
 
 static const char usage[] =
-	"usage: poketrace sites [-s GLOB] [-q] PROG\n"
-	"       poketrace sites [-s GLOB] [-q] -p PID\n"
+	"usage: poketrace sites [-a] [-s GLOB] [-q] PROG\n"
+	"       poketrace sites [-a] [-s GLOB] [-q] -p PID\n"
 	"\n"
 	"Lists patch sites: module, address, kind, symbol, then a summary line.\n"
 	"For PROG, the addresses are the file's link-time addresses; with -p, the\n"
@@ -27,6 +28,9 @@ static const char usage[] =
 	"pfe-gcc (gcc -fpatchable-function-entry: five 1-byte nops, made one 5-byte nop\n"
 	"by poketrace_init while the process is single-threaded), unknown (never patched).\n"
 	"\n"
+	"  -a, --all every function (.symtab, else .dynsym) and how it can be hooked:\n"
+	"            site (its compiler site), reloc (its first instructions can be\n"
+	"            relocated: N bytes), or refused (why); then a summary by reason\n"
 	"  -s GLOB   only functions whose name matches GLOB\n"
 	"  -q        only the summary line\n"
 	"  -p PID    a running process\n"
@@ -36,6 +40,9 @@ static const char usage[] =
 struct totals {
 	size_t sites, modules, patchable, gcc, bad, listed;
 };
+
+/* -a: every function is judged instead of the sites listed */
+static struct sites_all_totals *all;
 
 struct proc_reader {
 	int memfd;
@@ -100,12 +107,24 @@ static int scan(const char *path, uintptr_t bias, int memfd, const char *glob, i
 	r = module_build(&m, &f, bias, memfd >= 0 ? read_proc : read_file, &rd);
 	if (r < 0)
 		return r;
-	list_module(&m, glob, quiet, t);
-	if (rd.mem_failed && m.nsites && !quiet)
+	if (all) {
+		/* module_build consumed f: the functions' bytes from a second open */
+		struct es_file g;
+
+		if ((r = es_open(path, &g)) < 0) {
+			module_free(&m);
+			return r;
+		}
+		rd.file = &g;
+		r = sites_all_module(&m, memfd >= 0 ? read_proc : read_file, &rd, glob, quiet, all);
+		es_close(&g);
+	} else
+		list_module(&m, glob, quiet, t);
+	if (rd.mem_failed && (m.nsites || all) && !quiet)
 		fprintf(stderr, "poketrace: %s: /proc/PID/mem not readable, site bytes taken from the file\n",
 			m.name);
 	module_free(&m);
-	return 0;
+	return r;
 }
 
 /* Each file mapped with offset 0, once: its first mapping is its load base. */
@@ -160,14 +179,16 @@ int cmd_sites(int argc, char **argv)
 	long pid = 0;
 	int quiet = 0, c;
 	struct totals t = { 0 };
+	struct sites_all_totals at = { 0 };
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "pid", required_argument, NULL, 'p' },
+		{ "all", no_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 },
 	};
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "hqs:p:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "ahqs:p:", longopts, NULL)) != -1) {
 		char *end;
 
 		switch (c) {
@@ -176,6 +197,9 @@ int cmd_sites(int argc, char **argv)
 			return 0;
 		case 'q':
 			quiet = 1;
+			break;
+		case 'a':
+			all = &at;
 			break;
 		case 's':
 			glob = optarg;
@@ -198,13 +222,27 @@ int cmd_sites(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!quiet)
-		printf("%-24s %14s  %-8s %s\n", "MODULE", "ADDRESS", "KIND", "SYMBOL");
+		printf("%-24s %14s  %-8s %s\n", "MODULE", "ADDRESS", all ? "HOW" : "KIND", "SYMBOL");
 	if (pid) {
 		if (scan_pid(pid, glob, quiet, &t))
 			return 1;
 	} else if (scan(argv[optind], 0, -1, glob, quiet, &t) < 0) {
 		cli_error("%s", pt_error_msg());
 		return 1;
+	}
+	if (all) {
+		sites_all_summary(&at);
+		if (at.functions == 0) {
+			cli_error("no function symbol%s%s: a stripped file names none (.symtab and .dynsym); "
+				  "install its debug symbols or use an unstripped build", glob ? " matches " : "",
+				  glob ? glob : "");
+			return 1;
+		}
+		if (at.compiler + at.relocatable == 0) {
+			cli_error("no function%s%s can be hooked", glob ? " matching " : "", glob ? glob : "");
+			return 1;
+		}
+		return 0;
 	}
 	printf("%zu sites in %zu module%s: %zu patchable, %zu gcc nops (normalized when "
 	       "poketrace_init runs single-threaded), %zu unrecognized\n",
