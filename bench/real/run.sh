@@ -93,6 +93,8 @@ build_lua() {
 	[ -x "$R/lua/lua" ] && return
 	say "building lua (gcc -O2 -g, patch sites)"
 	rm -rf "$R/lua" && mkdir -p "$R/lua" && cp "$s"/src/*.[ch] "$R/lua/"
+	# Debian's luaconf.h includes a header its own build generates
+	printf '#define DEB_HOST_MULTIARCH "%s"\n' "$(gcc -print-multiarch)" >"$R/lua/lua5.4-deb-multiarch.h"
 	(cd "$R/lua" && gcc -O2 -g -fpatchable-function-entry=5 -DLUA_USE_LINUX -o lua \
 		$(ls *.c | grep -v '^luac.c$') -lm -ldl)
 }
