@@ -182,13 +182,11 @@ static void *caller(void *arg)
 static int relocate(struct poke_entry *e, size_t n, bool install, struct poke_result *res)
 {
 	for (size_t i = 0; i < n; i++) {
-		uint8_t jmp[5], orig[5];
+		uint8_t jmp[5];
 
-		memcpy(orig, e[i].plan->insn[0], 0); /* (the original bytes are read from memory below) */
 		insn_encode(INSN_JMP, e[i].addr, e[i].copy, jmp);
 		if (install) {
-			memcpy(orig, (const void *)e[i].addr, 5);
-			memcpy(e[i].old, orig, 5);
+			memcpy(e[i].old, (const void *)e[i].addr, 5); /* the original bytes */
 			memcpy(e[i].new, jmp, 5);
 		} else {
 			memcpy(e[i].old, jmp, 5);
