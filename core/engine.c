@@ -189,6 +189,19 @@ int engine_execmem_near(uintptr_t a, size_t size, void **out)
 			     out);
 }
 
+int engine_execmem_close(uintptr_t a, size_t size, void **out)
+{
+	struct pt_module *m = sites_module_at(a);
+	uintptr_t lo = m ? m->text_lo : a, hi = m ? m->text_hi : a + 1;
+	const uintptr_t half = REACH / 2;
+
+	if (hi - lo >= half - 4096)
+		return pt_error(E2BIG, "the module's code spans more than 1 GiB: trampolines that call "
+				"its functions cannot be placed");
+	/* [hi - 2^30, lo + 2^30): any two addresses in it are within rel32 */
+	return execmem_alloc(hi > half ? hi - half + 4096 : 4096, lo + half - 4096, size, out);
+}
+
 POKETRACE_API int poketrace_execmem_alloc(const void *near, size_t size, void **out)
 {
 	int r;

@@ -24,5 +24,8 @@ int engine_init_locked(const struct poketrace_init_opts *opts);
 /* Executable memory within rel32 reach of the module containing a (engine
  * lock held). */
 int engine_execmem_near(uintptr_t a, size_t size, void **out);
+/* The same within 1 GiB: any two such allocations reach each other too
+ * (a landing pad jumps to the exit path of an image). */
+int engine_execmem_close(uintptr_t a, size_t size, void **out);
 
 #endif

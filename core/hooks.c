@@ -14,13 +14,16 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unwind.h>
 
 #include "arch/x86_64/insn.h"
 #include "base/error.h"
+#include "core/pad.h"
 #include "core/patch.h"
 #include "core/reclaim.h"
 
-static __thread uint8_t in_handler __attribute__((tls_model("initial-exec")));
+/* Non-zero while this thread runs a handler: what called it (tramp.h). */
+static __thread uint64_t in_handler __attribute__((tls_model("initial-exec")));
 static int32_t guard_tpoff;
 static uint64_t recursion_misses;
 static unsigned sites_gen;
@@ -88,6 +91,25 @@ int hooks_init(void)
 	__asm__("mov %%fs:0, %0" : "=r"(tp));
 	guard_tpoff = (int32_t)((intptr_t)&in_handler - (intptr_t)tp);
 	return 0;
+}
+
+/* Unwinding through an image's frame (an exception or pthread_exit out of a
+ * handler or of the body): the image was entered with the guard clear, as
+ * an entry that finds it set leaves no frame, so once the frame is gone it
+ * is clear again.  Without this a handler that throws would leave its
+ * thread's guard set and the thread would never run a handler again. */
+static _Unwind_Reason_Code image_personality(int version, _Unwind_Action actions, _Unwind_Exception_Class cls,
+					     struct _Unwind_Exception *ex, struct _Unwind_Context *uc)
+{
+	(void)version, (void)cls, (void)ex, (void)uc;
+	if (actions & _UA_CLEANUP_PHASE)
+		in_handler = 0;
+	return _URC_CONTINUE_UNWIND;
+}
+
+uint64_t hooks_guard(void)
+{
+	return in_handler;
 }
 
 uint64_t hooks_recursion_misses(void)
@@ -283,6 +305,7 @@ static int shared_for(struct poketrace_ops *ops, const struct hook *h, uintptr_t
 	spec.entry = &th;
 	spec.nentry = 1;
 	spec.guard_tpoff = guard_tpoff;
+	spec.personality = (void *)image_personality;
 	spec.miss_counter = (uintptr_t)&recursion_misses;
 	if ((r = image_new_tramp(&spec, NULL, ops ? "ops" : "ops_list", h->site, &s->img)) < 0) {
 		free(s->module);
@@ -467,12 +490,20 @@ static void regs_for(const struct hook *h, bool typed, struct tramp_spec *spec)
 {
 	const struct pt_proto *p = &h->proto;
 
+	/* The return side by the prototype alone: a call returns through the
+	 * exit path current then (pad.c), whose image may differ in ops. */
+	if (p->certain) {
+		spec->ret_regs = p->ret_regs;
+		spec->ret_full = false;
+	} else {
+		spec->ret_full = true;
+		spec->ret_regs = TRAMP_RET_ALL;
+	}
 	if (p->certain && !h->nops) {
 		spec->nint = p->nint;
 		spec->nsse = p->nsse;
 		spec->stack_bytes = p->stack_bytes;
 		spec->stack_align = p->stack_align;
-		spec->ret_regs = p->ret_regs;
 		return;
 	}
 	spec->nint = 6;
@@ -486,8 +517,6 @@ static void regs_for(const struct hook *h, bool typed, struct tramp_spec *spec)
 	 * TRAMP_DYNAMIC_STACK_COPY more where nothing bounds them */
 	spec->stack_dynamic_bytes = p->stack_upper + (p->upper_bounds ? 32 : TRAMP_DYNAMIC_STACK_COPY);
 	spec->stack_align = 64;
-	spec->ret_full = true;
-	spec->ret_regs = TRAMP_RET_ALL;
 }
 
 /* Links the prototype forbids, refused before anything is built. */
@@ -542,9 +571,11 @@ static int plan_image(struct hook *h, const struct pt_module *m, struct image **
 	for (struct poketrace_link *l = h->links; l; l = l->next) {
 		if (l->kind == POKETRACE_FEXIT)
 			th[ne + nm + nx++] = (struct tramp_handler){ l->handler, l->data,
-								     (l->flags & POKETRACE_LINK_RAW) ? TH_RAW : TH_CTX };
+								     (l->flags & POKETRACE_LINK_RAW) ? TH_RAW : TH_CTX,
+								     l->seq };
 		if (l->kind == POKETRACE_REPLACE)
 			repl = l;
+		spec.gen = l->seq > spec.gen ? l->seq : spec.gen;
 	}
 	proto_of(h, m);
 	if ((r = refuse(h, nm)) < 0) {
@@ -559,8 +590,14 @@ static int plan_image(struct hook *h, const struct pt_module *m, struct image **
 	spec.nexit = nx;
 	spec.call_orig = nm || nx || repl;
 	spec.orig = repl ? (uintptr_t)repl->handler : h->site + INSN_SITE_LEN;
+	if (spec.call_orig &&
+	    (r = pad_for(h->site, spec.orig, h->symbol, (void *)image_personality, &spec.pad)) < 0) {
+		free(th);
+		return r;
+	}
 	regs_for(h, typed, &spec);
 	spec.guard_tpoff = guard_tpoff;
+	spec.personality = (void *)image_personality;
 	spec.miss_counter = (uintptr_t)&recursion_misses;
 	describe(h, &spec, &d);
 	/* Typed-only images build no ctx: they need no poketrace_fn. */
@@ -624,11 +661,25 @@ static int plan(struct hook *h, const struct pt_module *m, const struct pt_site 
 		       : 0;
 }
 
+/* Room for m more entries in *v. */
+static int entries_reserve(struct poke_entry **v, size_t *cap, size_t need)
+{
+	struct poke_entry *nv;
+
+	if (need <= *cap)
+		return 0;
+	if (!(nv = realloc(*v, (need * 2) * sizeof(*nv))))
+		return pt_error(ENOMEM, "out of memory");
+	*v = nv;
+	*cap = need * 2;
+	return 0;
+}
+
 int hooks_apply(struct hook **t, size_t n)
 {
-	struct poke_entry *v = calloc(2 * n + 1, sizeof(*v));
+	struct poke_entry *v = calloc(n + 1, sizeof(*v));
 	struct image **imgs = calloc(n + 1, sizeof(*imgs));
-	size_t nv = 0;
+	size_t nv = 0, cap = n + 1;
 	int r = 0;
 
 	if (!v || !imgs) {
@@ -639,25 +690,24 @@ int hooks_apply(struct hook **t, size_t n)
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct pt_module *m;
 		struct pt_site *s = sites_find(t[i]->site, &m);
-		struct image *old = t[i]->img;
 
 		if (!s) {
 			r = pt_error(ENOENT, "%s: its module was unloaded", t[i]->symbol);
 			break;
 		}
+		if ((r = entries_reserve(&v, &cap, nv + 1)) < 0)
+			break;
+		memset(&v[nv], 0, sizeof(v[nv]));
 		if ((r = plan(t[i], m, s, &imgs[i], v[nv].new)) < 0)
 			break;
 		v[nv].addr = s->addr;
 		v[nv].cookie = s;
 		memcpy(v[nv].old, s->cur, INSN_SITE_LEN);
 		nv++;
-		if (old && old->after_call) {
-			/* Threads still in the old body return past its handlers. */
-			v[nv].addr = old->after_call;
-			memcpy(v[nv].old, insn_nop5, INSN_SITE_LEN);
-			insn_encode(INSN_JMP, old->after_call, old->ret_path, v[nv].new);
-			nv++;
-		}
+		/* calls returning from now on leave through the new exit path */
+		if ((r = entries_reserve(&v, &cap, nv + pad_count(s->addr))) < 0)
+			break;
+		nv += pad_retarget(s->addr, imgs[i] ? imgs[i]->exit_entry : 0, v + nv);
 	}
 	bool began = false;
 
@@ -678,6 +728,7 @@ int hooks_apply(struct hook **t, size_t n)
 		struct hook *h = t[i];
 		struct pt_site *s = sites_find(h->site, NULL);
 
+		pad_committed(h->site, imgs[i] ? imgs[i]->exit_entry : 0);
 		if (h->img)
 			image_release(h->img, true);
 		h->img = imgs[i];
@@ -694,6 +745,6 @@ int hooks_apply(struct hook **t, size_t n)
 	}
 	free(v);
 	free(imgs);
-	reclaim_try();
+	reclaim_try(reclaim_pending() >= RECLAIM_SIGNAL_AT);
 	return 0;
 }

@@ -68,6 +68,15 @@ static void perf_map_add(uintptr_t a, size_t len, const char *kind, const char *
 		fd = -1;
 }
 
+/* Image ids, for the guard: unique among live images (2^31 before a wrap). */
+static uint32_t next_id;
+
+static uint32_t new_id(void)
+{
+	next_id = (next_id + 1) & 0x7fffffff;
+	return next_id ? next_id : ++next_id;
+}
+
 static size_t info_size(const struct fn_desc *d, size_t head)
 {
 	return head + strlen(d->symbol) + 1 + strlen(d->module) + 1;
@@ -96,14 +105,14 @@ static struct poketrace_fn *new_info(const struct fn_desc *d, size_t head, size_
 }
 
 static int finish(struct image *im, uint8_t *block, size_t total, const struct tramp_out *o,
-		  bool frame, const char *kind, const char *sym)
+		  bool frame, void *personality, const char *kind, const char *sym)
 {
 	size_t ehlen;
 	int r = execmem_write((void *)im->code, block, total);
 
 	if (r < 0)
 		return r;
-	im->eh_frame = tramp_eh_frame(im->code, o, frame, &ehlen);
+	im->eh_frame = tramp_eh_frame(im->code, o, frame, personality, &ehlen);
 	if (im->eh_frame) {
 		char name[256];
 
@@ -131,11 +140,13 @@ int image_new_tramp(struct tramp_spec *spec, const struct fn_desc *d, const char
 	if (d && !(im->fn = new_info(d, sizeof(struct poketrace_fn), &im->fn_size)))
 		goto fail;
 	spec->fn = im->fn;
-	/* Sized at address 0: every call then takes its longest form. */
-	if ((r = tramp_emit(spec, 0, block, MAX_CODE, &o)) < 0)
+	spec->guard_id = im->id = new_id();
+	/* Sized for any placement: the one it gets is known only after. */
+	if ((r = tramp_emit(spec, TRAMP_AT_WORST, block, MAX_CODE, &o)) < 0)
 		goto fail;
 	im->size = (o.len + 15) & ~(size_t)15;
-	if ((r = engine_execmem_near(near, im->size, &mem)) < 0)
+	/* a pad jumps to a call-orig image's exit path: both close (engine.h) */
+	if ((r = (spec->call_orig ? engine_execmem_close : engine_execmem_near)(near, im->size, &mem)) < 0)
 		goto fail;
 	im->code = (uintptr_t)mem;
 	memset(block, 0xcc, im->size);
@@ -143,10 +154,10 @@ int image_new_tramp(struct tramp_spec *spec, const struct fn_desc *d, const char
 		goto fail_mem;
 	im->len = o.len;
 	im->call_orig = spec->call_orig;
-	im->after_call = spec->call_orig ? im->code + o.after_call : 0;
-	im->ret_path = spec->call_orig ? im->code + o.ret_path : 0;
+	im->exit_entry = spec->call_orig ? im->code + o.exit_entry : 0;
 	im->r11_end = spec->fn_in_r11 ? im->code + o.fn_stored : 0;
-	if ((r = finish(im, block, im->size, &o, true, spec->call_orig ? "image" : "entry", name)) < 0)
+	if ((r = finish(im, block, im->size, &o, true, spec->personality, spec->call_orig ? "image" : "entry",
+			  name)) < 0)
 		goto fail_mem;
 	free(block);
 	*out = im;
@@ -160,6 +171,39 @@ fail:
 	free(im);
 	return r == -ENOSPC ? pt_error(ENOSPC, "trampoline too large")
 	       : r == -ENOMEM ? pt_error(ENOMEM, "out of memory for a trampoline") : r;
+}
+
+int image_new_pad(uintptr_t orig, const char *name, void *personality, uintptr_t near, struct image **out)
+{
+	struct image *im = calloc(1, sizeof(*im));
+	struct tramp_out o;
+	uint8_t block[48];
+	size_t size;
+	void *mem;
+	int r = -ENOSPC;
+
+	if (!im)
+		return pt_error(ENOMEM, "out of memory for a landing pad");
+	/* sized for the worst placement: a far call takes 13 bytes, not 5 */
+	size = tramp_emit_pad(TRAMP_AT_WORST, orig, block, sizeof(block), &o);
+	if (!size || (r = engine_execmem_close(near, size, &mem)) < 0) {
+		free(im);
+		return r == -ENOSPC ? pt_error(ENOSPC, "landing pad too large") : r;
+	}
+	im->code = (uintptr_t)mem;
+	im->size = size;
+	memset(block, 0xcc, sizeof(block));
+	im->len = tramp_emit_pad(im->code, orig, block, size, &o);
+	im->exit_entry = im->code + o.exit_entry;
+	r = im->len ? finish(im, block, size, &o, true, personality, "pad", name) : -ENOSPC;
+	if (r < 0) {
+		execmem_free(mem);
+		free(im);
+		return r == -ENOSPC ? pt_error(ENOSPC, "landing pad too large") : r;
+	}
+	atomic_fetch_sub(&n_live, 1); /* not a trampoline that will retire */
+	*out = im;
+	return 0;
 }
 
 int image_new_stub(uintptr_t shared, const struct fn_desc *d, const struct ops_pair *ops, uint32_t nops,
@@ -191,7 +235,7 @@ int image_new_stub(uintptr_t shared, const struct fn_desc *d, const struct ops_p
 	memset(block, 0xcc, sizeof(block));
 	o.len = tramp_emit_stub(im->code, shared, (uintptr_t)im->fn, block, sizeof(block));
 	im->len = o.len;
-	if (!o.len || (r = finish(im, block, im->size, &o, false, "stub", d->symbol)) < 0) {
+	if (!o.len || (r = finish(im, block, im->size, &o, false, NULL, "stub", d->symbol)) < 0) {
 		execmem_free(mem);
 		free(im->fn);
 		free(im);

@@ -34,8 +34,8 @@ struct image {
 	size_t size;             /* code bytes allocated */
 	struct poketrace_fn *fn; /* the info handlers get (malloc'd, with its strings) */
 	size_t fn_size;
-	uintptr_t after_call;    /* call-orig images: the nop5 after the body's return, else 0 */
-	uintptr_t ret_path;
+	uintptr_t exit_entry;    /* call-orig images: the exit path pads continue in; pads: their jmp */
+	uint32_t id;             /* what the guard holds while its handlers run */
 	uintptr_t r11_end;       /* shared trampolines: r11 holds a stub's info up to here */
 	bool call_orig;
 	bool is_stub;
@@ -47,6 +47,8 @@ struct image {
 /* d: the info handlers get (NULL if none takes a ctx); name: for perf/gdb. */
 int image_new_tramp(struct tramp_spec *spec, const struct fn_desc *d, const char *name, uintptr_t near,
 		    struct image **out);
+/* A landing pad (tramp_emit_pad), never freed. */
+int image_new_pad(uintptr_t orig, const char *name, void *personality, uintptr_t near, struct image **out);
 int image_new_stub(uintptr_t shared, const struct fn_desc *d, const struct ops_pair *ops,
 		   uint32_t nops, uintptr_t near, struct image **out);
 /* Any byte of the code, or of the info a ctx points to. */

@@ -349,7 +349,7 @@ POKETRACE_API int poketrace_quiesce(int timeout_ms)
 
 		if (r < 0)
 			return r;
-		left = reclaim_try();
+		left = reclaim_try(true);
 		engine_leave();
 		if (!left)
 			return 0;

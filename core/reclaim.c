@@ -1,41 +1,66 @@
 /* Reclaiming retired images without any cost on the hot path.
  *
- * Once a batch has retargeted its site, no new call enters an old image; a
- * thread can still be inside one, or inside a function called from one (its
- * return address then lies on its stack).  The proof that none is: for every
- * other thread, a snapshot taken while it is not running — its stack pointer
- * and program counter from /proc/self/task/TID/syscall — and a scan of its
- * stack from there to the end of the stack mapping for any word pointing into
- * a retired image.  The snapshot counts only if the thread's context-switch
- * counters are the same before and after, i.e. it did not run meanwhile.  A
- * running thread cannot be judged: the images wait for a later attempt.
+ * Once a batch has retargeted its sites, no new call enters an old image.
+ * What can still be in one:
+ *   - a thread running its code: its program counter is inside;
+ *   - a thread in a handler the image called: the guard (hooks.c) names the
+ *     image (or, for a shared trampoline, the stub) while handlers run, and
+ *     the return address lies on the stack the handler runs on;
+ *   - a signal handler that interrupted the image's code: the interrupted
+ *     pc lies in the signal frame, on the stack the handler runs on.
+ * Not a body the image called: bodies return to landing pads (pad.c), never
+ * freed, so a body asleep on a coroutine's stack, above a sigaltstack, on a
+ * stack split by mlock or about to be unmapped holds nothing.
  *
- * Words are compared conservatively (any value in range counts, return
- * address or not), so a stale value only delays reclaiming.  A thread
- * stopped between a stub's `lea r11` and its shared trampoline storing r11
- * holds a stub's address only in a register: a program counter in that
- * window blocks reclaiming every stub for the round.
+ * Each other thread is observed once after the retirement:
+ *   - not running: its sp and pc from /proc/self/task/TID/syscall, and the
+ *     words from sp to the end of the run of mappings holding it, read with
+ *     safe_read (the thread may exit and its stack be unmapped meanwhile);
+ *     valid if it did not run meanwhile (the same context-switch counters
+ *     and sp/pc before and after);
+ *   - running: interrupted by the engine's signal (sync_observe), whose
+ *     handler, on that thread, reads its pc, its guard and its stack, as
+ *     RCU-tasks waits for each task to pass a point where it holds nothing.
+ * A thread with no user context (an io_uring worker: sp and pc 0) holds
+ * nothing.  A thread that cannot be observed (no descriptor left, the signal
+ * blocked by a raw system call) keeps the round undecided: nothing is freed.
  *
- * Not covered: a thread blocked inside a signal handler that runs on a
- * sigaltstack, whose interrupted frames lie on its ordinary stack (only the
- * alternate stack is scanned). */
+ * Words are compared with the images' code conservatively (any value in
+ * range counts), so a stale value only delays reclaiming.  A thread stopped
+ * between a stub's `mov r11` and its shared trampoline storing r11 holds a
+ * stub's address only in a register: a pc in that window keeps every stub
+ * for the round.
+ *
+ * Not covered: a blocked thread inside a handler that switched stacks (a
+ * coroutine switch, a signal on a sigaltstack, taken while a handler ran):
+ * the return address into the image is not on the stack its sp is on, and
+ * its guard is read only when it runs. */
 #include "core/reclaim.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "arch/x86_64/rawsys.h"
+#include "arch/x86_64/saferead.h"
+#include "arch/x86_64/sync.h"
+#include "base/maps.h"
 
 static struct image *retired;
 static int nretired;
 
-/* Shared trampolines whose r11 window matters (see top); kept by ops.c. */
+/* Kept by hooks.c: the shared trampolines (their r11 window, see top) and
+ * the calling thread's guard. */
 struct image *const *reclaim_shared_tramps(size_t *n);
+uint64_t hooks_guard(void);
 
 void reclaim_retire(struct image *im)
 {
@@ -50,187 +75,305 @@ int reclaim_pending(void)
 	return nretired;
 }
 
+/* ------------------------------------------------------------- a round */
+
 struct range {
 	uintptr_t lo, hi;
+	int idx; /* in the retired list */
 };
 
-static int read_maps(struct range **out)
+struct round {
+	struct range *code; /* sorted */
+	int ncode;
+	struct image **img; /* by index */
+	uint8_t *busy;      /* by index; set by observers in other threads too */
+	struct maps maps;
+};
+
+static int range_cmp(const void *a, const void *b)
 {
-	FILE *f = fopen("/proc/self/maps", "re");
-	struct range *v = NULL;
-	int n = 0, cap = 0;
-	char line[512];
+	const struct range *x = a, *y = b;
 
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-
-		if (sscanf(line, "%lx-%lx", &lo, &hi) != 2)
-			continue;
-		if (n == cap) {
-			struct range *nv = realloc(v, sizeof(*v) * (cap = cap ? cap * 2 : 128));
-
-			if (!nv) {
-				free(v);
-				fclose(f);
-				return -1;
-			}
-			v = nv;
-		}
-		v[n].lo = lo;
-		v[n].hi = hi;
-		n++;
-	}
-	fclose(f);
-	*out = v;
-	return n;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
-static uintptr_t mapping_end(const struct range *m, int n, uintptr_t a)
-{
-	for (int i = 0; i < n; i++)
-		if (a >= m[i].lo && a < m[i].hi)
-			return m[i].hi;
-	return 0;
-}
-
-/* Marks retired images referenced from [sp, end) or by pc.  Reads whole
- * stacks, sanitizer redzones included. */
-PT_NOSANITIZE static void mark(uintptr_t sp, uintptr_t end, uintptr_t pc, bool *busy)
+static int round_begin(struct round *r)
 {
 	int i = 0;
 
+	memset(r, 0, sizeof(*r));
+	r->code = calloc((size_t)nretired, sizeof(*r->code));
+	r->img = calloc((size_t)nretired, sizeof(*r->img));
+	r->busy = calloc((size_t)nretired, 1);
+	if (!r->code || !r->img || !r->busy || maps_read(&r->maps) < 0) {
+		free(r->code);
+		free(r->img);
+		free(r->busy);
+		return -1;
+	}
 	for (struct image *im = retired; im; im = im->next, i++) {
-		if (busy[i])
-			continue;
-		if (image_contains(im, pc)) {
-			busy[i] = true;
-			continue;
-		}
-		for (uintptr_t p = sp & ~7UL; p + 8 <= end; p += 8) {
-			if (image_contains(im, *(const uintptr_t *)p)) {
-				busy[i] = true;
-				break;
-			}
-		}
+		r->img[i] = im;
+		r->code[i] = (struct range){ im->code, im->code + im->size, i };
+	}
+	r->ncode = i;
+	qsort(r->code, (size_t)r->ncode, sizeof(*r->code), range_cmp);
+	return 0;
+}
+
+static void round_end(struct round *r)
+{
+	free(r->code);
+	free(r->img);
+	free(r->busy);
+	maps_free(&r->maps);
+}
+
+/* Async-signal-safe from here to observe(): observers run in signal
+ * handlers of other threads. */
+static void mark_word(struct round *r, uintptr_t v)
+{
+	int lo = 0, hi = r->ncode;
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (r->code[mid].hi <= v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < r->ncode && r->code[lo].lo <= v)
+		r->busy[r->code[lo].idx] = 1;
+}
+
+static void mark_pc(struct round *r, uintptr_t pc)
+{
+	size_t n;
+	struct image *const *shared = reclaim_shared_tramps(&n);
+
+	mark_word(r, pc);
+	for (size_t i = 0; i < n; i++)
+		if (pc >= shared[i]->code && pc < shared[i]->r11_end)
+			for (int k = 0; k < r->ncode; k++)
+				if (r->img[k]->is_stub)
+					r->busy[k] = 1; /* see top */
+}
+
+/* The guard: an image's id, or a stub's info (a shared trampoline's
+ * handler runs: the retired shared trampolines are kept too). */
+static void mark_guard(struct round *r, uint64_t g)
+{
+	if (!g)
+		return;
+	for (int k = 0; k < r->ncode; k++) {
+		struct image *im = r->img[k];
+
+		if (im->id == g || image_contains(im, (uintptr_t)g) || im->r11_end)
+			r->busy[k] = 1;
 	}
 }
 
-static bool read_file(const char *path, char *buf, size_t cap)
+static bool anon(const struct maps_entry *e)
+{
+	return !e->path[0] || !strcmp(e->path, "[stack]");
+}
+
+/* The end of the stack holding a: its mapping, and the anonymous ones of
+ * the same protection just above it (mlock or mprotect of a part split a
+ * stack into several), not the unrelated ones that happen to follow. */
+static uintptr_t run_end(const struct maps *m, uintptr_t a)
+{
+	const struct maps_entry *e = maps_find(m, a);
+
+	if (!e || !(e->prot & PROT_READ))
+		return 0;
+	while (anon(e) && e + 1 < m->v + m->n && e[1].start == e->end && e[1].prot == e->prot && anon(&e[1]))
+		e++;
+	return e->end;
+}
+
+/* This thread's own stack: plain loads (its redzones included). */
+PT_NOSANITIZE static void scan_local(struct round *r, uintptr_t sp, uintptr_t end)
+{
+	for (uintptr_t p = sp & ~7UL; p + 8 <= end; p += 8)
+		mark_word(r, *(const uintptr_t *)p);
+}
+
+static void observe(void *ucv, void *arg)
+{
+	struct round *r = arg;
+	const ucontext_t *uc = ucv;
+	uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+	uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+
+	mark_pc(r, pc);
+	mark_guard(r, hooks_guard());
+	scan_local(r, sp, run_end(&r->maps, sp));
+}
+
+/* Another thread's stack, which may be unmapped as it is read. */
+static void scan_remote(struct round *r, uintptr_t sp, uintptr_t end)
+{
+	static uintptr_t buf[SAFE_READ_MAX / 8]; /* rounds hold the engine lock */
+
+	for (uintptr_t p = sp & ~7UL; p < end;) {
+		size_t want = end - p < SAFE_READ_MAX ? end - p : SAFE_READ_MAX;
+		size_t got = safe_read(buf, p, want) / 8;
+
+		for (size_t i = 0; i < got; i++)
+			mark_word(r, buf[i]);
+		if (got * 8 < want)
+			return; /* gone: the thread exited, the counters will say */
+		p += want;
+	}
+}
+
+/* ------------------------------------------------------------ threads */
+
+/* A /proc file read whole (status is longer than a page for a user in
+ * many groups).  -errno if it cannot be opened. */
+static int read_proc(const char *path, char *buf, size_t cap)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0;
 	ssize_t n;
 
 	if (fd < 0)
-		return false;
-	n = read(fd, buf, cap - 1);
+		return -errno;
+	while (len < cap - 1 && (n = read(fd, buf + len, cap - 1 - len)) > 0)
+		len += (size_t)n;
 	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	return true;
+	buf[len] = '\0';
+	return (int)len;
 }
 
+/* Context switches so far; -ENOENT/-ESRCH once it exited, another -errno
+ * if that cannot be known. */
 static long switches(long tid)
 {
-	char path[64], buf[2048];
+	static char buf[65536];
+	char path[64];
 	const char *v, *nv;
+	int n;
 
 	snprintf(path, sizeof(path), "/proc/self/task/%ld/status", tid);
-	if (!read_file(path, buf, sizeof(buf)))
-		return -1;
-	v = strstr(buf, "voluntary_ctxt_switches:");
-	nv = strstr(buf, "nonvoluntary_ctxt_switches:");
+	if ((n = read_proc(path, buf, sizeof(buf))) < 0)
+		return n;
+	if (n == 0)
+		return -ESRCH;
+	v = strstr(buf, "\nvoluntary_ctxt_switches:");
+	nv = strstr(buf, "\nnonvoluntary_ctxt_switches:");
 	if (!v || !nv)
-		return -1;
-	return atol(v + 24) * 1000003L + atol(nv + 27);
+		return -EIO;
+	return atol(v + 25) * 1000003L + atol(nv + 28);
 }
 
+enum { STOPPED, RUNNING, UNKNOWN };
+
 /* sp and pc of a thread that is not running: "nr args... sp pc" (in a
- * system call) or "-1 sp pc" (blocked otherwise); "running" otherwise. */
-static bool stopped_at(long tid, uintptr_t *sp, uintptr_t *pc)
+ * system call) or "-1 sp pc" (blocked otherwise). */
+static int stopped_at(long tid, uintptr_t *sp, uintptr_t *pc)
 {
 	char path[64], buf[512], *last, *prev;
 
 	snprintf(path, sizeof(path), "/proc/self/task/%ld/syscall", tid);
-	if (!read_file(path, buf, sizeof(buf)) || !strncmp(buf, "running", 7))
-		return false;
+	if (read_proc(path, buf, sizeof(buf)) <= 0)
+		return UNKNOWN;
+	if (!strncmp(buf, "running", 7))
+		return RUNNING;
 	buf[strcspn(buf, "\n")] = '\0';
-	last = strrchr(buf, ' ');
-	if (!last)
-		return false;
+	if (!(last = strrchr(buf, ' ')))
+		return UNKNOWN;
 	*last = '\0';
-	prev = strrchr(buf, ' ');
-	if (!prev)
-		return false;
+	if (!(prev = strrchr(buf, ' ')))
+		return UNKNOWN;
 	*sp = strtoul(prev + 1, NULL, 16);
 	*pc = strtoul(last + 1, NULL, 16);
+	return STOPPED;
+}
+
+static bool observed(struct round *r, long tid)
+{
+	int o = sync_observe(tid, observe, r, 100);
+
+	return o == 0 || o == -ESRCH; /* -ESRCH: it exited */
+}
+
+/* Whether tid runs each time it is looked at over about a millisecond: a
+ * CPU-bound thread, not one between two sleeps, which a signal could catch
+ * entering the next (EINTR). */
+static bool keeps_running(long tid)
+{
+	uintptr_t sp, pc;
+
+	for (int i = 0; i < 4; i++) {
+		nanosleep(&(struct timespec){ 0, 250000 }, NULL);
+		if (stopped_at(tid, &sp, &pc) != RUNNING)
+			return false;
+	}
 	return true;
 }
 
-/* One thread: true if judged (busy[] updated), false if it was running. */
-static bool judge(long tid, const struct range *maps, int nmaps, bool *busy)
+/* One thread: true if judged (busy[] updated).  A thread seen blocked is
+ * read through /proc (again if it ran meanwhile); one that keeps running is
+ * signalled when may_signal, and then interrupts user code, not a sleep. */
+static bool judge(struct round *r, long tid, bool may_signal)
 {
-	uintptr_t sp, pc, sp2, pc2;
-	long before = switches(tid);
+	for (int attempt = 0; attempt < 4; attempt++) {
+		uintptr_t sp, pc, sp2, pc2;
+		long before = switches(tid);
+		int st;
 
-	if (before < 0)
-		return true; /* exited */
-	if (!stopped_at(tid, &sp, &pc) || !mapping_end(maps, nmaps, sp))
-		return false;
-	mark(sp, mapping_end(maps, nmaps, sp), pc, busy);
-	{
-		size_t n;
-		struct image *const *shared = reclaim_shared_tramps(&n);
-
-		for (size_t i = 0; i < n; i++) {
-			if (pc >= shared[i]->code && pc < shared[i]->r11_end) {
-				int k = 0;
-
-				for (struct image *im = retired; im; im = im->next, k++)
-					if (im->is_stub)
-						busy[k] = true; /* see top */
-			}
-		}
+		if (before == -ENOENT || before == -ESRCH)
+			return true; /* exited */
+		if (before < 0)
+			return false;
+		st = stopped_at(tid, &sp, &pc);
+		if (st == RUNNING && !(may_signal && keeps_running(tid)))
+			continue;
+		if (st == RUNNING)
+			return observed(r, tid);
+		if (st != STOPPED)
+			return false;
+		if (!sp && !pc)
+			return true; /* no user context: a kernel worker (io_uring) */
+		mark_pc(r, pc);
+		scan_remote(r, sp, run_end(&r->maps, sp));
+		if (stopped_at(tid, &sp2, &pc2) == STOPPED && sp2 == sp && pc2 == pc && switches(tid) == before)
+			return true;
 	}
-	return stopped_at(tid, &sp2, &pc2) && sp2 == sp && pc2 == pc && switches(tid) == before;
+	return false;
 }
 
-int reclaim_try(void)
+int reclaim_try(bool may_signal)
 {
 	long self = raw_gettid();
-	struct range *maps = NULL;
-	bool *busy, undecided = false;
+	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+	bool undecided = false;
+	struct round r;
 	struct dirent *e;
 	DIR *d;
-	int nmaps;
-	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
 
 	if (!retired)
 		return 0;
-	busy = calloc((size_t)nretired, sizeof(*busy));
-	nmaps = read_maps(&maps);
-	d = opendir("/proc/self/task");
-	if (!busy || nmaps < 0 || !d) {
-		free(busy);
-		free(maps);
-		if (d)
-			closedir(d);
+	if (round_begin(&r) < 0)
+		return nretired;
+	if (!(d = opendir("/proc/self/task"))) {
+		round_end(&r);
 		return nretired;
 	}
 	/* This thread: from here up (it may be in a handler called from one). */
-	mark(here, mapping_end(maps, nmaps, here), 0, busy);
+	mark_guard(&r, hooks_guard());
+	scan_local(&r, here, run_end(&r.maps, here));
 	while ((e = readdir(d))) {
 		long tid = atol(e->d_name);
 
 		if (tid <= 0 || tid == self)
 			continue;
-		if (!judge(tid, maps, nmaps, busy))
+		if (!judge(&r, tid, may_signal))
 			undecided = true;
 	}
 	closedir(d);
-	free(maps);
 	if (!undecided) {
 		struct image **pp = &retired;
 		int i = 0;
@@ -238,7 +381,7 @@ int reclaim_try(void)
 		while (*pp) {
 			struct image *im = *pp;
 
-			if (!busy[i++]) {
+			if (!__atomic_load_n(&r.busy[i++], __ATOMIC_ACQUIRE)) {
 				*pp = im->next;
 				nretired--;
 				image_free(im);
@@ -247,6 +390,6 @@ int reclaim_try(void)
 			}
 		}
 	}
-	free(busy);
+	round_end(&r);
 	return nretired;
 }

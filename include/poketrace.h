@@ -377,9 +377,16 @@ static inline void poketrace_ctx_set_ret_double(struct poketrace_ctx *c, double 
  * Typed FENTRY handlers receive the stack arguments too (the exact area, or
  * the conservative copy).
  *
- * Detach stops new calls from reaching the handler when it returns.  A thread
- * already inside the old image finishes with it; its memory is reclaimed once
- * no thread can be in it (poketrace_quiesce() waits for that).
+ * Detach stops new calls from reaching the handler when it returns: no call
+ * enters it after, and no call returning after runs a detached FEXIT handler
+ * (a call returns through the exit path current when it returns, which runs
+ * the FEXIT links attached both when the call entered and now; a link that
+ * stays attached runs for every call that entered while it was attached,
+ * across any number of changes).  A thread already running a handler
+ * finishes it: poketrace_quiesce() waits for that, after which the
+ * handler's data can be freed.  A handler left by a C++ exception or
+ * pthread_exit leaves its thread able to run handlers again; one left by
+ * longjmp does not.
  */
 enum poketrace_link_kind {
 	POKETRACE_FENTRY = 1,
@@ -436,8 +443,11 @@ POKETRACE_API void *poketrace_link_original(const struct poketrace_link *link);
 POKETRACE_API const struct poketrace_fn *poketrace_link_fn(const struct poketrace_link *link);
 
 /* Waits (up to timeout_ms; -1 forever) until every retired image is
- * reclaimed: no thread can still run a detached handler.  -ETIMEDOUT if some
- * thread stayed inside one (e.g. asleep in a function called from it). */
+ * reclaimed: no thread runs, or can run again, a handler detached or an ops
+ * callback unregistered before the call.  A thread asleep in the body of a
+ * hooked function does not hold anything.  -ETIMEDOUT if some thread is
+ * still in a handler (asleep in it, or in a function it called), or could
+ * not be looked at (no file descriptor left). */
 POKETRACE_API int poketrace_quiesce(int timeout_ms);
 
 /* ------------------------------------------------------------------- ops
@@ -466,6 +476,8 @@ POKETRACE_API int poketrace_ops_register(poketrace_ops_fn fn, const struct poket
 					 struct poketrace_ops **out);
 POKETRACE_API int poketrace_ops_set_filter(struct poketrace_ops *ops, const char *filter,
 					   const char *modules, const char *notrace);
+/* No call reaches fn after it returns; a thread already in fn finishes it:
+ * poketrace_quiesce() waits for that before fn's data may be freed. */
 POKETRACE_API int poketrace_ops_unregister(struct poketrace_ops *ops);
 /* Sites the ops is attached to now. */
 POKETRACE_API long poketrace_ops_nsites(const struct poketrace_ops *ops);

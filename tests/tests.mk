@@ -14,7 +14,7 @@ CET          = -fcf-protection=full
 
 SITE_FLAVORS = mcount mcount_cet pfe_gcc pfe_clang pfe_clang_cet
 TEST_BINS = $(SITE_FLAVORS:%=$(T)/t_sites_%) $(T)/t_poke $(T)/t_engine $(T)/t_commit $(T)/t_hygiene $(T)/t_reloc \
-	$(T)/t_signals $(T)/t_stress $(T)/t_gcc_threaded $(T)/t_links $(T)/t_ops $(T)/t_links_cpp $(T)/t_abi $(T)/t_abi_cpp \
+	$(T)/t_signals $(T)/t_stress $(T)/t_gcc_threaded $(T)/t_links $(T)/t_reclaim $(T)/t_nopie $(T)/t_ops $(T)/t_links_cpp $(T)/t_abi $(T)/t_abi_cpp \
 	$(T)/abi_prog $(T)/abi_prog_cpp $(T)/libbid_v1.so $(T)/libbid_v2.so $(T)/gdb_target \
 	$(T)/e2e $(T)/cpp_prog $(T)/live_target $(T)/ctl_target $(T)/flood $(T)/late_target $(T)/late_target2 \
 	$(T)/gen_trace
@@ -130,6 +130,21 @@ $(T)/t_links: tests/t_links.c $(TO)/hookfns.o $(TO)/nodebug.o $(T)/libt_dl_clang
 	@echo "  TEST    $@"
 	@$(CC) $(TESTCFLAGS) -rdynamic -DDL_PATH='"$(abspath $(T))/libt_dl_clang.so"' -o $@ $< \
 		$(TO)/hookfns.o $(TO)/nodebug.o $(TESTLIBS) -lm
+
+# --- reclamation: gcc -O2 -g targets; and a program built without PIE
+$(TO)/reclaimfns.o: tests/targets/reclaimfns.c tests/targets/reclaimfns.h $(TO)/.dir
+	@gcc -O2 -g $(PFE_FLAGS) -fPIE -c $< -o $@
+
+$(T)/t_reclaim: tests/t_reclaim.c $(TO)/reclaimfns.o $(STLIB) tests/harness.h
+	@echo "  TEST    $@"
+	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/reclaimfns.o $(TESTLIBS)
+
+$(T)/libt_nopie.so: tests/targets/nopie_lib.c $(TO)/.dir
+	@gcc -O2 -g $(PFE_FLAGS) -fPIC -shared -o $@ $<
+
+$(T)/t_nopie: tests/t_nopie.c $(T)/libt_nopie.so $(STLIB) tests/harness.h
+	@echo "  TEST    $@"
+	@$(CC) $(TESTCFLAGS) -no-pie -fno-pie -o $@ $< -L$(T) -lt_nopie $(RPATH) $(TESTLIBS)
 
 $(T)/t_ops: tests/t_ops.c $(TO)/hookfns.o $(STLIB) tests/harness.h
 	@echo "  TEST    $@"

@@ -66,6 +66,17 @@ static DIR *batch_dir;
 
 void (*_Atomic sync_ip_fixup)(void *rip);
 
+/* One observation at a time (round_busy held).  state: 0 waiting for the
+ * thread, 1 its handler is in fn, 2 done, 3 given up (a late handler then
+ * does nothing: arg may be gone). */
+#define OBSERVE_MAGIC (0x706b75UL << 40)
+static struct {
+	_Atomic unsigned long seq;
+	_Atomic int state;
+	void (*fn)(void *uc, void *arg);
+	void *arg;
+} obs;
+
 static int membarrier(int cmd)
 {
 	return (int)syscall(SYS_membarrier, cmd, 0, 0);
@@ -86,6 +97,17 @@ PT_NOSANITIZE static void sync_handler(int sig, siginfo_t *si, void *ucv)
 {
 	unsigned long v = (unsigned long)si->si_value.sival_ptr;
 
+	if (si->si_code == SI_QUEUE && si->si_pid == raw_getpid() &&
+	    (v & ~((1UL << 40) - 1)) == OBSERVE_MAGIC) {
+		int waiting = 0;
+
+		if ((v & ((1UL << 40) - 1)) == atomic_load(&obs.seq) &&
+		    atomic_compare_exchange_strong(&obs.state, &waiting, 1)) {
+			obs.fn(ucv, obs.arg);
+			atomic_store(&obs.state, 2);
+		}
+		return;
+	}
 	cpu_serialize();
 	if (si->si_code == SI_QUEUE && si->si_pid == raw_getpid() &&
 	    (v & ~((1UL << 40) - 1)) == SYNC_MAGIC) {
@@ -235,6 +257,47 @@ static bool has(unsigned long long mask, int sig)
 }
 
 /* ------------------------------------------------------------ rounds */
+
+static long send_cookie(long pid, long tid, unsigned long cookie);
+
+static uint64_t mono_ns(void);
+static bool round_enter(bool wait);
+static void round_leave(void);
+
+int sync_observe(long tid, void (*fn)(void *uc, void *arg), void *arg, int timeout_ms)
+{
+	uint64_t t0 = mono_ns();
+	unsigned long seq;
+	int waiting = 0, r = 0;
+
+	if (!round_enter(false))
+		return -EBUSY;
+	seq = (atomic_load(&obs.seq) + 1) & ((1UL << 40) - 1);
+	obs.fn = fn;
+	obs.arg = arg;
+	atomic_store(&obs.state, 0);
+	atomic_store(&obs.seq, seq);
+	if (send_cookie(raw_getpid(), tid, OBSERVE_MAGIC | seq) < 0) {
+		r = -errno;
+		atomic_store(&obs.state, 3);
+		round_leave();
+		return r;
+	}
+	for (int spins = 0; atomic_load(&obs.state) != 2; spins++) {
+		if (mono_ns() - t0 > (uint64_t)timeout_ms * 1000000u &&
+		    atomic_compare_exchange_strong(&obs.state, &waiting, 3)) {
+			r = -ETIMEDOUT; /* it blocks the signal, or is not scheduled */
+			break;
+		}
+		waiting = 0;
+		if (spins < 50)
+			sched_yield();
+		else
+			nanosleep(&(struct timespec){ 0, 20000 }, NULL);
+	}
+	round_leave();
+	return r;
+}
 
 static long send_cookie(long pid, long tid, unsigned long cookie)
 {

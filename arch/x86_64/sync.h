@@ -41,6 +41,15 @@ int sync_cores(void);
 int sync_interrupt_all(void);
 extern void (*_Atomic sync_ip_fixup)(void *rip);
 
+/* Runs fn(ucontext, arg) in thread tid, from the engine's signal, and waits
+ * for it (up to timeout_ms): a look at a running thread's registers and
+ * stack, as it is at that instant.  fn must be async-signal-safe.  0,
+ * -ETIMEDOUT (fn will not run), -ESRCH (it exited), -EBUSY (a signal round
+ * is running).  A thread about to block in a system call when the signal
+ * lands sees it interrupted (EINTR where SA_RESTART does not apply), so
+ * callers use it for threads seen running only. */
+int sync_observe(long tid, void (*fn)(void *uc, void *arg), void *arg, int timeout_ms);
+
 /* fork() gives the child a new mm whose membarrier registration is its own. */
 void sync_atfork_child(void);
 

@@ -6,14 +6,22 @@
  *   [rbp+8]  site+5 (the body)            [rbp]    saved rbp
  *   [rbp]    saved rbp
  *   [base]   struct poketrace_ctx (the handlers' ctx; also the register
- *            save area), then the extended save area (r10, xmm8-15, the
- *            full-width vectors, the x87 return)        base = rbp - frame
+ *            save area), then the extended save area (r10, the frame's
+ *            generation, xmm8-15, the full-width vectors, the x87 return)
+ *            base = rbp - frame
  *
  * Entry mode runs the entry handlers and returns into the body.  Call-orig
- * mode runs entry and fmod_ret handlers, calls the body itself with the
- * registers and stack arguments restored, saves the return registers into
- * ctx, runs the exit handlers and returns straight to the caller: no return
- * address is rewritten and call/ret stay paired for the return predictor.
+ * mode runs entry and fmod_ret handlers, calls the body with the registers
+ * and stack arguments restored — through the function's landing pad
+ * (tramp_emit_pad), so that the body's return address is not in the image —
+ * and, entered from the pad, saves the return registers into ctx, runs the
+ * exit handlers and returns straight to the caller: no return address is
+ * rewritten and call/ret stay paired for the return predictor.  The pad
+ * enters the exit path of the image current when the body returns, which
+ * may not be the one that built the frame: call-orig frames of a function
+ * have one layout whatever the image (layout_of), the exit path fills the
+ * ctx's function info again, and skips the handlers of links attached after
+ * the frame's generation.
  *
  * What is saved is the spec's: only the registers a certain prototype uses,
  * or the conservative set (every argument register, rax, r10, the vector
@@ -21,9 +29,10 @@
  * is addressed through rsp while rsp is the base (short encodings), through
  * rbp while a stack-argument copy sits below it.
  *
- * The per-thread guard byte is set only while handlers run (not around the
+ * The per-thread guard is set only while handlers run (not around the
  * body), so calls made by the body are traced but calls made by handlers
- * are not. */
+ * are not; it holds the image's id (a shared trampoline: its stub's info),
+ * which reclaiming reads. */
 #include "arch/x86_64/tramp.h"
 
 #include <errno.h>
@@ -151,6 +160,7 @@ struct layout {
 	int32_t r10, vflag, rflag, x87n; /* x87n: st registers saved of the return */
 	int32_t fsw;                     /* the x87 status word before the body */
 	int32_t xmm_hi, wide, wret, xret, x87;
+	int32_t gen;                     /* call-orig: the frame's generation */
 	int32_t size;
 };
 
@@ -163,10 +173,15 @@ struct em {
 	bool at_base; /* rsp is the base: address the frame through rsp */
 };
 
+/* Call-orig frames have one layout per function whatever the image: a call
+ * returns through the exit path of the image current when it returns, not
+ * of the one it entered (see pads), so every area an image of the function
+ * may use has its place, used or not. */
 static struct layout layout_of(const struct tramp_spec *s, bool ctx, int vec)
 {
 	struct layout l;
 	int32_t off, wide = vec > XW_VEC_SSE ? vec : 0;
+	bool fixed = s->call_orig;
 
 	if (ctx) {
 		l.args = CTX(args);
@@ -185,16 +200,18 @@ static struct layout layout_of(const struct tramp_spec *s, bool ctx, int vec)
 	l.x87n = off + 10;
 	l.fsw = off + 12;
 	off += 16;
+	l.gen = off;
+	off += fixed ? 16 : 0;
 	l.xmm_hi = off;
-	off += s->save_xmm_hi ? 8 * 16 : 0;
+	off += s->save_xmm_hi || fixed ? 8 * 16 : 0;
 	l.wide = off;
-	off += s->full_vec ? 8 * wide : 0;
+	off += s->full_vec || fixed ? 8 * wide : 0;
 	l.wret = off;
-	off += s->ret_full ? RET_VECS * wide : 0;
+	off += s->ret_full || fixed ? RET_VECS * wide : 0;
 	l.xret = off; /* xmm2-3 of a conservative return (xmm0-1 are in ctx->fret) */
-	off += s->ret_full ? 2 * 16 : 0;
+	off += s->ret_full || fixed ? 2 * 16 : 0;
 	l.x87 = off;
-	off += s->ret_full || (s->ret_regs & (TRAMP_RET_ST0 | TRAMP_RET_ST1)) ? 32 : 0;
+	off += s->ret_full || fixed || (s->ret_regs & (TRAMP_RET_ST0 | TRAMP_RET_ST1)) ? 32 : 0;
 	l.size = off;
 	return l;
 }
@@ -433,6 +450,15 @@ static void call_raw_handler(struct em *e, const struct tramp_handler *h, int32_
 static void call_handlers(struct em *e, const struct tramp_handler *h, int n, bool regs_live, int32_t stack_from)
 {
 	for (int i = 0; i < n; i++) {
+		int skip = -1;
+
+		if (h[i].since) {
+			/* attached after this call entered: not its exit */
+			skip = xw_new_label(&e->w);
+			xw_mov_imm64(&e->w, XREG_R11, h[i].since);
+			xw_cmp_mem(&e->w, B(e), D(e, e->l.gen), XREG_R11);
+			xw_jcc_label(&e->w, XCC_B, skip);
+		}
 		if (h[i].kind == TH_TYPED) {
 			copy_stack(e, stack_from);
 			if (!regs_live || !e->at_base)
@@ -444,6 +470,8 @@ static void call_handlers(struct em *e, const struct tramp_handler *h, int n, bo
 		} else {
 			call_ctx_handler(e, &h[i]);
 		}
+		if (skip >= 0)
+			xw_bind(&e->w, skip);
 		regs_live = false;
 	}
 }
@@ -647,11 +675,36 @@ static void fill_ctx(struct em *e, int32_t above)
 	st(e, CTX(stack), XREG_R11);
 }
 
-static void emit_call_orig(struct em *e, struct tramp_out *o, int32_t above)
+/* The guard names what handlers run from (reclaim.c reads it): this image,
+ * or for a shared trampoline the stub whose info the ctx holds. */
+static void guard_on(struct em *e)
+{
+	const struct tramp_spec *s = e->s;
+
+	if (!s->guard_tpoff)
+		return;
+	if (s->fn_in_r11) {
+		ld(e, XREG_R11, CTX(fn));
+		xw_fs_store(&e->w, s->guard_tpoff, XREG_R11);
+	} else {
+		xw_fs_store_imm32(&e->w, s->guard_tpoff, s->guard_id);
+	}
+}
+
+static void guard_off(struct em *e)
+{
+	if (e->s->guard_tpoff)
+		xw_fs_store_imm32(&e->w, e->s->guard_tpoff, 0);
+}
+
+/* Entry and fmod_ret handlers, the body through the pad; then, entered from
+ * the pad (in this image's frame or in one an older image of the function
+ * built: the layout is the same), the exit handlers. */
+static void emit_call_orig(struct em *e, struct tramp_out *o, int32_t above, bool ctx)
 {
 	const struct tramp_spec *s = e->s;
 	struct xw *w = &e->w;
-	int exits = xw_new_label(w), retpath = xw_new_label(w);
+	int exits = xw_new_label(w);
 
 	if (s->nmodret)
 		zero_ret(e);
@@ -660,28 +713,24 @@ static void emit_call_orig(struct em *e, struct tramp_out *o, int32_t above)
 		xw_test_eax(w);
 		xw_jnz_label(w, exits); /* override: skip the body */
 	}
-	if (s->guard_tpoff)
-		xw_fs_store_byte(w, s->guard_tpoff, 0);
 	copy_stack(e, above + 8);
 	restore_args(e);
+	/* after the copy, which calls out of the image */
+	guard_off(e);
 	if (s->ret_full)
 		xw_fnstsw_mem(w, B(e), D(e, e->l.fsw)); /* TOP before: see save_x87_if_any */
-	xw_call(w, s->orig);
+	xw_jmp(w, s->pad);
+
+	o->exit_entry = w->len;
+	e->at_base = false; /* whatever copy the frame's image made */
 	to_base(e);
 	save_ret(e);
-	/* Retiring the image turns this nop into `jmp retpath`: a thread
-	 * still in the body then returns without running handlers that
-	 * were detached meanwhile. */
-	o->after_call = w->len;
-	xw_nop5(w);
-	if (s->guard_tpoff)
-		xw_fs_store_byte(w, s->guard_tpoff, 1);
+	if (ctx)
+		fill_ctx(e, above); /* the frame's image may have built none, or freed its fn */
+	guard_on(e);
 	xw_bind(w, exits);
 	call_handlers(e, s->exit, s->nexit, false, above + 8);
-	if (s->guard_tpoff)
-		xw_fs_store_byte(w, s->guard_tpoff, 0);
-	xw_bind(w, retpath);
-	o->ret_path = w->len;
+	guard_off(e);
 	restore_ret(e);
 	leave_ret(w, o);
 }
@@ -701,6 +750,7 @@ int tramp_emit(const struct tramp_spec *s, uintptr_t at, uint8_t *buf, size_t ca
 	e.frame = ((e.l.size + 15) & ~15) + (s->call_orig ? 0 : 8);
 	memset(o, 0, sizeof(*o));
 	xw_init(w, buf, cap, at);
+	w->far = at == TRAMP_AT_WORST;
 	xw_endbr64(w);
 	xw_push(w, XREG_RBP);
 	o->cfi_push = w->len;
@@ -708,7 +758,7 @@ int tramp_emit(const struct tramp_spec *s, uintptr_t at, uint8_t *buf, size_t ca
 	o->cfi_mov = w->len;
 	if (s->guard_tpoff) {
 		nested = xw_new_label(w);
-		xw_fs_cmp_byte0(w, s->guard_tpoff);
+		xw_fs_cmp_q0(w, s->guard_tpoff);
 		xw_jnz_label(w, nested);
 	}
 	xw_sub_rsp(w, e.frame);
@@ -716,17 +766,19 @@ int tramp_emit(const struct tramp_spec *s, uintptr_t at, uint8_t *buf, size_t ca
 	if (ctx)
 		fill_ctx(&e, above);
 	o->fn_stored = w->len;
-	if (s->guard_tpoff)
-		xw_fs_store_byte(w, s->guard_tpoff, 1);
+	if (s->call_orig) {
+		xw_mov_imm64(w, XREG_R11, s->gen);
+		st(&e, e.l.gen, XREG_R11);
+	}
+	guard_on(&e);
 	call_handlers(&e, s->entry, s->nentry, live, above + 8);
 	if (!s->call_orig) {
-		if (s->guard_tpoff)
-			xw_fs_store_byte(w, s->guard_tpoff, 0);
+		guard_off(&e);
 		if (s->nentry || !live)
 			restore_args(&e);
 		leave_ret(w, o);
 	} else {
-		emit_call_orig(&e, o, above);
+		emit_call_orig(&e, o, above, ctx);
 	}
 	if (nested >= 0) {
 		xw_bind(w, nested);
@@ -736,6 +788,29 @@ int tramp_emit(const struct tramp_spec *s, uintptr_t at, uint8_t *buf, size_t ca
 		return -ENOSPC;
 	o->len = w->len;
 	return 0;
+}
+
+size_t tramp_emit_pad(uintptr_t at, uintptr_t orig, uint8_t *buf, size_t cap, struct tramp_out *o)
+{
+	struct xw w;
+	size_t jmp;
+	int none;
+
+	memset(o, 0, sizeof(*o));
+	xw_init(&w, buf, cap, at);
+	w.far = at == TRAMP_AT_WORST;
+	none = xw_new_label(&w);
+	/* the frame is the image's: CFA = rbp + 16 from the first byte */
+	xw_call(&w, orig);
+	jmp = w.len;
+	xw_jmp_label(&w, none); /* rel32 always: batches retarget it */
+	xw_bind(&w, none);
+	leave_ret(&w, o);
+	if (!xw_finish(&w))
+		return 0;
+	o->len = w.len;
+	o->exit_entry = jmp;
+	return w.len;
 }
 
 size_t tramp_emit_stub(uintptr_t at, uintptr_t shared, uintptr_t info, uint8_t *buf, size_t cap)

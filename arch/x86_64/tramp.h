@@ -20,6 +20,10 @@ struct tramp_handler {
 	void *fn;
 	void *data;
 	uint8_t kind;
+	/* Exit handlers: the link's attach sequence.  A call returns through
+	 * the exit path of the image current when it returns (see pads), which
+	 * skips the handlers of links attached after the call entered. */
+	uint64_t since;
 };
 
 /* Bytes of caller stack copied for a body whose stack-argument area is not
@@ -57,20 +61,26 @@ struct tramp_spec {
 	int nexit;
 	bool call_orig;                /* the image calls the body: the site is `jmp image` */
 	uintptr_t orig;                /* call_orig: the body (site+5) or a replacement */
+	uintptr_t pad;                 /* call_orig: the landing pad that calls orig (tramp_emit_pad) */
+	uint64_t gen;                  /* call_orig: stored in the frame, compared with `since` */
 	size_t stack_bytes;            /* stack arguments to copy (multiple of 8) */
 	size_t stack_align;            /* where the copy starts: 16, 32 or 64 */
 	unsigned ret_regs;             /* call_orig: TRAMP_RET_* the return value uses */
 	bool ret_full;                 /* call_orig: every return register (full_vec's rule) */
 	bool stack_dynamic;            /* unknown size: copy what may be there, read safely */
 	size_t stack_dynamic_bytes;    /* how much: at least TRAMP_DYNAMIC_STACK_COPY */
-	int32_t guard_tpoff;           /* fs offset of the per-thread "in a handler" byte */
+	/* fs offset of the per-thread guard: non-zero while a handler runs,
+	 * what it holds names what the handler was called from: guard_id, or
+	 * for shared trampolines the stub's info (r11). */
+	int32_t guard_tpoff;
+	uint32_t guard_id;
+	void *personality;             /* run when an exception unwinds through the image */
 	uintptr_t miss_counter;        /* incremented (locked) when the guard skips handlers */
 };
 
 struct tramp_out {
 	size_t len;
-	size_t after_call;   /* call_orig: offset of the nop5 after the body's return */
-	size_t ret_path;     /* call_orig: where that nop5 jumps once the image is retired */
+	size_t exit_entry;   /* call_orig: the exit path a pad continues in */
 	size_t fn_stored;    /* r11 (a stub's info pointer) is in the ctx from here on */
 	/* unwind: offsets of the prologue steps and of each leave/exit */
 	size_t cfi_push, cfi_mov;
@@ -81,17 +91,33 @@ struct tramp_out {
 /* Whether the image builds a poketrace_ctx (any handler but typed ones). */
 bool tramp_needs_ctx(const struct tramp_spec *s);
 
+/* at: size the image for its worst placement (every call and jump to an
+ * address in its long form), not for one address. */
+#define TRAMP_AT_WORST 0
+
 /* Emits the image for address `at` into buf.  -ENOSPC if cap is too small.
  */
 int tramp_emit(const struct tramp_spec *s, uintptr_t at, uint8_t *buf, size_t cap,
 	       struct tramp_out *out);
+
+/* A landing pad: `call orig; jmp X; leave; ret`.  Images call a body
+ * through it, so that no return address into an image stays on a stack
+ * while the body runs: the body returns to the pad, whose jmp batches point
+ * at the exit path of the image current for the function (each image's
+ * exit_entry) or, with none, at its own `leave; ret`, which returns to the
+ * caller (TRAMP_PAD_NONE bytes from the end; the jmp, emitted so, is at
+ * o->exit_entry).  Pads are never freed.  Returns the length, 0 if cap is
+ * too small. */
+#define TRAMP_PAD_NONE 2
+size_t tramp_emit_pad(uintptr_t at, uintptr_t orig, uint8_t *buf, size_t cap, struct tramp_out *o);
 
 /* The per-site stub of a shared trampoline: mov r11, info; jmp shared.
  * Writes the code and returns its length, 0 if cap is too small. */
 size_t tramp_emit_stub(uintptr_t at, uintptr_t shared, uintptr_t info, uint8_t *buf, size_t cap);
 
 /* .eh_frame bytes (CIE, FDE, terminator) describing an image's frames, for
- * __register_frame.  Returns a malloc'd buffer, or NULL. */
-void *tramp_eh_frame(uintptr_t at, const struct tramp_out *o, bool frame, size_t *len);
+ * __register_frame; personality (or NULL): the routine unwinding runs in
+ * them.  Returns a malloc'd buffer, or NULL. */
+void *tramp_eh_frame(uintptr_t at, const struct tramp_out *o, bool frame, void *personality, size_t *len);
 
 #endif

@@ -57,7 +57,7 @@ static void pad8(struct bytes *b, size_t start)
 		b_u8(b, 0); /* DW_CFA_nop */
 }
 
-void *tramp_eh_frame(uintptr_t at, const struct tramp_out *o, bool frame, size_t *len)
+void *tramp_eh_frame(uintptr_t at, const struct tramp_out *o, bool frame, void *personality, size_t *len)
 {
 	struct bytes b = { calloc(1, 512), 0, 512 };
 	size_t cie, fde, loc = 0;
@@ -71,12 +71,17 @@ void *tramp_eh_frame(uintptr_t at, const struct tramp_out *o, bool frame, size_t
 	b_put(&b, "\0\0\0\0", 4);               /* length, below */
 	b_put(&b, "\0\0\0\0", 4);               /* CIE id */
 	b_u8(&b, 1);                            /* version */
-	b_put(&b, "zR", 3);                     /* augmentation */
+	b_put(&b, personality ? "zPR" : "zR", personality ? 4 : 3); /* augmentation */
 	b_u8(&b, 1);                            /* code alignment */
 	b_u8(&b, 0x78);                         /* data alignment -8 */
 	b_u8(&b, DWREG_RA);
-	b_u8(&b, 1);                            /* augmentation data length */
-	b_u8(&b, 0x00);                         /* DW_EH_PE_absptr */
+	b_u8(&b, personality ? 10 : 1);         /* augmentation data length */
+	if (personality) {
+		u64 = (uintptr_t)personality;
+		b_u8(&b, 0x00);                 /* P: DW_EH_PE_absptr */
+		b_put(&b, &u64, 8);
+	}
+	b_u8(&b, 0x00);                         /* R: DW_EH_PE_absptr */
 	b_u8(&b, DW_CFA_def_cfa);
 	b_u8(&b, DWREG_RSP);
 	b_u8(&b, 8);

@@ -449,9 +449,14 @@ void xw_test_eax(struct xw *w)
 	xw_bytes(w, op, sizeof(op));
 }
 
+static bool near(const struct xw *w, uintptr_t target)
+{
+	return !w->far && insn_rel32_reach(xw_pc(w) + 5, target);
+}
+
 static void branch(struct xw *w, uint8_t rel32_op, uint8_t r11_modrm, uintptr_t target)
 {
-	if (insn_rel32_reach(xw_pc(w) + 5, target)) {
+	if (near(w, target)) {
 		put1(w, rel32_op);
 		put4(w, (int32_t)(target - (xw_pc(w) + 4)));
 		return;
@@ -478,7 +483,7 @@ void xw_jmp_keep_regs(struct xw *w, uintptr_t target)
 {
 	static const uint8_t op[] = { 0xff, 0x25, 0, 0, 0, 0 }; /* jmp [rip+0] */
 
-	if (insn_rel32_reach(xw_pc(w) + 5, target)) {
+	if (near(w, target)) {
 		xw_jmp(w, target);
 		return;
 	}
@@ -504,22 +509,46 @@ void xw_jcc_label(struct xw *w, enum xcc cc, int label)
 	fixup_rel32(w, label);
 }
 
-void xw_fs_cmp_byte0(struct xw *w, int32_t tpoff)
+/* fs:[disp32] operands: modrm 00 reg 100 (SIB), SIB 0x25 (no base, no index). */
+static void fs_mem(struct xw *w, bool rexr, uint8_t op, int reg, int32_t tpoff)
 {
-	static const uint8_t op[] = { 0x64, 0x80, 0x3c, 0x25 };
-
-	xw_bytes(w, op, sizeof(op));
+	put1(w, 0x64);
+	put1(w, (uint8_t)(REX | REX_W | (rexr ? REX_R : 0)));
+	put1(w, op);
+	put1(w, (uint8_t)(((reg & 7) << 3) | 4));
+	put1(w, 0x25);
 	put4(w, tpoff);
+}
+
+void xw_fs_cmp_q0(struct xw *w, int32_t tpoff)
+{
+	fs_mem(w, false, 0x83, 7, tpoff);
 	put1(w, 0);
 }
 
-void xw_fs_store_byte(struct xw *w, int32_t tpoff, uint8_t v)
+void xw_fs_store_imm32(struct xw *w, int32_t tpoff, uint32_t v)
 {
-	static const uint8_t op[] = { 0x64, 0xc6, 0x04, 0x25 };
+	fs_mem(w, false, 0xc7, 0, tpoff);
+	put4(w, v);
+}
+
+void xw_fs_store(struct xw *w, int32_t tpoff, enum xreg src)
+{
+	fs_mem(w, src & 8, 0x89, src, tpoff);
+}
+
+void xw_cmp_mem(struct xw *w, enum xreg base, int32_t disp, enum xreg r)
+{
+	rex_mem(w, true, r, base);
+	put1(w, 0x39);
+	modrm_mem(w, r, base, disp);
+}
+
+void xw_jmp_mem_r11(struct xw *w)
+{
+	static const uint8_t op[] = { 0x41, 0xff, 0x23 };
 
 	xw_bytes(w, op, sizeof(op));
-	put4(w, tpoff);
-	put1(w, v);
 }
 
 void xw_lock_inc_abs(struct xw *w, uintptr_t addr)

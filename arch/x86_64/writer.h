@@ -13,14 +13,16 @@ enum xreg {
 	XREG_R8, XREG_R9, XREG_R10, XREG_R11, XREG_R12, XREG_R13, XREG_R14, XREG_R15,
 };
 
-#define XW_MAX_LABELS 32
-#define XW_MAX_FIXUPS 64
+/* an exit handler takes a label (its liveness test): room for 100 links */
+#define XW_MAX_LABELS 128
+#define XW_MAX_FIXUPS 256
 
 struct xw {
 	uint8_t *buf;
 	size_t len, cap;
 	uintptr_t pc0;        /* address buf[0] will have */
 	bool overflow;        /* buf too small or too many labels: the result is unusable */
+	bool far;             /* sizing: every call/jmp to an address takes its long form */
 	long label[XW_MAX_LABELS]; /* offsets, -1 while unbound */
 	struct { size_t at; int label; } fixup[XW_MAX_FIXUPS];
 	int nfixups;
@@ -86,8 +88,11 @@ void xw_jmp_label(struct xw *w, int label);
 void xw_jnz_label(struct xw *w, int label);
 enum xcc { XCC_B = 2, XCC_E = 4, XCC_NE = 5, XCC_A = 7 };
 void xw_jcc_label(struct xw *w, enum xcc cc, int label);
-void xw_fs_cmp_byte0(struct xw *w, int32_t tpoff);          /* cmp byte fs:[tpoff], 0 */
-void xw_fs_store_byte(struct xw *w, int32_t tpoff, uint8_t v); /* mov byte fs:[tpoff], v */
+void xw_fs_cmp_q0(struct xw *w, int32_t tpoff);              /* cmp qword fs:[tpoff], 0 */
+void xw_fs_store_imm32(struct xw *w, int32_t tpoff, uint32_t v); /* mov qword fs:[tpoff], imm32 */
+void xw_fs_store(struct xw *w, int32_t tpoff, enum xreg src);  /* mov fs:[tpoff], src */
+void xw_cmp_mem(struct xw *w, enum xreg base, int32_t disp, enum xreg r); /* cmp [base+disp], r */
+void xw_jmp_mem_r11(struct xw *w);                           /* jmp [r11] */
 void xw_lock_inc_abs(struct xw *w, uintptr_t addr);          /* via r11 */
 void xw_leave(struct xw *w);
 void xw_ret(struct xw *w);
