@@ -12,11 +12,13 @@
 #include "core/hooks.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unwind.h>
 
 #include "arch/x86_64/insn.h"
+#include "arch/x86_64/sigguard.h"
 #include "base/error.h"
 #include "core/pad.h"
 #include "core/patch.h"
@@ -24,7 +26,10 @@
 
 /* Non-zero while this thread runs a handler: what called it (tramp.h). */
 static __thread uint64_t in_handler __attribute__((tls_model("initial-exec")));
-static int32_t guard_tpoff;
+/* rsp of the image's frame as it set the guard: a longjmp to above it left
+ * the handler (sigguard_on_longjmp). */
+static __thread uintptr_t guard_sp __attribute__((tls_model("initial-exec")));
+static int32_t guard_tpoff, guard_sp_tpoff;
 static uint64_t recursion_misses;
 static unsigned sites_gen;
 
@@ -84,12 +89,23 @@ static int map_put(struct hook *h)
 
 /* ------------------------------------------------------------------ hooks */
 
+/* A longjmp (or siglongjmp) to a frame above the image that set the guard:
+ * the handler was left for good, as by an exception (image_personality).
+ * One to a frame inside the handler keeps it. */
+static void guard_longjmp(uintptr_t sp)
+{
+	if (in_handler && sp > guard_sp)
+		in_handler = 0;
+}
+
 int hooks_init(void)
 {
 	uintptr_t tp;
 
 	__asm__("mov %%fs:0, %0" : "=r"(tp));
 	guard_tpoff = (int32_t)((intptr_t)&in_handler - (intptr_t)tp);
+	guard_sp_tpoff = (int32_t)((intptr_t)&guard_sp - (intptr_t)tp);
+	atomic_store(&sigguard_on_longjmp, guard_longjmp);
 	return 0;
 }
 
@@ -305,6 +321,7 @@ static int shared_for(struct poketrace_ops *ops, const struct hook *h, uintptr_t
 	spec.entry = &th;
 	spec.nentry = 1;
 	spec.guard_tpoff = guard_tpoff;
+	spec.guard_sp_tpoff = guard_sp_tpoff;
 	spec.personality = (void *)image_personality;
 	spec.miss_counter = (uintptr_t)&recursion_misses;
 	if ((r = image_new_tramp(&spec, NULL, ops ? "ops" : "ops_list", h->site, &s->img)) < 0) {
@@ -597,6 +614,7 @@ static int plan_image(struct hook *h, const struct pt_module *m, struct image **
 	}
 	regs_for(h, typed, &spec);
 	spec.guard_tpoff = guard_tpoff;
+	spec.guard_sp_tpoff = guard_sp_tpoff;
 	spec.personality = (void *)image_personality;
 	spec.miss_counter = (uintptr_t)&recursion_misses;
 	describe(h, &spec, &d);

@@ -384,9 +384,9 @@ static inline void poketrace_ctx_set_ret_double(struct poketrace_ctx *c, double 
  * stays attached runs for every call that entered while it was attached,
  * across any number of changes).  A thread already running a handler
  * finishes it: poketrace_quiesce() waits for that, after which the
- * handler's data can be freed.  A handler left by a C++ exception or
- * pthread_exit leaves its thread able to run handlers again; one left by
- * longjmp does not.
+ * handler's data can be freed.  A handler left by a C++ exception,
+ * pthread_exit or a longjmp/siglongjmp to outside it leaves its thread able
+ * to run handlers again.
  */
 enum poketrace_link_kind {
 	POKETRACE_FENTRY = 1,

@@ -6,6 +6,7 @@
 #include <execinfo.h>
 #include <math.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -582,6 +583,48 @@ static void recursion_guard(void)
 	OK(poketrace_link_detach(a));
 }
 
+/* ------------------------------------------------ longjmp out of a handler */
+
+static sigjmp_buf jump_out;
+static int lj_calls, lj_inner_misses;
+
+static void jumping_handler(struct poketrace_ctx *c)
+{
+	jmp_buf inner;
+
+	lj_calls++;
+	if (c->args[0] == 13)
+		siglongjmp(jump_out, 1); /* out of the handler, past the image */
+	if (c->args[0] == 7 && !setjmp(inner))
+		longjmp(inner, 1); /* within the handler: it has not left */
+	if (c->args[0] == 7)
+		lj_inner_misses += h1(100) == 101; /* still inside: runs without handlers */
+}
+
+/* A handler left by siglongjmp leaves its thread able to run handlers; a
+ * longjmp inside a handler does not end it. */
+static void longjmp_from_handler(void)
+{
+	struct poketrace_link *l;
+	struct poketrace_stats s0, s1;
+
+	OK(poketrace_init(NULL));
+	l = attach(POKETRACE_FENTRY, "h1", (void *)jumping_handler, NULL, 0, 0);
+	CHECK(h1(1) == 2 && lj_calls == 1, "before");
+	if (!sigsetjmp(jump_out, 1))
+		h1(13);
+	CHECK(lj_calls == 2, "the handler did not run for 13");
+	for (int i = 0; i < 5; i++)
+		CHECK(h1(i) == i + 1, "h1(%d)", i);
+	CHECK(lj_calls == 7, "handlers ran %d times (7 expected): the guard stayed set after the jump", lj_calls);
+	poketrace_get_stats(&s0);
+	CHECK(h1(7) == 8 && lj_calls == 8 && lj_inner_misses == 1, "a longjmp inside the handler: %d calls",
+	      lj_calls);
+	poketrace_get_stats(&s1);
+	CHECK(s1.recursion_misses - s0.recursion_misses == 1, "the call from inside the handler ran handlers");
+	OK(poketrace_link_detach(l));
+}
+
 /* ----------------------------------------------- detach while sleeping */
 
 /* Asleep in the body for a minute, or until woken by SIGUSR1: the test
@@ -843,5 +886,5 @@ static void perf_map(void)
 }
 
 TEST_MAIN(CASE(fentry_typed), CASE(typed_shared), CASE(fentry_ctx), CASE(fexit_shapes), CASE(varargs_stacks), CASE(fmod_ret_replace),
-	  CASE(stacking_order), CASE(kinds_by_shape), CASE(update_one_batch), CASE(no_prototype), CASE(attach_detach_stress), CASE(recursion_guard),
+	  CASE(stacking_order), CASE(kinds_by_shape), CASE(update_one_batch), CASE(no_prototype), CASE(attach_detach_stress), CASE(recursion_guard), CASE(longjmp_from_handler),
 	  CASE(sleeping_detach), CASE(unwinding), CASE(bad_input), CASE(module_unloaded), CASE(perf_map))

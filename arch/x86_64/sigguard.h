@@ -55,6 +55,11 @@ void sigguard_reown(void);
 int sigguard_get_chained(int sig, struct sigaction *out);
 int sigguard_set_chained(int sig, const struct sigaction *act);
 
+/* Called before a longjmp family jump with the stack pointer it resumes at
+ * (hooks.c: a jump out of a handler clears the per-thread guard). */
+#include <stdint.h>
+extern void (*_Atomic sigguard_on_longjmp)(uintptr_t sp);
+
 /* The interposers by name, at their addresses in this library (for a late
  * load, which points the program's GOT slots at them). */
 struct sigguard_interposer {

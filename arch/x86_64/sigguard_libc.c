@@ -12,6 +12,9 @@
  *   callbacks: timer_create and mq_notify with SIGEV_THREAD (glibc runs the
  *              callback in a thread with every signal blocked)
  *   raw:       syscall() of the system calls behind all of these
+ *   jumps:     longjmp, _longjmp, siglongjmp, __longjmp_chk (siglongjmp's
+ *              saved mask; and sigguard_on_longjmp, for poketrace's
+ *              per-thread guard, which a jump out of a handler leaves set)
  * Each takes the owned signals out of the mask it is given, or routes the
  * owned signals' handlers to the chain (sigguard.c).  What they cannot see
  * (inline system calls, glibc's internal helpers such as aio's and
@@ -22,6 +25,7 @@
 #include <mqueue.h>
 #include <poll.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -56,7 +60,13 @@ static struct {
 	int (*attr_setsigmask)(pthread_attr_t *, const sigset_t *);
 	int (*timer_create)(clockid_t, struct sigevent *, timer_t *);
 	int (*mq_notify)(mqd_t, const struct sigevent *);
+	void (*longjmp)(struct __jmp_buf_tag *, int);
+	void (*_longjmp)(struct __jmp_buf_tag *, int);
+	void (*siglongjmp)(struct __jmp_buf_tag *, int);
+	void (*longjmp_chk)(struct __jmp_buf_tag *, int);
 } real;
+
+void (*_Atomic sigguard_on_longjmp)(uintptr_t sp);
 
 __attribute__((constructor(101))) static void resolve(void)
 {
@@ -71,6 +81,10 @@ __attribute__((constructor(101))) static void resolve(void)
 	FIND(attr_setsigmask, "pthread_attr_setsigmask_np");
 	FIND(timer_create, "timer_create");
 	FIND(mq_notify, "mq_notify");
+	FIND(longjmp, "longjmp");
+	FIND(_longjmp, "_longjmp");
+	FIND(siglongjmp, "siglongjmp");
+	FIND(longjmp_chk, "__longjmp_chk");
 #undef FIND
 }
 
@@ -281,6 +295,51 @@ PT_EXPORT int swapcontext(ucontext_t *oucp, const ucontext_t *ucp)
 	c = *ucp;
 	sigguard_strip(&c.uc_sigmask);
 	return real.swapcontext(oucp, &c);
+}
+
+/* The stack pointer a jmp_buf resumes with: glibc keeps it mangled
+ * (PTR_MANGLE: xor with the thread's pointer guard, then rotated left 17). */
+#define JB_RSP 6
+
+static void before_jump(struct __jmp_buf_tag *env)
+{
+	void (*hook)(uintptr_t) = atomic_load(&sigguard_on_longjmp);
+	uintptr_t v = (uintptr_t)env->__jmpbuf[JB_RSP], guard;
+
+	if (env->__mask_was_saved)
+		sigguard_strip(&env->__saved_mask);
+	if (!hook)
+		return;
+	__asm__("mov %%fs:0x30, %0" : "=r"(guard));
+	hook(((v >> 17) | (v << 47)) ^ guard);
+}
+
+PT_EXPORT void longjmp(jmp_buf env, int val)
+{
+	before_jump(env);
+	real.longjmp(env, val);
+	abort();
+}
+
+PT_EXPORT void _longjmp(jmp_buf env, int val)
+{
+	before_jump(env);
+	real._longjmp(env, val);
+	abort();
+}
+
+PT_EXPORT void siglongjmp(sigjmp_buf env, int val)
+{
+	before_jump(env);
+	real.siglongjmp(env, val);
+	abort();
+}
+
+PT_EXPORT void __longjmp_chk(struct __jmp_buf_tag *env, int val)
+{
+	before_jump(env);
+	real.longjmp_chk(env, val);
+	abort();
 }
 
 PT_EXPORT int pthread_attr_setsigmask_np(pthread_attr_t *attr, const sigset_t *mask)
@@ -555,6 +614,11 @@ SELF(epoll_pwait2, epoll_pwait2, "epoll_pwait2")
 SELF(timer_create, timer_create, "timer_create")
 SELF(mq_notify, mq_notify, "mq_notify")
 SELF(syscall, syscall, "syscall")
+SELF(longjmp, longjmp, "longjmp")
+SELF(_longjmp, _longjmp, "_longjmp")
+SELF(siglongjmp, siglongjmp, "siglongjmp")
+extern void __longjmp_chk(struct __jmp_buf_tag *, int);
+SELF(__longjmp_chk, __longjmp_chk, "__longjmp_chk")
 #pragma GCC diagnostic pop
 
 /* One entry per name of interposed.syms (a name without its alias above

@@ -689,6 +689,8 @@ static void guard_on(struct em *e)
 	} else {
 		xw_fs_store_imm32(&e->w, s->guard_tpoff, s->guard_id);
 	}
+	if (s->guard_sp_tpoff)
+		xw_fs_store(&e->w, s->guard_sp_tpoff, XREG_RSP);
 }
 
 static void guard_off(struct em *e)

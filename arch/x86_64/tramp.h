@@ -74,6 +74,7 @@ struct tramp_spec {
 	 * for shared trampolines the stub's info (r11). */
 	int32_t guard_tpoff;
 	uint32_t guard_id;
+	int32_t guard_sp_tpoff;        /* where rsp is stored as the guard is set (a longjmp out clears it) */
 	void *personality;             /* run when an exception unwinds through the image */
 	uintptr_t miss_counter;        /* incremented (locked) when the guard skips handlers */
 };
