@@ -247,9 +247,9 @@ static int read_proc(const char *path, char *buf, size_t cap)
 	return (int)len;
 }
 
-/* Context switches so far; -ENOENT/-ESRCH once it exited, another -errno
- * if that cannot be known. */
-static long switches(long tid)
+/* Context switches so far (and the voluntary ones: sleeps); -ENOENT/-ESRCH
+ * once it exited, another -errno if that cannot be known. */
+static long switches(long tid, long *voluntary)
 {
 	static char buf[65536];
 	char path[64];
@@ -265,6 +265,8 @@ static long switches(long tid)
 	nv = strstr(buf, "\nnonvoluntary_ctxt_switches:");
 	if (!v || !nv)
 		return -EIO;
+	if (voluntary)
+		*voluntary = atol(v + 25);
 	return atol(v + 25) * 1000003L + atol(nv + 28);
 }
 
@@ -299,19 +301,22 @@ static bool observed(struct round *r, long tid)
 	return o == 0 || o == -ESRCH; /* -ESRCH: it exited */
 }
 
-/* Whether tid runs each time it is looked at over about a millisecond: a
- * CPU-bound thread, not one between two sleeps, which a signal could catch
- * entering the next (EINTR). */
+/* Whether tid runs each time it is looked at over about a millisecond and
+ * did not sleep meanwhile: a CPU-bound thread, not one between two sleeps,
+ * which a signal could catch entering the next (EINTR). */
 static bool keeps_running(long tid)
 {
 	uintptr_t sp, pc;
+	long v0, v1;
 
-	for (int i = 0; i < 4; i++) {
-		nanosleep(&(struct timespec){ 0, 250000 }, NULL);
+	if (switches(tid, &v0) < 0)
+		return false;
+	for (int i = 0; i < 8; i++) {
+		nanosleep(&(struct timespec){ 0, 125000 }, NULL);
 		if (stopped_at(tid, &sp, &pc) != RUNNING)
 			return false;
 	}
-	return true;
+	return switches(tid, &v1) >= 0 && v1 == v0;
 }
 
 /* One thread: true if judged (busy[] updated).  A thread seen blocked is
@@ -321,7 +326,7 @@ static bool judge(struct round *r, long tid, bool may_signal)
 {
 	for (int attempt = 0; attempt < 4; attempt++) {
 		uintptr_t sp, pc, sp2, pc2;
-		long before = switches(tid);
+		long before = switches(tid, NULL);
 		int st;
 
 		if (before == -ENOENT || before == -ESRCH)
@@ -339,7 +344,7 @@ static bool judge(struct round *r, long tid, bool may_signal)
 			return true; /* no user context: a kernel worker (io_uring) */
 		mark_pc(r, pc);
 		scan_remote(r, sp, run_end(&r->maps, sp));
-		if (stopped_at(tid, &sp2, &pc2) == STOPPED && sp2 == sp && pc2 == pc && switches(tid) == before)
+		if (stopped_at(tid, &sp2, &pc2) == STOPPED && sp2 == sp && pc2 == pc && switches(tid, NULL) == before)
 			return true;
 	}
 	return false;
