@@ -17,7 +17,7 @@
 struct agent_config {
 	char dir[4096];
 	enum tracer_mode mode;
-	char filter[1024], notrace[1024], modules[1024], args[1024], rets[1024];
+	char *filter, *notrace, *modules, *args, *rets; /* comma-separated globs, any length (malloc'd) */
 	int max_depth;
 	bool paused;            /* record --paused: start with nothing attached */
 	uint64_t min_time_ns;

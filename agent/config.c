@@ -8,6 +8,16 @@
 #include "agent/agent.h"
 #include "base/kvfile.h"
 
+static void set_list(char **dst, const char *v)
+{
+	char *n = strdup(v);
+
+	if (n) {
+		free(*dst);
+		*dst = n;
+	}
+}
+
 static void set(const char *key, const char *v, void *ctx)
 {
 	struct agent_config *c = ctx;
@@ -15,15 +25,15 @@ static void set(const char *key, const char *v, void *ctx)
 	if (!strcmp(key, "mode"))
 		c->mode = !strcmp(v, "function") ? TRACER_FUNCTION : !strcmp(v, "profile") ? TRACER_PROFILE : TRACER_GRAPH;
 	else if (!strcmp(key, "filter"))
-		snprintf(c->filter, sizeof(c->filter), "%s", v);
+		set_list(&c->filter, v);
 	else if (!strcmp(key, "notrace"))
-		snprintf(c->notrace, sizeof(c->notrace), "%s", v);
+		set_list(&c->notrace, v);
 	else if (!strcmp(key, "args"))
-		snprintf(c->args, sizeof(c->args), "%s", v);
+		set_list(&c->args, v);
 	else if (!strcmp(key, "rets"))
-		snprintf(c->rets, sizeof(c->rets), "%s", v);
+		set_list(&c->rets, v);
 	else if (!strcmp(key, "modules"))
-		snprintf(c->modules, sizeof(c->modules), "%s", v);
+		set_list(&c->modules, v);
 	else if (!strcmp(key, "depth"))
 		c->max_depth = atoi(v);
 	else if (!strcmp(key, "time_ns"))
@@ -51,6 +61,13 @@ int agent_config_read(const char *dir, struct agent_config *c)
 	c->chunk_size = 64 * 1024;
 	c->nchunks = 4;
 	c->buffer_max = AGENT_BUFFER_MAX;
+	set_list(&c->filter, "");
+	set_list(&c->notrace, "");
+	set_list(&c->modules, "");
+	set_list(&c->args, "");
+	set_list(&c->rets, "");
+	if (!c->filter || !c->notrace || !c->modules || !c->args || !c->rets)
+		return -ENOMEM;
 	snprintf(path, sizeof(path), "%s/poketrace/config", dir);
 	if ((r = kvfile_read(path, set, c)) < 0)
 		return r;

@@ -90,8 +90,9 @@ static void serve(int fd)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	char line[2048];
 	struct timeval tmo = { 2, 0 };
+	size_t len0 = 0, cap = 4096;
+	char *line = malloc(cap);
 	ssize_t n;
 	FILE *f;
 
@@ -101,37 +102,62 @@ static void serve(int fd)
 		ssize_t w = write(fd, "error: refused: you are not the owner of the process\n", 53);
 
 		(void)w;
+		free(line);
 		return;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
-	n = read(fd, line, sizeof(line) - 1);
-	if (n <= 0)
+	/* one line, any length (a filter list): up to its newline or EOF */
+	while (line && (n = read(fd, line + len0, cap - 1 - len0)) > 0) {
+		len0 += (size_t)n;
+		line[len0] = '\0';
+		if (strchr(line, '\n'))
+			break;
+		if (len0 == cap - 1) {
+			char *nl = cap < (64u << 20) ? realloc(line, cap *= 2) : NULL;
+
+			if (!nl) {
+				free(line);
+				line = NULL;
+			} else {
+				line = nl;
+			}
+		}
+	}
+	if (!line || !len0) {
+		free(line);
 		return;
-	line[n] = '\0';
+	}
+	line[len0] = '\0';
 	line[strcspn(line, "\n")] = '\0';
 	f = fdopen(dup(fd), "w");
-	if (!f)
-		return;
-	dispatch(line, f);
-	fclose(f);
+	if (f) {
+		dispatch(line, f);
+		fclose(f);
+	}
+	free(line);
 }
 
 /* The same requests from code in the process (poketrace_tracer_control
  * finds this by name).  The answer, without the final "ok", in out. */
 __attribute__((visibility("default"))) int poketrace_agent_request(const char *req, char *out, size_t cap)
 {
-	char line[2048];
+	char *line;
 	FILE *f;
 	int r;
 
 	if (!agent_active())
 		return -ENOENT; /* detached, or never started */
-	snprintf(line, sizeof(line), "%s", req);
+	if (!(line = strdup(req)))
+		return -ENOMEM;
 	line[strcspn(line, "\n")] = '\0';
-	if (!(f = fmemopen(out, cap, "w")))
-		return -errno;
+	if (!(f = fmemopen(out, cap, "w"))) {
+		r = -errno;
+		free(line);
+		return r;
+	}
 	r = dispatch(line, f);
 	fclose(f);
+	free(line);
 	if (cap) {
 		char *ok = strstr(out, "ok\n");
 

@@ -37,15 +37,30 @@ static struct {
 /* "a,b*" against s; an empty list matches everything (or nothing). */
 static bool match_list(const char *list, const char *s, bool empty)
 {
-	char buf[1024], *save = NULL;
-
 	if (!list[0])
 		return empty;
-	snprintf(buf, sizeof(buf), "%s", list);
-	for (char *g = strtok_r(buf, ",", &save); g; g = strtok_r(NULL, ",", &save))
-		if (!fnmatch(g, s, 0))
+	for (const char *g = list; *g;) {
+		size_t n = strcspn(g, ",");
+		char pat[n + 1];
+
+		memcpy(pat, g, n);
+		pat[n] = '\0';
+		if (n && !fnmatch(pat, s, 0))
 			return true;
+		g += n + (g[n] == ',');
+	}
 	return false;
+}
+
+static int own_list(char **dst, const char *v)
+{
+	char *n = strdup(v);
+
+	if (!n)
+		return -ENOMEM;
+	free(*dst);
+	*dst = n;
+	return 0;
 }
 
 static struct tfn *find(uintptr_t site, size_t *at)
@@ -260,8 +275,19 @@ int select_start(const struct agent_config *c)
 {
 	int r;
 
+	struct agent_config prev = sel.cfg;
+
 	pthread_mutex_lock(&sel.lock);
 	sel.cfg = *c;
+	/* its own lists: select_update replaces them */
+	sel.cfg.filter = sel.cfg.notrace = sel.cfg.modules = sel.cfg.args = sel.cfg.rets = NULL;
+	if (own_list(&sel.cfg.filter, c->filter) < 0 || own_list(&sel.cfg.notrace, c->notrace) < 0 ||
+	    own_list(&sel.cfg.modules, c->modules) < 0 || own_list(&sel.cfg.args, c->args) < 0 ||
+	    own_list(&sel.cfg.rets, c->rets) < 0) {
+		pthread_mutex_unlock(&sel.lock);
+		return -ENOMEM;
+	}
+	free(prev.filter), free(prev.notrace), free(prev.modules), free(prev.args), free(prev.rets);
 	sel.enabled = !c->paused;
 	r = refresh();
 	if (r == 0)
@@ -275,12 +301,12 @@ int select_update(const struct select_change *ch)
 	int r;
 
 	pthread_mutex_lock(&sel.lock);
-	if (ch && ch->filter)
-		snprintf(sel.cfg.filter, sizeof(sel.cfg.filter), "%s", ch->filter);
-	if (ch && ch->notrace)
-		snprintf(sel.cfg.notrace, sizeof(sel.cfg.notrace), "%s", ch->notrace);
-	if (ch && ch->modules)
-		snprintf(sel.cfg.modules, sizeof(sel.cfg.modules), "%s", ch->modules);
+	if ((ch && ch->filter && own_list(&sel.cfg.filter, ch->filter) < 0) ||
+	    (ch && ch->notrace && own_list(&sel.cfg.notrace, ch->notrace) < 0) ||
+	    (ch && ch->modules && own_list(&sel.cfg.modules, ch->modules) < 0)) {
+		pthread_mutex_unlock(&sel.lock);
+		return -ENOMEM;
+	}
 	if (ch && ch->enable >= 0)
 		sel.enabled = ch->enable;
 	r = refresh();

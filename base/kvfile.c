@@ -3,16 +3,18 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int kvfile_read(const char *path, void (*cb)(const char *key, const char *value, void *ctx), void *ctx)
 {
-	char line[4096];
+	char *line = NULL;
+	size_t cap = 0;
 	FILE *f = fopen(path, "re");
 
 	if (!f)
 		return -errno;
-	while (fgets(line, sizeof(line), f)) {
+	while (getline(&line, &cap, f) > 0) { /* any length: a value is a list of globs */
 		char *eq = strchr(line, '=');
 
 		if (!eq)
@@ -21,6 +23,7 @@ int kvfile_read(const char *path, void (*cb)(const char *key, const char *value,
 		eq[1 + strcspn(eq + 1, "\n")] = '\0';
 		cb(line, eq + 1, ctx);
 	}
+	free(line);
 	fclose(f);
 	return 0;
 }

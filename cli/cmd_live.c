@@ -1,6 +1,7 @@
 /* poketrace live and detach: control a process traced by poketrace record
  * or attach, while it runs, through its agent's control socket. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,7 @@ static const char usage[] =
 int cmd_live(int argc, char **argv)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	char req[2048], buf[4096], path[sizeof(a.sun_path)];
+	char *req, buf[4096], path[sizeof(a.sun_path)], *end = NULL;
 	long pid = 0;
 	int i = 3, fd, r, failed = 0; /* argv[i]: the request */
 	size_t got = 0;
@@ -46,7 +47,9 @@ int cmd_live(int argc, char **argv)
 		fputs(usage, stdout);
 		return 0;
 	}
-	if (argc < 4 || strcmp(argv[1], "-p") || (pid = strtol(argv[2], NULL, 10)) <= 0) {
+	if (argc >= 3)
+		pid = strtol(argv[2], &end, 10);
+	if (argc < 4 || strcmp(argv[1], "-p") || pid <= 0 || pid > INT_MAX || !end || *end) {
 		cli_error("live needs -p PID and a request");
 		fputs(usage, stderr);
 		return EXIT_USAGE;
@@ -55,10 +58,15 @@ int cmd_live(int argc, char **argv)
 		cli_error("too many arguments");
 		return EXIT_USAGE;
 	}
-	snprintf(req, sizeof(req), "%s%s%s\n", argv[i], argc - i == 2 ? " " : "", argc - i == 2 ? argv[i + 1] : "");
+	/* any length: a filter list */
+	if (asprintf(&req, "%s%s%s\n", argv[i], argc - i == 2 ? " " : "", argc - i == 2 ? argv[i + 1] : "") < 0) {
+		cli_error("out of memory");
+		return 1;
+	}
 	if ((r = control_socket_path(pid, path, sizeof(path), false)) < 0) {
 		cli_error("no control directory for your user (%s): is process %ld traced by poketrace?",
 			  r == -EPERM ? "unsafe permissions" : strerror(-r), pid);
+		free(req);
 		return 1;
 	}
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
@@ -68,6 +76,7 @@ int cmd_live(int argc, char **argv)
 			  "record' or 'poketrace attach', and still running?)", pid, path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
+		free(req);
 		return 1;
 	}
 	/* An agent that refuses us answers and closes at once: EPIPE then,
@@ -76,8 +85,10 @@ int cmd_live(int argc, char **argv)
 	    errno != ECONNRESET) {
 		cli_error("writing to %s: %s", path, strerror(errno));
 		close(fd);
+		free(req);
 		return 1;
 	}
+	free(req);
 	while (got < sizeof(buf) - 1 && (n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
 		got += (size_t)n;
 	close(fd);

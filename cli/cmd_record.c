@@ -1,5 +1,6 @@
 /* poketrace record: runs a program with the agent preloaded and leaves a
  * trace directory. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -53,22 +54,30 @@ static const char usage[] =
 	"and each packet's events_discarded; readers show the calls they cut.\n"
 	"Exit status: PROG's (128+N if killed by signal N); 2 for bad usage.\n";
 
+/* "256K", "4M", "1G" or bytes: digits only (no sign), no overflow. */
 static int parse_size(const char *s, unsigned long long *out)
 {
 	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
+	unsigned long long v;
+	int shift = 0;
 
-	if (end == s)
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
 		return -1;
 	if (*end == 'K' || *end == 'k')
-		v <<= 10, end++;
+		shift = 10, end++;
 	else if (*end == 'M' || *end == 'm')
-		v <<= 20, end++;
+		shift = 20, end++;
 	else if (*end == 'G' || *end == 'g')
-		v <<= 30, end++;
-	if (*end)
+		shift = 30, end++;
+	else if (*end == 'T' || *end == 't')
+		shift = 40, end++;
+	if (*end || v > (ULLONG_MAX >> shift))
 		return -1;
-	*out = v;
+	*out = v << shift;
 	return 0;
 }
 
@@ -77,8 +86,8 @@ int parse_duration(const char *s, unsigned long long *ns)
 	char *end;
 	double v = strtod(s, &end);
 
-	if (end == s || v < 0)
-		return -1;
+	if (end == s || !(v >= 0) || v > 1e6 || *s == '-')
+		return -1; /* negative, NaN, or more than 11 days */
 	if (!*end || !strcmp(end, "ns"))
 		*ns = (unsigned long long)v;
 	else if (!strcmp(end, "us"))
@@ -92,11 +101,24 @@ int parse_duration(const char *s, unsigned long long *ns)
 	return 0;
 }
 
-static void append(char *list, size_t cap, const char *item)
+/* Comma-separated lists of any length. */
+static int append(char **list, const char *item)
 {
-	size_t n = strlen(list);
+	size_t n = *list ? strlen(*list) : 0;
+	char *nl = realloc(*list, n + strlen(item) + 2);
 
-	snprintf(list + n, cap - n, "%s%s", n ? "," : "", item);
+	if (!nl) {
+		cli_error("out of memory");
+		return -1;
+	}
+	snprintf(nl + n, strlen(item) + 2, "%s%s", n ? "," : "", item);
+	*list = nl;
+	return 0;
+}
+
+static const char *str(const char *s)
+{
+	return s ? s : "";
 }
 
 static int agent_path(char *out, size_t cap)
@@ -121,15 +143,104 @@ static int agent_path(char *out, size_t cap)
 	return access(out, R_OK);
 }
 
-/* Empties DIR of a previous trace (only the files a trace has). */
+/* A trace directory poketrace wrote: its own subdirectory with the
+ * configuration record writes first. */
+static bool is_trace(const char *dir)
+{
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%.4000s/poketrace/config", dir);
+	return access(path, F_OK) == 0;
+}
+
+/* The first entry of dir, or NULL if it is empty (into name). */
+static const char *first_entry(const char *dir, char *name, size_t cap)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	const char *r = NULL;
+
+	if (!d)
+		return NULL;
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			snprintf(name, cap, "%s", e->d_name);
+			r = name;
+			break;
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+/* Removes an old trace: only the files a trace has; the directory itself
+ * only if nothing else is left in it. */
+static int remove_trace(const char *dir)
+{
+	char path[PATH_MAX + 64], name[256];
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(path, sizeof(path), "%.4000s/poketrace", dir);
+	if ((d = opendir(path))) {
+		while ((e = readdir(d))) {
+			char f[PATH_MAX + 320];
+
+			snprintf(f, sizeof(f), "%.4100s/%.200s", path, e->d_name);
+			if (e->d_type == DT_REG)
+				unlink(f);
+		}
+		closedir(d);
+		rmdir(path);
+	}
+	snprintf(path, sizeof(path), "%.4000s/metadata", dir);
+	unlink(path);
+	trace_remove_streams(dir);
+	if (rmdir(dir) < 0) {
+		cli_error("%s holds files that are not poketrace's (%s): move them away, or give another -o DIR",
+			  dir, first_entry(dir, name, sizeof(name)) ? name : strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* DIR ready for a new trace, nothing of anyone else's touched: created if
+ * missing; an empty directory is used; an earlier trace is kept as DIR.old
+ * (an older DIR.old trace replaced); anything else is refused. */
 static int prepare_dir(const char *dir)
 {
-	char cmd[PATH_MAX + 64];
+	char path[PATH_MAX + 64], name[256];
 	struct stat st;
 
-	if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
-		cli_error("%s exists and is not a directory", dir);
+	if (strlen(dir) > 4000) {
+		cli_error("the output directory's name is too long");
 		return -1;
+	}
+	if (stat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			cli_error("%s exists and is not a directory: give another -o DIR", dir);
+			return -1;
+		}
+		if (is_trace(dir)) {
+			snprintf(path, sizeof(path), "%.4000s.old", dir);
+			if (stat(path, &st) == 0 && (!S_ISDIR(st.st_mode) || !is_trace(path))) {
+				cli_error("%s exists and is not a poketrace trace: it would be where %s is kept; "
+					  "move it away, or give another -o DIR", path, dir);
+				return -1;
+			}
+			if (stat(path, &st) == 0 && remove_trace(path) < 0)
+				return -1;
+			if (rename(dir, path) < 0) {
+				cli_error("cannot keep the earlier trace as %s: %s", path, strerror(errno));
+				return -1;
+			}
+			fprintf(stderr, "poketrace: the earlier trace in %s is now %s\n", dir, path);
+		} else if (first_entry(dir, name, sizeof(name))) {
+			cli_error("%s is not empty and not a poketrace trace (it holds %s): poketrace writes "
+				  "only into a new or empty directory, or over its own trace; give another -o DIR",
+				  dir, name);
+			return -1;
+		}
 	}
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		cli_error("cannot create %s: %s", dir, strerror(errno));
@@ -137,17 +248,31 @@ static int prepare_dir(const char *dir)
 	}
 	/* Our files live in DIR/poketrace/: babeltrace2 takes every file of a
 	 * trace directory but metadata for a stream. */
-	for (const char *f = "metadata\0poketrace/functions\0poketrace/info\0poketrace/profile\0"
-			     "poketrace/config\0poketrace/threads\0"; *f; f += strlen(f) + 1) {
-		snprintf(cmd, sizeof(cmd), "%s/%s", dir, f);
-		unlink(cmd);
-	}
-	snprintf(cmd, sizeof(cmd), "%s/poketrace", dir);
-	if (mkdir(cmd, 0755) < 0 && errno != EEXIST) {
-		cli_error("cannot create %s: %s", cmd, strerror(errno));
+	snprintf(path, sizeof(path), "%.4000s/poketrace", dir);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+		cli_error("cannot create %s: %s", path, strerror(errno));
 		return -1;
 	}
-	return trace_remove_streams(dir);
+	return 0;
+}
+
+/* Whether prog can be run as execvp would find it. */
+static bool runnable(const char *prog)
+{
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX];
+
+	if (strchr(prog, '/'))
+		return access(prog, X_OK) == 0;
+	for (const char *p = path ? path : "/bin:/usr/bin"; *p;) {
+		size_t n = strcspn(p, ":");
+
+		snprintf(buf, sizeof(buf), "%.*s%s%s", (int)n, p, n ? "/" : "", prog);
+		if (access(buf, X_OK) == 0)
+			return true;
+		p += n + (p[n] == ':');
+	}
+	return false;
 }
 
 static void progress(const char *dir, pid_t pid)
@@ -168,7 +293,7 @@ static void progress(const char *dir, pid_t pid)
 }
 
 struct rec_opts {
-	char filter[1024], notrace[1024], modules[1024], args[1024], rets[1024];
+	char *filter, *notrace, *modules, *args, *rets; /* comma-separated, malloc'd */
 	const char *dir, *mode;
 	unsigned long long buffer, buffer_max, time_ns;
 	const char *on_full;
@@ -190,6 +315,7 @@ static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
 		{ "buffer-max", required_argument, NULL, 'X' }, { "on-full", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
+	char *end;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -214,37 +340,48 @@ static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
 			o->mode = optarg;
 			break;
 		case 'F':
-			append(o->filter, sizeof(o->filter), optarg);
+			if (append(&o->filter, optarg) < 0)
+				return -1;
 			break;
 		case 'N':
-			append(o->notrace, sizeof(o->notrace), optarg);
+			if (append(&o->notrace, optarg) < 0)
+				return -1;
 			break;
 		case 'm':
-			append(o->modules, sizeof(o->modules), optarg);
+			if (append(&o->modules, optarg) < 0)
+				return -1;
 			break;
 		case 'A':
-			append(o->args, sizeof(o->args), optarg);
+			if (append(&o->args, optarg) < 0)
+				return -1;
 			break;
 		case 'R':
-			append(o->rets, sizeof(o->rets), optarg);
+			if (append(&o->rets, optarg) < 0)
+				return -1;
 			break;
 		case 'P':
 			o->paused = 1;
 			break;
 		case 'p':
-			o->pid = strtol(optarg, NULL, 10);
-			if (!attach || o->pid <= 0) {
+			errno = 0;
+			o->pid = strtol(optarg, &end, 10);
+			if (!attach || o->pid <= 0 || o->pid > INT_MAX || *end || errno) {
 				cli_error("-p needs a process id, not '%s'", optarg);
 				return -1;
 			}
 			break;
-		case 'D':
-			o->depth = atoi(optarg);
-			if (o->depth <= 0) {
-				cli_error("-D needs a depth > 0, not '%s'", optarg);
+		case 'D': {
+			long d;
+
+			errno = 0;
+			d = strtol(optarg, &end, 10);
+			if (*end || errno || d <= 0 || d > 65535 || end == optarg) {
+				cli_error("-D needs a depth from 1 to 65535, not '%s'", optarg);
 				return -1;
 			}
+			o->depth = (int)d;
 			break;
+		}
 		case 't':
 			if (parse_duration(optarg, &o->time_ns) < 0) {
 				cli_error("-t needs a duration like 500ns, 2us or 1ms, not '%s'", optarg);
@@ -252,14 +389,15 @@ static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
 			}
 			break;
 		case 'b':
-			if (parse_size(optarg, &o->buffer) < 0 || o->buffer < 16384) {
-				cli_error("-b needs a size of at least 16K, like 256K or 4M, not '%s'", optarg);
+			if (parse_size(optarg, &o->buffer) < 0 || o->buffer < 16384 || o->buffer > (1ull << 30)) {
+				cli_error("-b needs a size from 16K to 1G, like 256K or 4M, not '%s'", optarg);
 				return -1;
 			}
 			break;
 		case 'X':
-			if (parse_size(optarg, &o->buffer_max) < 0 || o->buffer_max < 16384) {
-				cli_error("--buffer-max needs a size of at least 16K, like 64M or 1G, not '%s'", optarg);
+			if (parse_size(optarg, &o->buffer_max) < 0 || o->buffer_max < 16384 ||
+			    o->buffer_max > (64ull << 30)) {
+				cli_error("--buffer-max needs a size from 16K to 64G, like 64M or 1G, not '%s'", optarg);
 				return -1;
 			}
 			break;
@@ -273,6 +411,10 @@ static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
 		default:
 			return -1;
 		}
+	}
+	if (o->buffer_max && o->buffer > o->buffer_max) {
+		cli_error("-b %llu is more than --buffer-max %llu", o->buffer, o->buffer_max);
+		return -1;
 	}
 	return optind;
 }
@@ -291,8 +433,8 @@ static int write_config(const struct rec_opts *o)
 		return -1;
 	}
 	fprintf(f, "mode=%s\nfilter=%s\nnotrace=%s\nmodules=%s\nargs=%s\nrets=%s\ndepth=%d\ntime_ns=%llu\n"
-		"chunk_size=%llu\nchunks=4\non_full=%s\npaused=%d\n", o->mode, o->filter, o->notrace, o->modules,
-		o->args, o->rets, o->depth, o->time_ns, o->buffer / 4, o->on_full, o->paused);
+		"chunk_size=%llu\nchunks=4\non_full=%s\npaused=%d\n", o->mode, str(o->filter), str(o->notrace),
+		str(o->modules), str(o->args), str(o->rets), o->depth, o->time_ns, o->buffer / 4, o->on_full, o->paused);
 	if (o->buffer_max) /* else the agent's default */
 		fprintf(f, "buffer_max=%llu\n", o->buffer_max);
 	if (fclose(f) != 0) {
@@ -328,6 +470,11 @@ int cmd_record(int argc, char **argv)
 			  "POKETRACE_AGENT)");
 		return 1;
 	}
+	if (!runnable(argv[first])) {
+		cli_error("cannot run %s: %s", argv[first],
+			  strchr(argv[first], '/') ? strerror(errno) : "not found in PATH");
+		return 127;
+	}
 	if (write_config(&o) < 0)
 		return 1;
 
@@ -349,6 +496,9 @@ int cmd_record(int argc, char **argv)
 		fprintf(stderr, "poketrace: cannot run %s: %s\n", argv[first], strerror(errno));
 		_exit(127);
 	}
+	if (o.paused)
+		fprintf(stderr, "poketrace: %s is process %ld, nothing traced yet: 'poketrace live -p %ld "
+			"enable' starts\n", argv[first], (long)pid, (long)pid);
 	signal(SIGINT, SIG_IGN); /* ^C goes to the program; we report after it */
 	if (isatty(2))
 		progress(o.dir, pid);

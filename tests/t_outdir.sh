@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# record never destroys files (issue 15): the output directory, option
+# values and lists of any length, a program that is not there.
+set -u
+B=${B:-build}
+P="$B/poketrace"
+. "$(dirname "$0")/lib.sh"
+T="$B/tests"
+W="$T/outdir.$$"
+trap 'kill_ours "^$T/e2e"; kill -KILL $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
+mkdir -p "$W"
+
+rec() { # DIR [options]: records e2e, keeps stderr in $err
+	local d=$1; shift
+	expect 0 P_REC -o "$d" "$@" -- "$T/e2e" "$T/libt_dl_clang.so"
+}
+# the pid the trace was recorded from (its info file)
+trace_pid() { awk -F= '$1 == "pid" { print $2 }' "$1/poketrace/info"; }
+
+foreign_dir() {
+	mkdir -p "$W/mine"
+	echo "my notes" > "$W/mine/notes.txt"; echo "1,2" > "$W/mine/stream_data.csv"; echo x > "$W/mine/metadata"
+	expect 1 P_REC -o "$W/mine" -- "$T/e2e" "$T/libt_dl_clang.so"
+	has "$err" "is not empty and not a poketrace trace (it holds"
+	[ "$(cat "$W/mine/notes.txt")" = "my notes" ] && [ "$(cat "$W/mine/stream_data.csv")" = "1,2" ] &&
+		[ "$(cat "$W/mine/metadata")" = x ] && [ ! -e "$W/mine/poketrace" ] || fail "files were touched"
+	echo data > "$W/afile"
+	expect 1 P_REC -o "$W/afile" -- "$T/e2e" "$T/libt_dl_clang.so"; has "$err" "not a directory"
+	[ "$(cat "$W/afile")" = data ] || fail "a file was touched"
+	mkdir "$W/empty"
+	rec "$W/empty"; expect 0 "$P" info "$W/empty"
+}
+
+rotation() {
+	rec "$W/d"; local first; first=$(trace_pid "$W/d")
+	rec "$W/d"; has "$err" "the earlier trace in .* is now .*d.old"
+	[ "$(trace_pid "$W/d.old")" = "$first" ] || fail "d.old is not the first trace"
+	local second; second=$(trace_pid "$W/d")
+	[ "$second" != "$first" ] || fail "d was not recorded again"
+	expect 0 "$P" report "$W/d.old"; has "$out" "lib_twice"
+	rec "$W/d"
+	[ "$(trace_pid "$W/d.old")" = "$second" ] || fail "d.old was not replaced by the second trace"
+	# an .old that is not ours stops the rotation, before anything moves
+	rm -rf "$W/d.old"; mkdir "$W/d.old"; echo keep > "$W/d.old/keep.txt"
+	local third; third=$(trace_pid "$W/d")
+	expect 1 P_REC -o "$W/d" -- "$T/e2e" "$T/libt_dl_clang.so"
+	has "$err" "d.old exists and is not a poketrace trace"
+	[ "$(cat "$W/d.old/keep.txt")" = keep ] && [ "$(trace_pid "$W/d")" = "$third" ] || fail "something moved"
+	# a file of the user's inside an old trace is kept, and says so
+	rm -rf "$W/d.old"; rec "$W/d"; echo mine > "$W/d.old/mine.txt"
+	expect 1 P_REC -o "$W/d" -- "$T/e2e" "$T/libt_dl_clang.so"
+	has "$err" "holds files that are not poketrace's (mine.txt)"
+	[ "$(cat "$W/d.old/mine.txt")" = mine ] || fail "the user's file went"
+}
+
+bad_values() {
+	for v in -16K -1 16T 1.5M 4Q "" 99999999999999999999K; do
+		expect 2 "$P" record -b "$v" -o "$W/x" -- "$T/e2e"; has "$err" "-b needs a size from 16K to 1G"
+	done
+	for v in 99999999999 0 -3 abc 5x; do
+		expect 2 "$P" record -D "$v" -o "$W/x" -- "$T/e2e"; has "$err" "-D needs a depth from 1 to 65535"
+	done
+	for v in nan -1us 5y 1e300s; do
+		expect 2 "$P" record -t "$v" -o "$W/x" -- "$T/e2e"; has "$err" "-t needs a duration"
+	done
+	expect 2 "$P" record --buffer-max 100T -o "$W/x" -- "$T/e2e"; has "$err" "buffer-max needs a size"
+	expect 2 "$P" record -b 8M --buffer-max 4M -o "$W/x" -- "$T/e2e"; has "$err" "more than --buffer-max"
+	expect 2 "$P" live -p 12abc status; has "$err" "needs -p PID"
+	[ ! -e "$W/x" ] || fail "a refused record created its directory"
+}
+
+missing_program() {
+	expect 127 "$P" record -o "$W/m" -- "$W/no/such/prog"; has "$err" "cannot run .*no/such/prog: No such file"
+	expect 127 "$P" record -o "$W/m" -- no-such-command-here; has "$err" "not found in PATH"
+	[ ! -e "$W/m" ] || fail "the output directory was created for a program that is not there"
+}
+
+# 700 -F options (9 KiB): every one is kept, the real function last.
+long_lists() {
+	local args=()
+	for i in $(seq 1 700); do args+=(-F "no_such_function_number_$i"); done
+	rec "$W/l" "${args[@]}" -F lib_twice
+	expect 0 "$P" report "$W/l"
+	has "$out" "lib_twice$"
+	[ "$(awk 'NR > 2' <<<"$out" | wc -l)" -eq 1 ] || fail "-F lib_twice traced more: $out"
+}
+
+paused_pid() {
+	expect 0 P_REC --paused -o "$W/p" -- "$T/e2e" "$T/libt_dl_clang.so"
+	has "$err" "e2e is process [0-9]*, nothing traced yet: 'poketrace live -p [0-9]* enable' starts"
+}
+
+cases="foreign_dir rotation bad_values missing_program long_lists paused_pid"
+dispatch "$cases" "$@"
