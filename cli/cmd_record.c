@@ -444,12 +444,37 @@ static int write_config(const struct rec_opts *o)
 	return 0;
 }
 
+static volatile pid_t child;
+
+/* record stands between the program and whoever signals it: a SIGTERM,
+ * SIGHUP or SIGINT sent to record goes to the program, which writes its
+ * trace; record then reports.  (The terminal's ^C and hang-up reach the
+ * program by themselves: only those sent by a process are passed on.) */
+static void forward(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	if (child > 0 && (sig == SIGTERM || si->si_code <= 0))
+		kill(child, sig);
+}
+
+static void forward_signals(pid_t pid)
+{
+	struct sigaction sa = { .sa_sigaction = forward, .sa_flags = SA_SIGINFO | SA_RESTART };
+
+	child = pid;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+}
+
 int cmd_record(int argc, char **argv)
 {
 	char agent[PATH_MAX];
 	struct rec_opts o;
 	struct timespec t0, t1;
 	int status, first = parse_opts(argc, argv, &o, false);
+	uint64_t unwritten;
 	pid_t pid;
 
 	if (first == -2) {
@@ -499,7 +524,7 @@ int cmd_record(int argc, char **argv)
 	if (o.paused)
 		fprintf(stderr, "poketrace: %s is process %ld, nothing traced yet: 'poketrace live -p %ld "
 			"enable' starts\n", argv[first], (long)pid, (long)pid);
-	signal(SIGINT, SIG_IGN); /* ^C goes to the program; we report after it */
+	forward_signals(pid);
 	if (isatty(2))
 		progress(o.dir, pid);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -507,13 +532,14 @@ int cmd_record(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (isatty(2))
 		fputc('\n', stderr);
-	trace_print_summary(o.dir, (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	unwritten = trace_print_summary(o.dir, (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 	if (WIFSIGNALED(status)) {
 		fprintf(stderr, "poketrace: %s was killed by signal %d (%s); the trace holds what was "
 			"written before\n", argv[first], WTERMSIG(status), strsignal(WTERMSIG(status)));
 		return 128 + WTERMSIG(status);
 	}
-	return WEXITSTATUS(status);
+	/* the program's status, unless it succeeded and the trace did not */
+	return WEXITSTATUS(status) ? WEXITSTATUS(status) : unwritten ? 1 : 0;
 }
 
 static const char usage_attach[] =

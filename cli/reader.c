@@ -868,10 +868,10 @@ double trace_streams_bytes(const char *dir)
 /* From the agent's info and the files' sizes: the trace is not read (it may
  * be gigabytes).  Only a trace without info (the program did not exit
  * normally) is read, to count its events. */
-void trace_print_summary(const char *dir, double secs)
+uint64_t trace_print_summary(const char *dir, double secs)
 {
 	struct trace t;
-	uint64_t events = 0, lost = 0;
+	uint64_t events = 0, lost = 0, unwritten;
 	double bytes = trace_streams_bytes(dir);
 	size_t threads = 0;
 	bool opened = false;
@@ -905,6 +905,11 @@ void trace_print_summary(const char *dir, double secs)
 			t.have_info ? "" : " (the program did not exit normally)");
 	if (t.error[0])
 		fprintf(stderr, "poketrace: %s\n", t.error);
+	unwritten = t.have_info ? t.info_lost_on_disk : 0;
+	if (unwritten)
+		fprintf(stderr, "poketrace: %llu events could not be written (a write to the trace failed: a full "
+			"disk or a file size limit?): the trace is incomplete\n", (unsigned long long)unwritten);
 	if (opened)
 		trace_close(&t);
+	return unwritten;
 }

@@ -90,5 +90,24 @@ paused_pid() {
 	has "$err" "e2e is process [0-9]*, nothing traced yet: 'poketrace live -p [0-9]* enable' starts"
 }
 
-cases="foreign_dir rotation bad_values missing_program long_lists paused_pid"
+# kill -TERM (or -HUP, -INT) of record: the program gets it, writes its
+# trace, and record reports with the program's status.
+forwarded() {
+	for sig in TERM HUP INT; do
+		P_REC -o "$W/s$sig" -b 64K -- "$T/e2e" none spin >/dev/null 2>"$W/rec.err" &
+		local rp=$!
+		wait_until 60 written 32768 "$W/s$sig" || fail "nothing was written: $(cat "$W/rec.err")"
+		local cmd; cmd=$(ours "poketrace record -o $W/s$sig")
+		[ -n "$cmd" ] || fail "no record process"
+		kill -$sig $cmd
+		wait $rp; local st=$?
+		local want=$((128 + $(kill -l $sig)))
+		[ $st -eq $want ] || fail "record exited $st after SIG$sig, want $want: $(cat "$W/rec.err")"
+		has "$(cat "$W/rec.err")" "events, 0 lost"
+		[ -z "$(ours "^$T/e2e none spin")" ] || fail "SIG$sig left the program running"
+		expect 0 "$P" report "$W/s$sig"; has "$out" "leaf$"
+	done
+}
+
+cases="foreign_dir rotation bad_values missing_program long_lists paused_pid forwarded"
 dispatch "$cases" "$@"

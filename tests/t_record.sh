@@ -139,7 +139,10 @@ PY
 full_disk() {
 	# RLIMIT_FSIZE: writes past 64 KiB fail with EFBIG (SIGXFSZ is ignored).
 	( ulimit -f 64; P_REC -o "$W/d" -b 64K -- "$T/e2e" >/dev/null 2>"$W/rec.err" )
+	local st=$?
+	[ $st -eq 1 ] || fail "record exited $st with a trace it could not write"
 	has "$(cat "$W/rec.err")" "failed: File too large"
+	has "$(cat "$W/rec.err")" "[1-9][0-9]* events could not be written"
 	expect 0 "$P" info "$W/d"
 	has "$out" "unwritten:  [1-9]"
 	expect 0 "$P" report "$W/d"
