@@ -25,11 +25,11 @@ LIB_SRCS = base/error.c base/fault.c base/maps.c base/ptrset.c base/kvfile.c bas
 	core/image.c core/pad.c core/gdbjit.c core/reclaim.c core/hooks.c core/links.c core/ops.c core/tracerctl.c \
 	core/gotpatch.c core/dynrel.c core/dynsite.c
 CLI_SRCS = cli/main.c cli/cmd_sites.c cli/sites_all.c cli/cmd_record.c cli/cmd_live.c cli/inject.c \
-	cli/reader.c cli/names.c cli/calls.c cli/pathtree.c cli/readcmd.c \
+	cli/reader.c base/names.c cli/calls.c cli/pathtree.c cli/readcmd.c \
 	cli/cmd_report.c cli/cmd_graph.c cli/cmd_replay.c cli/cmd_dump.c cli/cmd_info.c
 AGENT_SRCS = trace/clock.c trace/tbuf.c trace/ctf.c trace/tracer.c \
 	agent/agent.c agent/config.c agent/writer.c agent/modwatch.c agent/dlhook.c agent/select.c \
-	agent/control.c agent/threads.c
+	agent/control.c agent/threads.c base/names.c
 
 LIB_OBJS = $(LIB_SRCS:%.c=$(B)/obj/%.o)
 CLI_OBJS = $(CLI_SRCS:%.c=$(B)/obj/%.o)
@@ -87,7 +87,7 @@ $(CLI): $(CLI_OBJS) $(STLIB)
 $(AGENT): $(AGENT_OBJS) $(LIB_OBJS) $(B)/agent.map
 	@echo "  LD      $@"
 	@$(CC) -shared $(SAN) -Wl,--version-script=$(B)/agent.map -Wl,-z,now -o $@ \
-		$(AGENT_OBJS) $(LIB_OBJS) $(LIBS)
+		$(AGENT_OBJS) $(LIB_OBJS) $(LIBS) -liberty
 
 deps:
 	@bash scripts/install-deps.sh

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "base/names.h"
 #include "core/proto.h"
 #include "core/sites.h"
 #include "poketrace.h"
@@ -32,6 +33,7 @@ static struct {
 	size_t n, cap;
 	uint32_t next_id;
 	unsigned generation; /* of the site table the filters were last run on */
+	size_t nsites;       /* functions with a patch site, at the last refresh */
 } sel = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* "a,b*" against s; an empty list matches everything (or nothing). */
@@ -50,6 +52,30 @@ static bool match_list(const char *list, const char *s, bool empty)
 		g += n + (g[n] == ',');
 	}
 	return false;
+}
+
+/* The same for a function, against its mangled, full and simple names. */
+static bool match_names(const char *list, const char *sym, bool empty)
+{
+	char *name[3];
+	bool hit = false;
+
+	if (!list[0])
+		return empty;
+	if (strncmp(sym, "_Z", 2)) /* not C++: one name */
+		return match_list(list, sym, empty);
+	names_make(sym, name);
+	for (const char *g = list; *g && !hit;) {
+		size_t n = strcspn(g, ",");
+		char pat[n + 1];
+
+		memcpy(pat, g, n);
+		pat[n] = '\0';
+		hit = n && names_match(name, pat);
+		g += n + (g[n] == ',');
+	}
+	names_free(name);
+	return hit;
 }
 
 static int own_list(char **dst, const char *v)
@@ -85,7 +111,7 @@ static struct tfn *find(uintptr_t site, size_t *at)
  * Lives as long as the process (a link's data). */
 static struct capture *capture_for(const struct poketrace_site *s, uint32_t id)
 {
-	bool a = match_list(sel.cfg.args, s->symbol, false), r = match_list(sel.cfg.rets, s->symbol, false);
+	bool a = match_names(sel.cfg.args, s->symbol, false), r = match_names(sel.cfg.rets, s->symbol, false);
 	struct pt_module *m;
 	struct pt_proto proto;
 	struct capture *c;
@@ -131,6 +157,7 @@ static void name_it(FILE *f, const struct poketrace_site *s, const struct tfn *t
 
 struct walk {
 	FILE *funcs;
+	size_t sites; /* with a symbol, patchable */
 	int err;
 	bool visited;
 	unsigned generation;
@@ -151,7 +178,8 @@ static int visit(const struct poketrace_site *s, void *arg)
 	if (sel.cfg.modules[0] && !match_list(sel.cfg.modules, mod, true) &&
 	    !match_list(sel.cfg.modules, s->module, true))
 		return 0;
-	if (!match_list(sel.cfg.filter, s->symbol, true) || match_list(sel.cfg.notrace, s->symbol, false))
+	w->sites++;
+	if (!match_names(sel.cfg.filter, s->symbol, true) || match_names(sel.cfg.notrace, s->symbol, false))
 		return 0;
 	t = find(s->addr, &at);
 	if (!t) {
@@ -194,6 +222,7 @@ static int refresh(void)
 	for (size_t i = 0; i < sel.n; i++)
 		sel.v[i].selected = false;
 	r = poketrace_sites_foreach(NULL, NULL, visit, &w);
+	sel.nsites = w.sites;
 	sel.generation = w.visited ? w.generation : sites_generation();
 	fclose(w.funcs);
 	tracer_set_nfuncs(sel.next_id);
@@ -271,6 +300,34 @@ void select_reset(void)
 	pthread_mutex_unlock(&sel.lock);
 }
 
+/* What a user who sees an empty trace needs to know: no function can be
+ * traced at all, or a -F glob that selects nothing (each named). */
+static void say_unmatched(void)
+{
+	int globs = 0;
+
+	if (!sel.nsites) {
+		fprintf(stderr, "poketrace: no function of this program or its libraries has a patch site, so "
+			"nothing can be traced: build with -fpatchable-function-entry=5 (gcc or clang) or gcc "
+			"-pg -mfentry -mnop-mcount -mrecord-mcount ('poketrace sites PROG' shows what a binary has)\n");
+		return;
+	}
+	for (const char *g = sel.cfg.filter; *g && globs < 200; globs++) {
+		size_t n = strcspn(g, ","), i;
+		char pat[n + 1];
+
+		memcpy(pat, g, n);
+		pat[n] = '\0';
+		for (i = 0; n && i < sel.n; i++)
+			if (sel.v[i].selected && match_names(pat, sel.v[i].symbol, false))
+				break;
+		if (n && i == sel.n)
+			fprintf(stderr, "poketrace: -F '%s' matches no function with a patch site (names match "
+				"mangled, demangled or without parameters: 'ns::Class::method')\n", pat);
+		g += n + (g[n] == ',');
+	}
+}
+
 int select_start(const struct agent_config *c)
 {
 	int r;
@@ -292,6 +349,8 @@ int select_start(const struct agent_config *c)
 	r = refresh();
 	if (r == 0)
 		r = apply();
+	if (r == 0)
+		say_unmatched();
 	pthread_mutex_unlock(&sel.lock);
 	return r;
 }

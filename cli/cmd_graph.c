@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/names.h"
+#include "base/names.h"
 #include "cli/pathtree.h"
 #include "cli/readcmd.h"
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/names.h"
+#include "base/names.h"
 #include "cli/outline.h"
 #include "cli/readcmd.h"
 

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "cli/names.h"
+#include "base/names.h"
 
 void readopts_init(struct readopts *o)
 {

@@ -26,7 +26,7 @@
 
 #include "base/kvfile.h"
 #include "cli/cli.h"
-#include "cli/names.h"
+#include "base/names.h"
 
 #define PACKET_HEADER 52
 #define MAGIC 0xc1fc1fc1u

@@ -3,7 +3,7 @@
  * where template nodes are replaced by their name and the parameter list
  * (with the method's cv-qualifiers) by the function's name, then printed by
  * the same library.  No parsing of demangled text. */
-#include "cli/names.h"
+#include "base/names.h"
 
 #include <fnmatch.h>
 #include <stdlib.h>

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# record never destroys files (issue 15): the output directory, option
-# values and lists of any length, a program that is not there.
+# The command a user can trust (issue 15): record never destroys files (the
+# output directory, option values and lists of any length, a program that is
+# not there), passes signals on, says why nothing was traced, and takes
+# C++ names as a user writes them.
 set -u
 B=${B:-build}
 P="$B/poketrace"
 . "$(dirname "$0")/lib.sh"
 T="$B/tests"
-W="$T/outdir.$$"
+W="$T/ux.$$"
 trap 'kill_ours "^$T/e2e"; kill -KILL $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 mkdir -p "$W"
 
@@ -109,5 +111,29 @@ forwarded() {
 	done
 }
 
-cases="foreign_dir rotation bad_values missing_program long_lists paused_pid forwarded"
+# -F takes demangled names, in full or without parameters, and mangled ones.
+cxx_names() {
+	for f in 'shapes::Circle::*' 'shapes::Circle::area' 'shapes::Circle::area() const' '_ZNK6shapes6Circle4areaEv'; do
+		expect 0 P_REC -o "$W/c" -F "$f" -- "$T/cpp_prog"
+		expect 0 "$P" report "$W/c"
+		has "$out" " shapes::Circle::area$"
+		[ "$(calls shapes::Circle::area "$out")" = 10 ] || fail "-F '$f': $out"
+		lacks "$out" "shapes::total"
+	done
+	expect 0 P_REC -o "$W/c" -N 'shapes::Circle::*' -- "$T/cpp_prog"
+	expect 0 "$P" report "$W/c"; lacks "$out" "Circle"; has "$out" "shapes::total"
+}
+calls() { awk -v f="$1" '$NF == f { print ($1 == "-" ? $3 : $5) }' <<<"$2"; }
+
+# Nothing traced: the reason, and the way out.
+says_why() {
+	expect 0 P_REC -o "$W/n" -- /bin/true
+	has "$err" "no function of this program or its libraries has a patch site"
+	has "$err" "fpatchable-function-entry=5"
+	expect 0 P_REC -o "$W/n" -F no_such_fn -F lib_twice -- "$T/e2e" "$T/libt_dl_clang.so"
+	has "$err" "-F 'no_such_fn' matches no function with a patch site"
+	lacks "$err" "'lib_twice' matches no"
+}
+
+cases="foreign_dir rotation bad_values missing_program long_lists paused_pid forwarded cxx_names says_why"
 dispatch "$cases" "$@"

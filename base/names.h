@@ -2,8 +2,8 @@
  * full, and simple (C++ without parameter lists and template arguments:
  * "std::vector::push_back").  Readers show one (--demangle) and every place
  * that takes a name accepts any of the three. */
-#ifndef PT_CLI_NAMES_H
-#define PT_CLI_NAMES_H
+#ifndef PT_BASE_NAMES_H
+#define PT_BASE_NAMES_H
 
 #include <stdbool.h>
 
