@@ -44,7 +44,7 @@ AGENT  = $(B)/libpoketrace-agent.so
 # Keep generated intermediates (objects of pattern rules, generated C).
 .SECONDARY:
 
-.PHONY: all deps check check-asan check-repeat demo bench clean tests examples bench-read
+.PHONY: all deps check check-asan check-repeat demo bench clean tests examples bench-read install uninstall
 all: $(SHLIB) $(STLIB) $(CLI) $(AGENT)
 
 # The interposed names, X(name) each, for arch/x86_64/sigguard_libc.c.
@@ -112,6 +112,43 @@ N ?= 5
 check-repeat: deps
 	@$(MAKE) --no-print-directory all tests
 	@bash tests/repeat.sh $(B) $(N)
+
+# --- installation: `make install PREFIX=/usr LIBDIR=/usr/lib/x86_64-linux-gnu DESTDIR=...`
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man
+COMPDIR    ?= $(PREFIX)/share/bash-completion/completions
+PCDIR      ?= $(LIBDIR)/pkgconfig
+MANCMDS     = record report graph replay dump info live attach detach sites
+
+$(B)/poketrace.pc: poketrace.pc.in Makefile
+	@sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS@|$(LIBS)|' $< > $@
+$(B)/man/poketrace.1: $(CLI) scripts/mkman.sh
+	@bash scripts/mkman.sh $(CLI) $(B)/man $(VERSION)
+
+install: all $(B)/poketrace.pc $(B)/man/poketrace.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(COMPDIR) $(DESTDIR)$(PCDIR)
+	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/poketrace
+	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf libpoketrace.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libpoketrace.so
+	install -m 644 $(STLIB) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(AGENT) $(DESTDIR)$(LIBDIR)/
+	install -m 644 include/poketrace.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(B)/poketrace.pc $(DESTDIR)$(PCDIR)/
+	install -m 644 $(B)/man/poketrace.1 $(MANCMDS:%=$(B)/man/poketrace-%.1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 scripts/poketrace.bash $(DESTDIR)$(COMPDIR)/poketrace
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/poketrace $(DESTDIR)$(LIBDIR)/libpoketrace.so.$(VERSION) \
+		$(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libpoketrace.so $(DESTDIR)$(LIBDIR)/libpoketrace.a \
+		$(DESTDIR)$(LIBDIR)/libpoketrace-agent.so $(DESTDIR)$(INCLUDEDIR)/poketrace.h \
+		$(DESTDIR)$(PCDIR)/poketrace.pc $(DESTDIR)$(MANDIR)/man1/poketrace.1 \
+		$(MANCMDS:%=$(DESTDIR)$(MANDIR)/man1/poketrace-%.1) $(DESTDIR)$(COMPDIR)/poketrace
 
 clean:
 	rm -rf build build-asan

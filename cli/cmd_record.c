@@ -136,11 +136,15 @@ static int agent_path(char *out, size_t cap)
 		return -1;
 	self[n] = '\0';
 	*strrchr(self, '/') = '\0';
-	snprintf(out, cap, "%.4000s/libpoketrace-agent.so", self);
-	if (access(out, R_OK) == 0)
-		return 0;
-	snprintf(out, cap, "%.4000s/../lib/libpoketrace-agent.so", self);
-	return access(out, R_OK);
+	/* the build tree, then an installation's libdir: lib, multiarch, lib64 */
+	static const char *const rel[] = { "", "../lib/", "../lib/x86_64-linux-gnu/", "../lib64/" };
+
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		snprintf(out, cap, "%.4000s/%slibpoketrace-agent.so", self, rel[i]);
+		if (access(out, R_OK) == 0)
+			return 0;
+	}
+	return -1;
 }
 
 /* A trace directory poketrace wrote: its own subdirectory with the

@@ -7,7 +7,7 @@
 #include "poketrace.h"
 
 static const char usage[] =
-	"usage: poketrace [--help] [--version] COMMAND [ARGS]\n"
+	"usage: poketrace [--help|-h] [--version|-V] COMMAND [ARGS]\n"
 	"\n"
 	"Live-patches the 5-byte function-entry nops compilers leave in code\n"
 	"(gcc -pg -mfentry -mnop-mcount -mrecord-mcount, or\n"
@@ -21,7 +21,7 @@ static const char usage[] =
 	"  dump --chrome|--flame [DIR]  Chrome trace JSON, or folded stacks\n"
 	"  info [DIR]       what was recorded\n"
 	"  live -p PID REQ  control the tracer of a running recorded process (status,\n"
-	"                   enable, disable, filter, notrace, modules)\n"
+	"                   enable, disable, filter, notrace, modules, flush, stop)\n"
 	"  attach -p PID [OPTS]  trace a running process started without poketrace\n"
 	"  detach -p PID    stop tracing it (the trace is written, the process runs on)\n"
 	"  sites PROG       list the patch sites of an executable or shared library\n"
@@ -30,7 +30,7 @@ static const char usage[] =
 	"The trace directory (DIR) defaults to poketrace.data; it is CTF 1.8, which\n"
 	"babeltrace2 reads too.\n"
 	"\n"
-	"'poketrace COMMAND --help' describes a command.\n";
+	"'poketrace COMMAND --help' (or 'poketrace help COMMAND') describes a command.\n";
 
 void cli_error(const char *fmt, ...)
 {
@@ -49,11 +49,13 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		if (!strcmp(argv[1], "help") && argc > 2) /* help CMD = CMD --help */
+			return main(3, (char *[]){ argv[0], argv[2], "--help", NULL });
 		fputs(usage, stdout);
 		return 0;
 	}
-	if (!strcmp(argv[1], "--version")) {
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
 		printf("poketrace %s\n", poketrace_version());
 		return 0;
 	}
