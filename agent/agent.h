@@ -18,6 +18,7 @@ struct agent_config {
 	char dir[4096];
 	enum tracer_mode mode;
 	char *filter, *notrace, *modules, *args, *rets; /* comma-separated globs, any length (malloc'd) */
+	char *focus, *hide_tree, *hide;                  /* uftrace's -F, -N, -H (graph) */
 	int max_depth;
 	bool paused;            /* record --paused: start with nothing attached */
 	uint64_t min_time_ns;

@@ -32,6 +32,12 @@ static void set(const char *key, const char *v, void *ctx)
 		set_list(&c->args, v);
 	else if (!strcmp(key, "rets"))
 		set_list(&c->rets, v);
+	else if (!strcmp(key, "focus"))
+		set_list(&c->focus, v);
+	else if (!strcmp(key, "hide_tree"))
+		set_list(&c->hide_tree, v);
+	else if (!strcmp(key, "hide"))
+		set_list(&c->hide, v);
 	else if (!strcmp(key, "modules"))
 		set_list(&c->modules, v);
 	else if (!strcmp(key, "depth"))
@@ -66,7 +72,11 @@ int agent_config_read(const char *dir, struct agent_config *c)
 	set_list(&c->modules, "");
 	set_list(&c->args, "");
 	set_list(&c->rets, "");
-	if (!c->filter || !c->notrace || !c->modules || !c->args || !c->rets)
+	set_list(&c->focus, "");
+	set_list(&c->hide_tree, "");
+	set_list(&c->hide, "");
+	if (!c->filter || !c->notrace || !c->modules || !c->args || !c->rets || !c->focus || !c->hide_tree ||
+	    !c->hide)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "%s/poketrace/config", dir);
 	if ((r = kvfile_read(path, set, c)) < 0)

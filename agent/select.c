@@ -200,6 +200,9 @@ static int visit(const struct poketrace_site *s, void *arg)
 		t->id = sel.next_id++;
 		t->symbol = strdup(s->symbol);
 		t->cap = capture_for(s, t->id);
+		tracer_set_flags(t->id, (uint8_t)((match_names(sel.cfg.focus, s->symbol, false) ? TRACER_FOCUS : 0) |
+						  (match_names(sel.cfg.hide_tree, s->symbol, false) ? TRACER_HIDE_TREE : 0) |
+						  (match_names(sel.cfg.hide, s->symbol, false) ? TRACER_HIDE : 0)));
 		name_it(w->funcs, s, t);
 	}
 	t->selected = true;
@@ -312,7 +315,9 @@ static void say_unmatched(void)
 			"-pg -mfentry -mnop-mcount -mrecord-mcount ('poketrace sites PROG' shows what a binary has)\n");
 		return;
 	}
-	for (const char *g = sel.cfg.filter; *g && globs < 200; globs++) {
+	const char *list = sel.cfg.focus[0] ? sel.cfg.focus : sel.cfg.filter;
+
+	for (const char *g = list; *g && globs < 200; globs++) {
 		size_t n = strcspn(g, ","), i;
 		char pat[n + 1];
 
@@ -338,13 +343,17 @@ int select_start(const struct agent_config *c)
 	sel.cfg = *c;
 	/* its own lists: select_update replaces them */
 	sel.cfg.filter = sel.cfg.notrace = sel.cfg.modules = sel.cfg.args = sel.cfg.rets = NULL;
+	sel.cfg.focus = sel.cfg.hide_tree = sel.cfg.hide = NULL;
 	if (own_list(&sel.cfg.filter, c->filter) < 0 || own_list(&sel.cfg.notrace, c->notrace) < 0 ||
 	    own_list(&sel.cfg.modules, c->modules) < 0 || own_list(&sel.cfg.args, c->args) < 0 ||
-	    own_list(&sel.cfg.rets, c->rets) < 0) {
+	    own_list(&sel.cfg.rets, c->rets) < 0 || own_list(&sel.cfg.focus, c->focus) < 0 ||
+	    own_list(&sel.cfg.hide_tree, c->hide_tree) < 0 || own_list(&sel.cfg.hide, c->hide) < 0) {
 		pthread_mutex_unlock(&sel.lock);
 		return -ENOMEM;
 	}
 	free(prev.filter), free(prev.notrace), free(prev.modules), free(prev.args), free(prev.rets);
+	free(prev.focus), free(prev.hide_tree), free(prev.hide);
+	tracer_set_focus(sel.cfg.focus[0] != '\0');
 	sel.enabled = !c->paused;
 	r = refresh();
 	if (r == 0)

@@ -31,9 +31,16 @@ static const char usage[] =
 	"      --tracer MODE      graph (entry and exit, durations; default), function\n"
 	"                         (entries only) or profile (counts and times in process,\n"
 	"                         only a table is written: the cheapest)\n"
-	"  -F, --filter GLOB      trace only functions matching GLOB (repeatable)\n"
-	"  -N, --notrace GLOB     never trace functions matching GLOB (repeatable)\n"
-	"  -m, --module GLOB      trace only modules (file names) matching GLOB (repeatable)\n"
+	"Filters, as uftrace's (GLOB: a mangled or demangled name, with or without\n"
+	"parameters; each option repeatable):\n"
+	"  -F, --filter GLOB      graph: only calls inside a matching function (it and\n"
+	"                         what it calls); function/profile: only those functions\n"
+	"  -N, --notrace GLOB     graph: not a matching function nor what it calls;\n"
+	"                         function/profile: not those functions\n"
+	"  -H, --hide GLOB        graph: not a matching function, but what it calls\n"
+	"  -m, --module GLOB      trace only modules (file names) matching GLOB\n"
+	"      --select GLOB      hook only these functions (ftrace's set_ftrace_filter)\n"
+	"      --exclude GLOB     never hook these (set_ftrace_notrace)\n"
 	"  -A, --args GLOB        graph: record the arguments of matching functions (the\n"
 	"                         integer, pointer and string arguments of their DWARF\n"
 	"                         prototype; strings up to 32 bytes, read safely)\n"
@@ -298,6 +305,7 @@ static void progress(const char *dir, pid_t pid)
 
 struct rec_opts {
 	char *filter, *notrace, *modules, *args, *rets; /* comma-separated, malloc'd */
+	char *focus, *hide_tree, *hide;                  /* -F, -N, -H (graph) */
 	const char *dir, *mode;
 	unsigned long long buffer, buffer_max, time_ns;
 	const char *on_full;
@@ -317,6 +325,8 @@ static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
 		{ "args", required_argument, NULL, 'A' }, { "retval", required_argument, NULL, 'R' },
 		{ "paused", no_argument, NULL, 'P' }, { "pid", required_argument, NULL, 'p' },
 		{ "buffer-max", required_argument, NULL, 'X' }, { "on-full", required_argument, NULL, 'W' },
+		{ "hide", required_argument, NULL, 'H' }, { "select", required_argument, NULL, 'S' },
+		{ "exclude", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	char *end;
@@ -328,7 +338,7 @@ static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
 	o->buffer = 2 * 1024 * 1024;
 	o->on_full = "wait";
 	optind = 1;
-	while ((c = getopt_long(argc, argv, attach ? "ho:F:N:m:D:t:b:A:R:p:" : "+ho:F:N:m:D:t:b:A:R:", longopts,
+	while ((c = getopt_long(argc, argv, attach ? "ho:F:N:H:m:D:t:b:A:R:p:" : "+ho:F:N:H:m:D:t:b:A:R:", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'h':
@@ -344,10 +354,22 @@ static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
 			o->mode = optarg;
 			break;
 		case 'F':
-			if (append(&o->filter, optarg) < 0)
+			if (append(&o->focus, optarg) < 0)
 				return -1;
 			break;
 		case 'N':
+			if (append(&o->hide_tree, optarg) < 0)
+				return -1;
+			break;
+		case 'H':
+			if (append(&o->hide, optarg) < 0)
+				return -1;
+			break;
+		case 'S':
+			if (append(&o->filter, optarg) < 0)
+				return -1;
+			break;
+		case 'E':
 			if (append(&o->notrace, optarg) < 0)
 				return -1;
 			break;
@@ -416,6 +438,18 @@ static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
 			return -1;
 		}
 	}
+	if (strcmp(o->mode, "graph")) {
+		/* no call tree: -F/-N choose functions, as --select/--exclude */
+		if (o->hide) {
+			cli_error("-H is for the graph tracer (it hides a function but not its callees)");
+			return -1;
+		}
+		if ((o->focus && append(&o->filter, o->focus) < 0) ||
+		    (o->hide_tree && append(&o->notrace, o->hide_tree) < 0))
+			return -1;
+		free(o->focus), free(o->hide_tree);
+		o->focus = o->hide_tree = NULL;
+	}
 	if (o->buffer_max && o->buffer > o->buffer_max) {
 		cli_error("-b %llu is more than --buffer-max %llu", o->buffer, o->buffer_max);
 		return -1;
@@ -436,6 +470,7 @@ static int write_config(const struct rec_opts *o)
 		cli_error("cannot write %s: %s", path, strerror(errno));
 		return -1;
 	}
+	fprintf(f, "focus=%s\nhide_tree=%s\nhide=%s\n", str(o->focus), str(o->hide_tree), str(o->hide));
 	fprintf(f, "mode=%s\nfilter=%s\nnotrace=%s\nmodules=%s\nargs=%s\nrets=%s\ndepth=%d\ntime_ns=%llu\n"
 		"chunk_size=%llu\nchunks=4\non_full=%s\npaused=%d\n", o->mode, str(o->filter), str(o->notrace),
 		str(o->modules), str(o->args), str(o->rets), o->depth, o->time_ns, o->buffer / 4, o->on_full, o->paused);

@@ -25,7 +25,7 @@ sockdir() { [ -n "${XDG_RUNTIME_DIR:-}" ] && echo "$XDG_RUNTIME_DIR/poketrace" |
 
 attach_detach() {
 	start 600
-	expect 0 "$P" attach -p "$PID" -o "$W/d" -F 'work_*'
+	expect 0 "$P" attach -p "$PID" -o "$W/d" --select 'work_*'
 	has "$err" "tracing process $PID"
 	hits_of work_a
 	has "$out" "^tracing on$"; has "$out" "^attached 2$"

@@ -81,7 +81,7 @@ missing_program() {
 long_lists() {
 	local args=()
 	for i in $(seq 1 700); do args+=(-F "no_such_function_number_$i"); done
-	rec "$W/l" "${args[@]}" -F lib_twice
+	rec "$W/l" "${args[@]}" --tracer function -F lib_twice
 	expect 0 "$P" report "$W/l"
 	has "$out" "lib_twice$"
 	[ "$(awk 'NR > 2' <<<"$out" | wc -l)" -eq 1 ] || fail "-F lib_twice traced more: $out"
@@ -135,5 +135,31 @@ says_why() {
 	lacks "$err" "'lib_twice' matches no"
 }
 
-cases="foreign_dir rotation bad_values missing_program long_lists paused_pid forwarded cxx_names says_why"
+# uftrace's filters on the graph tracer: -F a function and its callees,
+# -N neither, -H the function only; counts from the program's own.
+count_of() { awk -v f="$1" '$1 == "count" && $2 == f { print $3 }' "$W/prog.out"; }
+uftrace_filters() {
+	local opts
+	for opts in "-F worker_step" "-N worker_step" "-H worker_step" "--select worker_step"; do
+		# shellcheck disable=SC2086
+		P_REC -o "$W/f" $opts -- "$T/e2e" "$T/libt_dl_clang.so" >"$W/prog.out" 2>"$W/rec.err" ||
+			fail "record $opts: $(cat "$W/rec.err")"
+		expect 0 "$P" report "$W/f"
+		local ws leaf main
+		ws=$(calls worker_step "$out"); leaf=$(calls leaf "$out"); main=$(calls main "$out")
+		case "$opts" in
+		"-F "*) [ "$ws" = "$(count_of worker_step)" ] && [ "$leaf" = "$ws" ] && [ -z "$main" ] ||
+				fail "$opts: worker_step $ws leaf $leaf main $main: $out" ;;
+		"-N "*) [ -z "$ws" ] && [ -z "$leaf" ] || [ "$leaf" -lt "$(count_of leaf)" ] || fail "$opts: $out"
+			[ "$main" = 1 ] && [ -z "$ws" ] || fail "$opts: worker_step $ws main $main: $out" ;;
+		"-H "*) [ -z "$ws" ] && [ "$leaf" = "$(count_of leaf)" ] && [ "$main" = 1 ] ||
+				fail "$opts: worker_step $ws leaf $leaf main $main: $out" ;;
+		*) [ "$ws" = "$(count_of worker_step)" ] && [ -z "$leaf" ] && [ -z "$main" ] ||
+				fail "$opts: worker_step $ws leaf $leaf main $main: $out" ;;
+		esac
+	done
+	expect 0 "$P" graph "$W/f"
+}
+
+cases="uftrace_filters foreign_dir rotation bad_values missing_program long_lists paused_pid forwarded cxx_names says_why"
 dispatch "$cases" "$@"

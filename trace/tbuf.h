@@ -68,6 +68,7 @@ struct tb_queue {
 struct tb_frame {
 	uint32_t fn;
 	bool traced;           /* an entry event was written */
+	uint8_t scope;         /* TB_IN_FOCUS, TB_HIDDEN: inherited by callees */
 	uint64_t ts;
 	const void *sp;        /* the caller's stack position: identifies the frame */
 	uint64_t events;       /* the thread's event count after the entry's events */
@@ -76,6 +77,8 @@ struct tb_frame {
 	uint8_t nev;           /* how many; 0: they cannot be taken back (-t) */
 	uint64_t child;        /* time spent in traced callees (profile) */
 };
+
+enum { TB_IN_FOCUS = 1, TB_HIDDEN = 2 };
 
 struct tbuf {
 	uint8_t *cur, *end;    /* current chunk; cur == end while events are dropped */

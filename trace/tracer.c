@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -28,6 +29,28 @@ struct prof_table {
 
 static _Atomic(struct prof_table *) tables;
 static __thread struct prof_table *my_table __attribute__((tls_model("initial-exec")));
+
+/* Per function id, below PROF_CAP (the profile's bound too). */
+static uint8_t *fnflags;
+static bool focus_any;
+
+void tracer_set_flags(uint32_t fn, uint8_t flags)
+{
+	if (!fnflags && flags)
+		fnflags = calloc(PROF_CAP, 1); /* pages untouched until used */
+	if (fnflags && fn < PROF_CAP)
+		fnflags[fn] = flags;
+}
+
+void tracer_set_focus(bool any)
+{
+	focus_any = any;
+}
+
+static inline uint8_t flags_of(uint32_t fn)
+{
+	return fnflags && fn < PROF_CAP ? fnflags[fn] : 0;
+}
 
 void tracer_configure(const struct tracer_config *c)
 {
@@ -149,7 +172,15 @@ static void entry(uint32_t fn, const void *stack, const struct poketrace_ctx *ct
 	f->fn = fn;
 	f->sp = stack;
 	f->child = 0;
-	f->traced = cfg.mode == TRACER_GRAPH && (!cfg.max_depth || b->depth <= cfg.max_depth);
+	{
+		/* the caller's scope, this function's filters added */
+		uint8_t fl = flags_of(fn);
+
+		f->scope = b->depth > 1 ? b->frames[b->depth - 2].scope : focus_any ? 0 : TB_IN_FOCUS;
+		f->scope |= (fl & TRACER_FOCUS ? TB_IN_FOCUS : 0) | (fl & TRACER_HIDE_TREE ? TB_HIDDEN : 0);
+		f->traced = cfg.mode == TRACER_GRAPH && (!cfg.max_depth || b->depth <= cfg.max_depth) &&
+			    f->scope == TB_IN_FOCUS && !(fl & TRACER_HIDE);
+	}
 	f->ts = ts;
 	if (f->traced) {
 		uint64_t n = b->events;

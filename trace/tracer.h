@@ -27,6 +27,15 @@ struct prof_entry {
 };
 
 void tracer_configure(const struct tracer_config *c);
+
+/* uftrace's filters (graph tracer), per function: FOCUS (-F: the function
+ * and what it calls), HIDE_TREE (-N: neither), HIDE (-H: the function
+ * only, its callees shown).  With any FOCUS function, calls outside every
+ * focused call are not written.  Set before the function's links. */
+enum { TRACER_FOCUS = 1, TRACER_HIDE_TREE = 2, TRACER_HIDE = 4 };
+void tracer_set_flags(uint32_t fn, uint8_t flags);
+/* Whether some function has TRACER_FOCUS (before any link). */
+void tracer_set_focus(bool any);
 /* Functions known so far (ids below it); grows as modules are loaded. */
 void tracer_set_nfuncs(uint32_t n);
 /* Raw link handlers (POKETRACE_LINK_RAW): data is the function's id, stack
