@@ -571,7 +571,8 @@ int cmd_record(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (isatty(2))
 		fputc('\n', stderr);
-	unwritten = trace_print_summary(o.dir, (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	unwritten = trace_print_summary(o.dir, (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
+					WIFEXITED(status));
 	if (WIFSIGNALED(status)) {
 		fprintf(stderr, "poketrace: %s was killed by signal %d (%s); the trace holds what was "
 			"written before\n", argv[first], WTERMSIG(status), strsignal(WTERMSIG(status)));

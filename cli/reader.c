@@ -868,7 +868,7 @@ double trace_streams_bytes(const char *dir)
 /* From the agent's info and the files' sizes: the trace is not read (it may
  * be gigabytes).  Only a trace without info (the program did not exit
  * normally) is read, to count its events. */
-uint64_t trace_print_summary(const char *dir, double secs)
+uint64_t trace_print_summary(const char *dir, double secs, bool exited)
 {
 	struct trace t;
 	uint64_t events = 0, lost = 0, unwritten;
@@ -902,7 +902,8 @@ uint64_t trace_print_summary(const char *dir, double secs)
 		fprintf(stderr, "poketrace: %llu events, %llu lost, %.1f KB in %zu thread%s (%.1f bytes/event), "
 			"%.2f s: %s%s\n", (unsigned long long)events, (unsigned long long)lost, bytes / 1024,
 			threads, threads == 1 ? "" : "s", events ? bytes / (double)events : 0.0, secs, dir,
-			t.have_info ? "" : " (the program did not exit normally)");
+			t.have_info ? "" : exited ? " (its agent wrote no summary: the program left by _exit, "
+						    "or exec'd another, which poketrace does not follow yet)" : " (the program did not exit normally)");
 	if (t.error[0])
 		fprintf(stderr, "poketrace: %s\n", t.error);
 	unwritten = t.have_info ? t.info_lost_on_disk : 0;

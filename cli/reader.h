@@ -133,8 +133,9 @@ void trace_format_ret(const struct trace *t, const struct rd_event *e, char *buf
 /* For record: the streams' total size, their removal, the summary line. */
 int trace_remove_streams(const char *dir);
 double trace_streams_bytes(const char *dir);
-/* The summary line; returns the events a failed write lost (0: none). */
-uint64_t trace_print_summary(const char *dir, double secs);
+/* The summary line (exited: the program exited by itself, whatever its
+ * status); returns the events a failed write lost (0: none). */
+uint64_t trace_print_summary(const char *dir, double secs, bool exited);
 int parse_duration(const char *s, unsigned long long *ns);
 
 #endif

@@ -130,6 +130,9 @@ says_why() {
 	expect 0 P_REC -o "$W/n" -- /bin/true
 	has "$err" "no function of this program or its libraries has a patch site"
 	has "$err" "fpatchable-function-entry=5"
+	# a program that exits 0 through a shell is not said to have died
+	expect 0 P_REC -o "$W/n" -- sh -c "exec true"
+	lacks "$err" "did not exit normally"
 	expect 0 P_REC -o "$W/n" -F no_such_fn -F lib_twice -- "$T/e2e" "$T/libt_dl_clang.so"
 	has "$err" "-F 'no_such_fn' matches no function with a patch site"
 	lacks "$err" "'lib_twice' matches no"
