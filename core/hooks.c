@@ -18,6 +18,7 @@
 #include <unwind.h>
 
 #include "arch/x86_64/insn.h"
+#include "arch/x86_64/saferead.h"
 #include "arch/x86_64/sigguard.h"
 #include "base/error.h"
 #include "core/pad.h"
@@ -89,12 +90,14 @@ static int map_put(struct hook *h)
 
 /* ------------------------------------------------------------------ hooks */
 
-/* A longjmp (or siglongjmp) to a frame above the image that set the guard:
- * the handler was left for good, as by an exception (image_personality).
- * One to a frame inside the handler keeps it. */
+/* A longjmp (or siglongjmp) to a frame above the image that set the guard,
+ * on its stack: the handler was left for good, as by an exception
+ * (image_personality).  One to a frame inside the handler keeps it. */
 static void guard_longjmp(uintptr_t sp)
 {
-	if (in_handler && sp > guard_sp)
+	/* above it on the same stack: a jump within a coroutine's or a
+	 * sigaltstack's stack mapped higher does not leave the handler */
+	if (in_handler && sp > guard_sp && safe_mapped(guard_sp, sp))
 		in_handler = 0;
 }
 

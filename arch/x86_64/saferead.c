@@ -24,3 +24,23 @@ size_t safe_read(void *dst, uintptr_t src, size_t n)
 	r = k ? raw_syscall6(SYS_process_vm_readv, raw_getpid(), (long)&local, 1, (long)remote, k, 0) : 0;
 	return r > 0 ? (size_t)r : 0;
 }
+
+bool safe_mapped(uintptr_t lo, uintptr_t hi)
+{
+	enum { BATCH = 64 };
+	char sink[BATCH];
+	struct iovec local = { sink, BATCH }, remote[BATCH];
+
+	for (uintptr_t at = lo & ~(uintptr_t)4095; at < hi;) {
+		int k = 0;
+		long r;
+
+		for (; k < BATCH && at < hi; k++, at += 4096)
+			remote[k] = (struct iovec){ (void *)at, 1 };
+		local.iov_len = (size_t)k;
+		r = raw_syscall6(SYS_process_vm_readv, raw_getpid(), (long)&local, 1, (long)remote, k, 0);
+		if (r != k)
+			return false;
+	}
+	return true;
+}

@@ -3,6 +3,7 @@
 #ifndef PT_ARCH_SAFEREAD_H
 #define PT_ARCH_SAFEREAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,5 +13,9 @@
  * first page that cannot be read.  Returns the bytes copied (0: none).  One
  * system call; no libc (the callers may run inside any libc function). */
 size_t safe_read(void *dst, uintptr_t src, size_t n);
+
+/* Whether every page of [lo, hi) can be read: one run of memory, as a
+ * stack is, not two stacks with a hole or a guard page between.  No libc. */
+bool safe_mapped(uintptr_t lo, uintptr_t hi);
 
 #endif
