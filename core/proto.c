@@ -29,53 +29,121 @@ static const int dw_int_reg[6] = { 5, 4, 1, 2, 8, 9 }; /* rdi rsi rdx rcx r8 r9 
 
 enum { LLVM_CC_WIN64 = 0xc1, LLVM_CC_SYSV = 0xc2 };
 
-struct walk {
-	uint64_t vaddr;
-	Dwarf_Die found;
-	bool ok;
+/* Per Dwarf, every subprogram by the address its code starts at: built
+ * once, searched for each function (a linear walk per function made
+ * attaching 8,000 links take 7 s).  Dropped whole when a module goes. */
+struct fn_at {
+	uint64_t addr;
+	Dwarf_Off die, cu;
+	size_t order; /* CU order first: the first DIE of an address wins */
 };
 
-/* The function's own entry: its low_pc, or the start of its first range
- * (functions split into hot and cold parts have only DW_AT_ranges). */
-static bool starts_at(Dwarf_Die *die, uint64_t vaddr)
+struct fn_index {
+	Dwarf *dw;
+	struct fn_at *v;
+	size_t n, cap;
+	struct fn_index *next;
+};
+
+static struct fn_index *indexes;
+
+static bool entry_of(Dwarf_Die *die, uint64_t *addr)
 {
 	Dwarf_Addr lo, base, start, end;
 
-	if (dwarf_lowpc(die, &lo) == 0)
-		return lo == vaddr;
-	if (dwarf_hasattr(die, DW_AT_entry_pc))
-		return dwarf_entrypc(die, &lo) == 0 && lo == vaddr;
-	return dwarf_ranges(die, 0, &base, &start, &end) > 0 && start == vaddr;
+	if (dwarf_lowpc(die, &lo) == 0) {
+		*addr = lo;
+		return true;
+	}
+	if (dwarf_hasattr(die, DW_AT_entry_pc) && dwarf_entrypc(die, &lo) == 0) {
+		*addr = lo;
+		return true;
+	}
+	if (dwarf_ranges(die, 0, &base, &start, &end) > 0) {
+		*addr = start;
+		return true;
+	}
+	return false;
 }
 
-static int match_func(Dwarf_Die *die, void *arg)
-{
-	struct walk *w = arg;
+struct collect {
+	struct fn_index *ix;
+	Dwarf_Off cu;
+};
 
-	if (starts_at(die, w->vaddr)) {
-		w->found = *die;
-		w->ok = true;
-		return DWARF_CB_ABORT;
+static int collect(Dwarf_Die *die, void *arg)
+{
+	struct collect *c = arg;
+	struct fn_index *ix = c->ix;
+	uint64_t a;
+
+	if (!entry_of(die, &a))
+		return DWARF_CB_OK;
+	if (ix->n == ix->cap) {
+		size_t cap = ix->cap ? ix->cap * 2 : 256;
+		struct fn_at *nv = realloc(ix->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return DWARF_CB_ABORT;
+		ix->v = nv;
+		ix->cap = cap;
 	}
+	ix->v[ix->n] = (struct fn_at){ a, dwarf_dieoffset(die), c->cu, ix->n };
+	ix->n++;
 	return DWARF_CB_OK;
+}
+
+static int fn_cmp(const void *a, const void *b)
+{
+	const struct fn_at *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static struct fn_index *index_of(Dwarf *dw)
+{
+	struct fn_index *ix;
+	Dwarf_Off off = 0, next;
+	size_t hsize;
+	Dwarf_Die cu;
+
+	for (ix = indexes; ix; ix = ix->next)
+		if (ix->dw == dw)
+			return ix;
+	if (!(ix = calloc(1, sizeof(*ix))))
+		return NULL;
+	ix->dw = dw;
+	while (dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
+		struct collect c = { ix, off + hsize };
+
+		if (dwarf_offdie(dw, off + hsize, &cu))
+			dwarf_getfuncs(&cu, collect, &c, 0);
+		off = next;
+	}
+	qsort(ix->v, ix->n, sizeof(*ix->v), fn_cmp);
+	ix->next = indexes;
+	indexes = ix;
+	return ix;
 }
 
 static bool find_subprogram(Dwarf *dw, uint64_t vaddr, Dwarf_Die *fn, Dwarf_Die *cu)
 {
-	struct walk w = { vaddr };
-	Dwarf_Off off = 0, next;
-	size_t hsize;
+	struct fn_index *ix = index_of(dw);
+	size_t lo = 0, hi = ix ? ix->n : 0;
 
-	if (dwarf_addrdie(dw, vaddr, cu))
-		dwarf_getfuncs(cu, match_func, &w, 0);
-	/* No .debug_aranges (clang emits none): ask every CU. */
-	while (!w.ok && dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
-		if (dwarf_offdie(dw, off + hsize, cu) && dwarf_haspc(cu, vaddr) == 1)
-			dwarf_getfuncs(cu, match_func, &w, 0);
-		off = next;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ix->v[mid].addr < vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	*fn = w.found;
-	return w.ok;
+	if (!ix || lo == ix->n || ix->v[lo].addr != vaddr)
+		return false;
+	return dwarf_offdie(dw, ix->v[lo].die, fn) && dwarf_offdie(dw, ix->v[lo].cu, cu);
 }
 
 static bool is_cxx(Dwarf_Die *cu)
@@ -473,5 +541,13 @@ static void debug(const char *symbol, const struct pt_proto *p)
 
 void proto_forget(const char *path)
 {
+	/* its Dwarf is closed: no index may outlive it (a new one may get its address) */
+	while (indexes) {
+		struct fn_index *ix = indexes;
+
+		indexes = ix->next;
+		free(ix->v);
+		free(ix);
+	}
 	debuginfo_forget(path);
 }
