@@ -257,6 +257,10 @@ int cmd_dump(int argc, char **argv)
 		return EXIT_USAGE;
 	if ((r = readopts_open(&o, &t)) != 0)
 		return r < 0 ? 1 : EXIT_USAGE;
+	if (readopts_events(&t, chrome ? "dump --chrome" : "dump --flame") < 0) {
+		trace_close(&t);
+		return 1;
+	}
 	if (chrome)
 		dump_chrome(&o, &t);
 	else

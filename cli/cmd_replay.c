@@ -336,6 +336,8 @@ int cmd_replay(int argc, char **argv)
 	long depth = 0;
 	bool *focus_fn, *hide_fn;
 
+	bool fields_given = false;
+
 	readopts_init(&o);
 	parse_fields(&r, "duration,tid");
 	optind = 1;
@@ -350,6 +352,7 @@ int cmd_replay(int argc, char **argv)
 		case 'f':
 			if (parse_fields(&r, optarg) < 0)
 				goto usage_error;
+			fields_given = true;
 			break;
 		case 'F':
 			focus[nfocus++] = optarg;
@@ -382,6 +385,14 @@ int cmd_replay(int argc, char **argv)
 		free(hide);
 		return st < 0 ? 1 : EXIT_USAGE;
 	}
+	if (readopts_events(&t, "replay") < 0) {
+		trace_close(&t);
+		free(focus);
+		free(hide);
+		return 1;
+	}
+	if (!fields_given && !strcmp(t.tracer, "function"))
+		parse_fields(&r, "time,tid"); /* entries only: no durations, their times */
 	focus_fn = fn_set(&t, focus, nfocus, "-F", &bad);
 	hide_fn = fn_set(&t, hide, nhide, "-N", &bad);
 	free(focus);

@@ -1,5 +1,6 @@
 /* poketrace report: per function, calls and times, from the streaming
  * reader.  Memory: one row per function, plus each thread's stack. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,8 +189,16 @@ int cmd_report(int argc, char **argv)
 			continue;
 		if (c == 's')
 			sort = optarg;
-		else if (c == 'n')
-			top = atol(optarg);
+		else if (c == 'n') {
+			char *end;
+
+			errno = 0;
+			top = strtol(optarg, &end, 10);
+			if (*end || errno || top <= 0 || end == optarg) {
+				cli_error("-n takes a number of rows of 1 or more, not '%s'", optarg);
+				return EXIT_USAGE;
+			}
+		}
 		else {
 			fputs(usage, stderr);
 			return EXIT_USAGE;

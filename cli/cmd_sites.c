@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/names.h"
 #include "cli/cli.h"
 #include "cli/sites_all.h"
 #include "core/module.h"
@@ -68,6 +69,22 @@ static int read_proc(void *ctx, uintptr_t addr, void *buf, size_t n)
 	return read_file(ctx, addr, buf, n);
 }
 
+/* A glob against the mangled, full and simple names (-s 'ns::C::*'). */
+static bool symbol_matches(const char *sym, const char *glob)
+{
+	char *name[3];
+	bool hit;
+
+	if (!fnmatch(glob, sym, 0))
+		return true;
+	if (strncmp(sym, "_Z", 2))
+		return false;
+	names_make(sym, name);
+	hit = names_match(name, glob);
+	names_free(name);
+	return hit;
+}
+
 static void list_module(const struct pt_module *m, const char *glob, int quiet, struct totals *t)
 {
 	if (m->nsites)
@@ -75,7 +92,7 @@ static void list_module(const struct pt_module *m, const char *glob, int quiet, 
 	for (size_t i = 0; i < m->nsites; i++) {
 		const struct pt_site *s = &m->sites[i];
 
-		if (glob && (!s->symbol || fnmatch(glob, s->symbol, 0)))
+		if (glob && (!s->symbol || !symbol_matches(s->symbol, glob)))
 			continue;
 		t->sites++;
 		if (s->flags & SITE_NEEDS_NORMALIZE)

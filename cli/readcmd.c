@@ -74,6 +74,28 @@ int readopts_open(struct readopts *o, struct trace *t)
 	}
 	for (size_t i = 0; i < t->nstreams; i++)
 		t->streams[i].stop_after = o->to;
+	if (o->tid) {
+		size_t i = 0;
+
+		while (i < t->nstreams && t->streams[i].tid != (uint32_t)o->tid)
+			i++;
+		if (i == t->nstreams) {
+			cli_error("no thread %ld in %s ('poketrace info %s' lists its threads)", o->tid, o->dir,
+				  o->dir);
+			trace_close(t);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int readopts_events(const struct trace *t, const char *cmd)
+{
+	if (!strcmp(t->tracer, "profile")) {
+		cli_error("%s was recorded with the profile tracer, which writes no events: '%s' needs "
+			  "--tracer graph or function; 'poketrace report %s' shows the profile", t->dir, cmd, t->dir);
+		return -1;
+	}
 	return 0;
 }
 

@@ -45,6 +45,8 @@ int readopts_args(struct readopts *o, int argc, char **argv, const char **func, 
 /* Opens the trace with the options applied (names, time range).  -1 if it
  * cannot be read (said); 2 if -r is bad (said). */
 int readopts_open(struct readopts *o, struct trace *t);
+/* -1 with a message if t holds no events to show (a profile trace). */
+int readopts_events(const struct trace *t, const char *cmd);
 bool readopts_want(const struct rd_stream *s, void *o);
 /* A calls_cfg for these options (range only; filters left to the caller). */
 void readopts_calls(const struct readopts *o, struct calls_cfg *c);

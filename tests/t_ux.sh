@@ -164,5 +164,22 @@ uftrace_filters() {
 	expect 0 "$P" graph "$W/f"
 }
 
-cases="uftrace_filters foreign_dir rotation bad_values missing_program long_lists paused_pid forwarded cxx_names says_why"
+# Readers say what is wrong instead of printing an empty table.
+readers() {
+	rec "$W/g"
+	expect 2 "$P" report -n -3 "$W/g"; has "$err" "-n takes a number of rows"
+	expect 2 "$P" report -n abc "$W/g"; has "$err" "-n takes a number of rows"
+	expect 1 "$P" report --tid 99999999 "$W/g"; has "$err" "no thread 99999999 in"
+	expect 0 P_REC -o "$W/p" --tracer profile -- "$T/e2e" "$T/libt_dl_clang.so"
+	expect 1 "$P" replay "$W/p"; has "$err" "recorded with the profile tracer, which writes no events"
+	expect 1 "$P" dump --flame "$W/p"; has "$err" "recorded with the profile tracer"
+	expect 1 "$P" dump --chrome "$W/p"; has "$err" "recorded with the profile tracer"
+	expect 0 P_REC -o "$W/fn" --tracer function -- "$T/e2e" "$T/libt_dl_clang.so"
+	expect 0 "$P" replay "$W/fn"; has "$out" "^# *TIMESTAMP *TID  FUNCTION"; lacks "$out" "DURATION"
+	expect 0 "$P" sites -s 'shapes::Circle::*' "$T/cpp_prog"; has "$out" "_ZNK6shapes6Circle4areaEv"
+	expect 0 "$P" help record; has "$out" "usage: poketrace record"
+	expect 0 "$P" -V; has "$out" "^poketrace "
+}
+
+cases="readers uftrace_filters foreign_dir rotation bad_values missing_program long_lists paused_pid forwarded cxx_names says_why"
 dispatch "$cases" "$@"
