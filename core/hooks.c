@@ -12,12 +12,14 @@
 #include "core/hooks.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unwind.h>
 
 #include "arch/x86_64/insn.h"
+#include "arch/x86_64/rawsys.h"
 #include "arch/x86_64/saferead.h"
 #include "arch/x86_64/sigguard.h"
 #include "base/error.h"
@@ -101,6 +103,72 @@ static void guard_longjmp(uintptr_t sp)
 		in_handler = 0;
 }
 
+/* Where each thread keeps its guard, for reclaiming to read while the
+ * thread is blocked (reclaim.c): registered as threads start, slots
+ * reused once their thread ended, never freed. */
+struct guard_slot {
+	_Atomic long tid; /* 0: free */
+	const uint64_t *guard;
+	struct guard_slot *next;
+};
+
+static struct guard_slot *_Atomic guard_slots;
+static __thread struct guard_slot *my_slot __attribute__((tls_model("initial-exec")));
+static pthread_key_t slot_key;
+
+static void slot_release(void *p)
+{
+	struct guard_slot *g = p;
+
+	atomic_store(&g->tid, 0);
+}
+
+/* in_signal: from a signal handler, which may have interrupted malloc:
+ * only a free slot is taken, and the thread's end does not release it. */
+static void register_thread(bool in_signal)
+{
+	long tid = raw_gettid(), zero = 0;
+	struct guard_slot *g;
+
+	if (my_slot && atomic_load(&my_slot->tid) == tid)
+		return;
+	for (g = atomic_load(&guard_slots); g; g = g->next, zero = 0)
+		if (atomic_compare_exchange_strong(&g->tid, &zero, tid))
+			break;
+	if (!g && in_signal)
+		return;
+	if (!g) {
+		if (!(g = calloc(1, sizeof(*g))))
+			return;
+		atomic_store(&g->tid, tid);
+		g->next = atomic_load(&guard_slots);
+		while (!atomic_compare_exchange_weak(&guard_slots, &g->next, g))
+			;
+	}
+	g->guard = &in_handler;
+	my_slot = g;
+	if (!in_signal)
+		pthread_setspecific(slot_key, g); /* released as the thread ends */
+}
+
+void hooks_register_thread(void)
+{
+	register_thread(false);
+}
+
+void hooks_register_thread_signal(void)
+{
+	register_thread(true);
+}
+
+const uint64_t *hooks_guard_of(long tid)
+{
+	for (struct guard_slot *g = atomic_load(&guard_slots); g; g = g->next)
+		if (atomic_load(&g->tid) == tid)
+			return g->guard;
+	return NULL;
+}
+
 int hooks_init(void)
 {
 	uintptr_t tp;
@@ -109,6 +177,10 @@ int hooks_init(void)
 	guard_tpoff = (int32_t)((intptr_t)&in_handler - (intptr_t)tp);
 	guard_sp_tpoff = (int32_t)((intptr_t)&guard_sp - (intptr_t)tp);
 	atomic_store(&sigguard_on_longjmp, guard_longjmp);
+	if (pthread_key_create(&slot_key, slot_release) == 0) {
+		atomic_store(&sigguard_on_thread_start, hooks_register_thread);
+		hooks_register_thread();
+	}
 	return 0;
 }
 

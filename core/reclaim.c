@@ -31,10 +31,12 @@
  * stub's address only in a register: a pc in that window keeps every stub
  * for the round.
  *
- * Not covered: a blocked thread inside a handler that switched stacks (a
- * coroutine switch, a signal on a sigaltstack, taken while a handler ran):
- * the return address into the image is not on the stack its sp is on, and
- * its guard is read only when it runs. */
+ * A blocked thread's guard is read too, through the registry of threads'
+ * guards (hooks.c: filled as pthread_create starts a thread, and as the
+ * signal looks at a running one), so a handler blocked on a stack it
+ * switched to (a coroutine, a sigaltstack) holds its image.  Not covered: a
+ * thread that is neither (made before poketrace was loaded, or by a raw
+ * clone, never seen running since) blocked in such a handler. */
 #include "core/reclaim.h"
 
 #include <dirent.h>
@@ -61,6 +63,8 @@ static int nretired;
  * the calling thread's guard. */
 struct image *const *reclaim_shared_tramps(size_t *n);
 uint64_t hooks_guard(void);
+const uint64_t *hooks_guard_of(long tid);
+void hooks_register_thread_signal(void);
 
 void reclaim_retire(struct image *im)
 {
@@ -209,6 +213,7 @@ static void observe(void *ucv, void *arg)
 	mark_pc(r, pc);
 	mark_guard(r, hooks_guard());
 	scan_local(r, sp, run_end(&r->maps, sp));
+	hooks_register_thread_signal(); /* made before poketrace was: known from now on */
 }
 
 /* Another thread's stack, which may be unmapped as it is read. */
@@ -326,6 +331,7 @@ static bool judge(struct round *r, long tid, bool may_signal)
 {
 	for (int attempt = 0; attempt < 4; attempt++) {
 		uintptr_t sp, pc, sp2, pc2;
+		const uint64_t *gp;
 		long before = switches(tid, NULL);
 		int st;
 
@@ -344,6 +350,14 @@ static bool judge(struct round *r, long tid, bool may_signal)
 			return true; /* no user context: a kernel worker (io_uring) */
 		mark_pc(r, pc);
 		scan_remote(r, sp, run_end(&r->maps, sp));
+		if ((gp = hooks_guard_of(tid))) {
+			/* the guard, wherever the handler's stack is: read safely
+			 * (the thread may end and its TLS go meanwhile) */
+			uint64_t g = 0;
+
+			if (safe_read(&g, (uintptr_t)gp, sizeof(g)) == sizeof(g))
+				mark_guard(r, g);
+		}
 		if (stopped_at(tid, &sp2, &pc2) == STOPPED && sp2 == sp && pc2 == pc && switches(tid, NULL) == before)
 			return true;
 	}

@@ -447,10 +447,10 @@ POKETRACE_API const struct poketrace_fn *poketrace_link_fn(const struct poketrac
  * callback unregistered before the call.  A thread asleep in the body of a
  * hooked function does not hold anything.  -ETIMEDOUT if some thread is
  * still in a handler (asleep in it, or in a function it called), or could
- * not be looked at (no file descriptor left).  Not seen: a thread blocked
- * inside a handler that switched to another stack (swapcontext, or a signal
- * on a sigaltstack taken while the handler ran); detach nothing such a
- * handler belongs to while it can be there. */
+ * not be looked at (no file descriptor left).  Not seen: a thread created
+ * before poketrace was loaded (or by a raw clone) and not seen running since,
+ * blocked inside a handler that switched to another stack (swapcontext, or
+ * a signal on a sigaltstack taken while the handler ran). */
 POKETRACE_API int poketrace_quiesce(int timeout_ms);
 
 /* ------------------------------------------------------------------- ops

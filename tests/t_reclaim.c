@@ -561,6 +561,55 @@ static void ops_unregister_waits(void)
 	CHECK(rf_work(2) == 7, "after unregister");
 }
 
-TEST_MAIN(CASE(detach_in_body), CASE(mlock_split), CASE(fexit_across_replans), CASE(coroutine),
+/* A handler that switched to a coroutine's stack and blocks there: the
+ * return address into its image is on the thread's own stack, not the one
+ * its sp is on; the guard (read through the registry of threads' guards)
+ * keeps the image. */
+static ucontext_t h_main, h_coro;
+static char h_stack[256 * 1024] __attribute__((aligned(16)));
+static volatile int h_coro_in;
+
+static void h_coro_fn(void)
+{
+	char c;
+
+	h_coro_in = 1;
+	if (read(rf_pipe[0], &c, 1) != 1) /* blocked, on the coroutine's stack */
+		abort();
+	swapcontext(&h_coro, &h_main);
+}
+
+static void switching_handler(struct poketrace_ctx *c)
+{
+	(void)c;
+	getcontext(&h_coro);
+	h_coro.uc_stack.ss_sp = h_stack;
+	h_coro.uc_stack.ss_size = sizeof(h_stack);
+	makecontext(&h_coro, h_coro_fn, 0);
+	swapcontext(&h_main, &h_coro);
+}
+
+static void handler_switched_stack(void)
+{
+	struct poketrace_link *l;
+	pthread_t t;
+	void *ret;
+
+	OK(poketrace_init(NULL));
+	CHECK(pipe(rf_pipe) == 0, "pipe");
+	l = attach(POKETRACE_FENTRY, "rf_work", (void *)switching_handler);
+	pthread_create(&t, NULL, worker_once, NULL);
+	CHECK(WAIT_FOR(h_coro_in, 10), "the coroutine never ran");
+	OK(poketrace_link_detach(l));
+	CHECK(poketrace_quiesce(50) == -ETIMEDOUT, "the image was freed while its handler is blocked on "
+	      "another stack");
+	refill_freed((void *)rf_work);
+	wake_blocker();
+	pthread_join(t, &ret);
+	CHECK((long)ret == 4, "returned %ld", (long)ret);
+	OK(poketrace_quiesce(5000));
+}
+
+TEST_MAIN(CASE(handler_switched_stack), CASE(detach_in_body), CASE(mlock_split), CASE(fexit_across_replans), CASE(coroutine),
 	  CASE(sigaltstack_handler), CASE(many_groups), CASE(no_descriptors), CASE(exiting_stack),
 	  CASE(io_uring_worker), CASE(churn), CASE(ops_unregister_waits))

@@ -59,6 +59,9 @@ int sigguard_set_chained(int sig, const struct sigaction *act);
  * (hooks.c: a jump out of a handler clears the per-thread guard). */
 #include <stdint.h>
 extern void (*_Atomic sigguard_on_longjmp)(uintptr_t sp);
+/* Called first in every thread made by pthread_create (hooks.c: the
+ * registry of guards reclaiming reads). */
+extern void (*_Atomic sigguard_on_thread_start)(void);
 
 /* The interposers by name, at their addresses in this library (for a late
  * load, which points the program's GOT slots at them). */

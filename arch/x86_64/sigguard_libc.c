@@ -12,6 +12,9 @@
  *   callbacks: timer_create and mq_notify with SIGEV_THREAD (glibc runs the
  *              callback in a thread with every signal blocked)
  *   raw:       syscall() of the system calls behind all of these
+ *   threads:   pthread_create (the new thread starts with the owned signals
+ *              unblocked, whatever its creator blocked, and runs
+ *              sigguard_on_thread_start first)
  *   jumps:     longjmp, _longjmp, siglongjmp, __longjmp_chk (siglongjmp's
  *              saved mask; and sigguard_on_longjmp, for poketrace's
  *              per-thread guard, which a jump out of a handler leaves set)
@@ -64,7 +67,10 @@ static struct {
 	void (*_longjmp)(struct __jmp_buf_tag *, int);
 	void (*siglongjmp)(struct __jmp_buf_tag *, int);
 	void (*longjmp_chk)(struct __jmp_buf_tag *, int);
+	int (*pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 } real;
+
+void (*_Atomic sigguard_on_thread_start)(void);
 
 void (*_Atomic sigguard_on_longjmp)(uintptr_t sp);
 
@@ -85,6 +91,7 @@ __attribute__((constructor(101))) static void resolve(void)
 	FIND(_longjmp, "_longjmp");
 	FIND(siglongjmp, "siglongjmp");
 	FIND(longjmp_chk, "__longjmp_chk");
+	FIND(pthread_create, "pthread_create");
 #undef FIND
 }
 
@@ -340,6 +347,41 @@ PT_EXPORT void __longjmp_chk(struct __jmp_buf_tag *env, int val)
 	before_jump(env);
 	real.longjmp_chk(env, val);
 	abort();
+}
+
+struct thread_start {
+	void *(*fn)(void *);
+	void *arg;
+};
+
+static void *thread_start(void *p)
+{
+	struct thread_start s = *(struct thread_start *)p;
+	void (*hook)(void) = atomic_load(&sigguard_on_thread_start);
+
+	free(p);
+	sigguard_unblock_owned();
+	if (hook)
+		hook();
+	return s.fn(s.arg);
+}
+
+PT_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+	struct thread_start *s;
+	int r;
+
+	if (!real.pthread_create) /* a constructor that runs before ours */
+		real.pthread_create = (__typeof__(real.pthread_create))dlsym(RTLD_NEXT, "pthread_create");
+	if (!real.pthread_create)
+		return ENOSYS;
+	if (!(s = malloc(sizeof(*s))))
+		return real.pthread_create(t, attr, fn, arg);
+	s->fn = fn;
+	s->arg = arg;
+	if ((r = real.pthread_create(t, attr, thread_start, s)) != 0)
+		free(s);
+	return r;
 }
 
 PT_EXPORT int pthread_attr_setsigmask_np(pthread_attr_t *attr, const sigset_t *mask)
@@ -614,6 +656,7 @@ SELF(epoll_pwait2, epoll_pwait2, "epoll_pwait2")
 SELF(timer_create, timer_create, "timer_create")
 SELF(mq_notify, mq_notify, "mq_notify")
 SELF(syscall, syscall, "syscall")
+SELF(pthread_create, pthread_create, "pthread_create")
 SELF(longjmp, longjmp, "longjmp")
 SELF(_longjmp, _longjmp, "_longjmp")
 SELF(siglongjmp, siglongjmp, "siglongjmp")
