@@ -19,10 +19,10 @@ SONAME  = libpoketrace.so.0
 LIB_SRCS = base/error.c base/fault.c base/maps.c base/ptrset.c base/kvfile.c base/ctlpath.c \
 	arch/x86_64/insn.c arch/x86_64/sigguard.c arch/x86_64/sigguard_libc.c arch/x86_64/sync.c \
 	arch/x86_64/textwrite.c arch/x86_64/poke.c arch/x86_64/trap.c arch/x86_64/execmem.c \
-	arch/x86_64/writer.c arch/x86_64/tramp.c arch/x86_64/tramp_cfi.c arch/x86_64/saferead.c arch/x86_64/reloc.c \
+	arch/x86_64/writer.c arch/x86_64/tramp.c arch/x86_64/tramp_stack.c arch/x86_64/tramp_cfi.c arch/x86_64/saferead.c arch/x86_64/reloc.c \
 	core/elfscan.c core/debuginfo.c core/abiclass.c core/proto.c core/module.c core/sites.c \
 	core/siteapi.c core/patch.c core/engine.c \
-	core/image.c core/pad.c core/gdbjit.c core/reclaim.c core/hooks.c core/links.c core/ops.c core/tracerctl.c \
+	core/image.c core/pad.c core/gdbjit.c core/reclaim.c core/guard.c core/hooks.c core/links.c core/ops.c core/tracerctl.c \
 	core/gotpatch.c core/dynrel.c core/dynsite.c
 CLI_SRCS = cli/main.c cli/cmd_sites.c cli/sites_all.c cli/cmd_record.c cli/cmd_live.c cli/inject.c \
 	cli/reader.c base/names.c cli/calls.c cli/pathtree.c cli/readcmd.c \

@@ -1,6 +1,7 @@
 /* The record configuration: DIR/config, "key=value" lines written by
  * `poketrace record`. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,28 +19,34 @@ static void set_list(char **dst, const char *v)
 	}
 }
 
+/* The glob lists, by their key. */
+static const struct {
+	const char *key;
+	size_t off;
+} lists[] = {
+	{ "filter", offsetof(struct agent_config, filter) },   { "notrace", offsetof(struct agent_config, notrace) },
+	{ "modules", offsetof(struct agent_config, modules) }, { "args", offsetof(struct agent_config, args) },
+	{ "rets", offsetof(struct agent_config, rets) },       { "focus", offsetof(struct agent_config, focus) },
+	{ "hide_tree", offsetof(struct agent_config, hide_tree) }, { "hide", offsetof(struct agent_config, hide) },
+};
+
+static char **list_at(struct agent_config *c, size_t i)
+{
+	return (char **)((char *)c + lists[i].off);
+}
+
 static void set(const char *key, const char *v, void *ctx)
 {
 	struct agent_config *c = ctx;
 
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		if (!strcmp(key, lists[i].key)) {
+			set_list(list_at(c, i), v);
+			return;
+		}
+	}
 	if (!strcmp(key, "mode"))
 		c->mode = !strcmp(v, "function") ? TRACER_FUNCTION : !strcmp(v, "profile") ? TRACER_PROFILE : TRACER_GRAPH;
-	else if (!strcmp(key, "filter"))
-		set_list(&c->filter, v);
-	else if (!strcmp(key, "notrace"))
-		set_list(&c->notrace, v);
-	else if (!strcmp(key, "args"))
-		set_list(&c->args, v);
-	else if (!strcmp(key, "rets"))
-		set_list(&c->rets, v);
-	else if (!strcmp(key, "focus"))
-		set_list(&c->focus, v);
-	else if (!strcmp(key, "hide_tree"))
-		set_list(&c->hide_tree, v);
-	else if (!strcmp(key, "hide"))
-		set_list(&c->hide, v);
-	else if (!strcmp(key, "modules"))
-		set_list(&c->modules, v);
 	else if (!strcmp(key, "depth"))
 		c->max_depth = atoi(v);
 	else if (!strcmp(key, "time_ns"))
@@ -67,17 +74,11 @@ int agent_config_read(const char *dir, struct agent_config *c)
 	c->chunk_size = 64 * 1024;
 	c->nchunks = 4;
 	c->buffer_max = AGENT_BUFFER_MAX;
-	set_list(&c->filter, "");
-	set_list(&c->notrace, "");
-	set_list(&c->modules, "");
-	set_list(&c->args, "");
-	set_list(&c->rets, "");
-	set_list(&c->focus, "");
-	set_list(&c->hide_tree, "");
-	set_list(&c->hide, "");
-	if (!c->filter || !c->notrace || !c->modules || !c->args || !c->rets || !c->focus || !c->hide_tree ||
-	    !c->hide)
-		return -ENOMEM;
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		set_list(list_at(c, i), "");
+		if (!*list_at(c, i))
+			return -ENOMEM;
+	}
 	snprintf(path, sizeof(path), "%s/poketrace/config", dir);
 	if ((r = kvfile_read(path, set, c)) < 0)
 		return r;

@@ -313,6 +313,29 @@ struct rec_opts {
 	long pid; /* attach */
 };
 
+/* The glob list an option adds to. */
+static char **list_of(struct rec_opts *o, int opt)
+{
+	switch (opt) {
+	case 'F':
+		return &o->focus;
+	case 'N':
+		return &o->hide_tree;
+	case 'H':
+		return &o->hide;
+	case 'S':
+		return &o->filter;
+	case 'E':
+		return &o->notrace;
+	case 'm':
+		return &o->modules;
+	case 'A':
+		return &o->args;
+	default:
+		return &o->rets;
+	}
+}
+
 /* The options record and attach share.  Returns optind, or -1 (usage, with
  * a message) or -2 (--help printed). */
 static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
@@ -353,36 +376,8 @@ static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
 			}
 			o->mode = optarg;
 			break;
-		case 'F':
-			if (append(&o->focus, optarg) < 0)
-				return -1;
-			break;
-		case 'N':
-			if (append(&o->hide_tree, optarg) < 0)
-				return -1;
-			break;
-		case 'H':
-			if (append(&o->hide, optarg) < 0)
-				return -1;
-			break;
-		case 'S':
-			if (append(&o->filter, optarg) < 0)
-				return -1;
-			break;
-		case 'E':
-			if (append(&o->notrace, optarg) < 0)
-				return -1;
-			break;
-		case 'm':
-			if (append(&o->modules, optarg) < 0)
-				return -1;
-			break;
-		case 'A':
-			if (append(&o->args, optarg) < 0)
-				return -1;
-			break;
-		case 'R':
-			if (append(&o->rets, optarg) < 0)
+		case 'F': case 'N': case 'H': case 'S': case 'E': case 'm': case 'A': case 'R':
+			if (append(list_of(o, c), optarg) < 0)
 				return -1;
 			break;
 		case 'P':

@@ -12,28 +12,16 @@
 #include "core/hooks.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unwind.h>
 
 #include "arch/x86_64/insn.h"
-#include "arch/x86_64/rawsys.h"
-#include "arch/x86_64/saferead.h"
-#include "arch/x86_64/sigguard.h"
 #include "base/error.h"
+#include "core/guard.h"
 #include "core/pad.h"
 #include "core/patch.h"
 #include "core/reclaim.h"
 
-/* Non-zero while this thread runs a handler: what called it (tramp.h). */
-static __thread uint64_t in_handler __attribute__((tls_model("initial-exec")));
-/* rsp of the image's frame as it set the guard: a longjmp to above it left
- * the handler (sigguard_on_longjmp). */
-static __thread uintptr_t guard_sp __attribute__((tls_model("initial-exec")));
-static int32_t guard_tpoff, guard_sp_tpoff;
-static uint64_t recursion_misses;
 static unsigned sites_gen;
 
 /* ------------------------------------------------------- site -> hook map */
@@ -92,120 +80,14 @@ static int map_put(struct hook *h)
 
 /* ------------------------------------------------------------------ hooks */
 
-/* A longjmp (or siglongjmp) to a frame above the image that set the guard,
- * on its stack: the handler was left for good, as by an exception
- * (image_personality).  One to a frame inside the handler keeps it. */
-static void guard_longjmp(uintptr_t sp)
-{
-	/* above it on the same stack: a jump within a coroutine's or a
-	 * sigaltstack's stack mapped higher does not leave the handler */
-	if (in_handler && sp > guard_sp && safe_mapped(guard_sp, sp))
-		in_handler = 0;
-}
-
-/* Where each thread keeps its guard, for reclaiming to read while the
- * thread is blocked (reclaim.c): registered as threads start, slots
- * reused once their thread ended, never freed. */
-struct guard_slot {
-	_Atomic long tid; /* 0: free */
-	const uint64_t *guard;
-	struct guard_slot *next;
-};
-
-static struct guard_slot *_Atomic guard_slots;
-static __thread struct guard_slot *my_slot __attribute__((tls_model("initial-exec")));
-static pthread_key_t slot_key;
-
-static void slot_release(void *p)
-{
-	struct guard_slot *g = p;
-
-	atomic_store(&g->tid, 0);
-}
-
-/* in_signal: from a signal handler, which may have interrupted malloc:
- * only a free slot is taken, and the thread's end does not release it. */
-static void register_thread(bool in_signal)
-{
-	long tid = raw_gettid(), zero = 0;
-	struct guard_slot *g;
-
-	if (my_slot && atomic_load(&my_slot->tid) == tid)
-		return;
-	for (g = atomic_load(&guard_slots); g; g = g->next, zero = 0)
-		if (atomic_compare_exchange_strong(&g->tid, &zero, tid))
-			break;
-	if (!g && in_signal)
-		return;
-	if (!g) {
-		if (!(g = calloc(1, sizeof(*g))))
-			return;
-		atomic_store(&g->tid, tid);
-		g->next = atomic_load(&guard_slots);
-		while (!atomic_compare_exchange_weak(&guard_slots, &g->next, g))
-			;
-	}
-	g->guard = &in_handler;
-	my_slot = g;
-	if (!in_signal)
-		pthread_setspecific(slot_key, g); /* released as the thread ends */
-}
-
-void hooks_register_thread(void)
-{
-	register_thread(false);
-}
-
-void hooks_register_thread_signal(void)
-{
-	register_thread(true);
-}
-
-const uint64_t *hooks_guard_of(long tid)
-{
-	for (struct guard_slot *g = atomic_load(&guard_slots); g; g = g->next)
-		if (atomic_load(&g->tid) == tid)
-			return g->guard;
-	return NULL;
-}
-
 int hooks_init(void)
 {
-	uintptr_t tp;
-
-	__asm__("mov %%fs:0, %0" : "=r"(tp));
-	guard_tpoff = (int32_t)((intptr_t)&in_handler - (intptr_t)tp);
-	guard_sp_tpoff = (int32_t)((intptr_t)&guard_sp - (intptr_t)tp);
-	atomic_store(&sigguard_on_longjmp, guard_longjmp);
-	if (pthread_key_create(&slot_key, slot_release) == 0) {
-		atomic_store(&sigguard_on_thread_start, hooks_register_thread);
-		hooks_register_thread();
-	}
-	return 0;
-}
-
-/* Unwinding through an image's frame (an exception or pthread_exit out of a
- * handler or of the body): the image was entered with the guard clear, as
- * an entry that finds it set leaves no frame, so once the frame is gone it
- * is clear again.  Without this a handler that throws would leave its
- * thread's guard set and the thread would never run a handler again. */
-static _Unwind_Reason_Code image_personality(int version, _Unwind_Action actions, _Unwind_Exception_Class cls,
-					     struct _Unwind_Exception *ex, struct _Unwind_Context *uc)
-{
-	(void)version, (void)cls, (void)ex, (void)uc;
-	if (actions & _UA_CLEANUP_PHASE)
-		in_handler = 0;
-	return _URC_CONTINUE_UNWIND;
-}
-
-uint64_t hooks_guard(void)
-{
-	return in_handler;
+	return guard_init();
 }
 
 uint64_t hooks_recursion_misses(void)
 {
-	return __atomic_load_n(&recursion_misses, __ATOMIC_RELAXED);
+	return guard_misses();
 }
 
 struct hook *hooks_get(uintptr_t site, bool create)
@@ -395,10 +277,7 @@ static int shared_for(struct poketrace_ops *ops, const struct hook *h, uintptr_t
 	spec.fn_in_r11 = true;
 	spec.entry = &th;
 	spec.nentry = 1;
-	spec.guard_tpoff = guard_tpoff;
-	spec.guard_sp_tpoff = guard_sp_tpoff;
-	spec.personality = (void *)image_personality;
-	spec.miss_counter = (uintptr_t)&recursion_misses;
+	guard_spec(&spec);
 	if ((r = image_new_tramp(&spec, NULL, ops ? "ops" : "ops_list", h->site, &s->img)) < 0) {
 		free(s->module);
 		free(s);
@@ -683,15 +562,12 @@ static int plan_image(struct hook *h, const struct pt_module *m, struct image **
 	spec.call_orig = nm || nx || repl;
 	spec.orig = repl ? (uintptr_t)repl->handler : h->site + INSN_SITE_LEN;
 	if (spec.call_orig &&
-	    (r = pad_for(h->site, spec.orig, h->symbol, (void *)image_personality, &spec.pad)) < 0) {
+	    (r = pad_for(h->site, spec.orig, h->symbol, guard_personality(), &spec.pad)) < 0) {
 		free(th);
 		return r;
 	}
 	regs_for(h, typed, &spec);
-	spec.guard_tpoff = guard_tpoff;
-	spec.guard_sp_tpoff = guard_sp_tpoff;
-	spec.personality = (void *)image_personality;
-	spec.miss_counter = (uintptr_t)&recursion_misses;
+	guard_spec(&spec);
 	describe(h, &spec, &d);
 	/* Typed-only images build no ctx: they need no poketrace_fn. */
 	if (typed_only(&spec) && (*img = typed_share_get(&spec, h->module, h->site)))

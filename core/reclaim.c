@@ -32,7 +32,7 @@
  * for the round.
  *
  * A blocked thread's guard is read too, through the registry of threads'
- * guards (hooks.c: filled as pthread_create starts a thread, and as the
+ * guards (guard.c: filled as pthread_create starts a thread, and as the
  * signal looks at a running one), so a handler blocked on a stack it
  * switched to (a coroutine, a sigaltstack) holds its image.  Not covered: a
  * thread that is neither (made before poketrace was loaded, or by a raw
@@ -55,16 +55,14 @@
 #include "arch/x86_64/saferead.h"
 #include "arch/x86_64/sync.h"
 #include "base/maps.h"
+#include "core/guard.h"
 
 static struct image *retired;
 static int nretired;
 
-/* Kept by hooks.c: the shared trampolines (their r11 window, see top) and
- * the calling thread's guard. */
+/* Kept by hooks.c: the shared trampolines (their r11 window, see top). */
 struct image *const *reclaim_shared_tramps(size_t *n);
-uint64_t hooks_guard(void);
-const uint64_t *hooks_guard_of(long tid);
-void hooks_register_thread_signal(void);
+
 
 void reclaim_retire(struct image *im)
 {
@@ -211,9 +209,9 @@ static void observe(void *ucv, void *arg)
 	uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
 
 	mark_pc(r, pc);
-	mark_guard(r, hooks_guard());
+	mark_guard(r, guard_self());
 	scan_local(r, sp, run_end(&r->maps, sp));
-	hooks_register_thread_signal(); /* made before poketrace was: known from now on */
+	guard_register_signal(); /* made before poketrace was: known from now on */
 }
 
 /* Another thread's stack, which may be unmapped as it is read. */
@@ -350,7 +348,7 @@ static bool judge(struct round *r, long tid, bool may_signal)
 			return true; /* no user context: a kernel worker (io_uring) */
 		mark_pc(r, pc);
 		scan_remote(r, sp, run_end(&r->maps, sp));
-		if ((gp = hooks_guard_of(tid))) {
+		if ((gp = guard_of(tid))) {
 			/* the guard, wherever the handler's stack is: read safely
 			 * (the thread may end and its TLS go meanwhile) */
 			uint64_t g = 0;
@@ -382,7 +380,7 @@ int reclaim_try(bool may_signal)
 		return nretired;
 	}
 	/* This thread: from here up (it may be in a handler called from one). */
-	mark_guard(&r, hooks_guard());
+	mark_guard(&r, guard_self());
 	scan_local(&r, here, run_end(&r.maps, here));
 	while ((e = readdir(d))) {
 		long tid = atol(e->d_name);

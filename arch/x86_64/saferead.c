@@ -25,22 +25,27 @@ size_t safe_read(void *dst, uintptr_t src, size_t n)
 	return r > 0 ? (size_t)r : 0;
 }
 
-bool safe_mapped(uintptr_t lo, uintptr_t hi)
+uintptr_t safe_mapped_end(uintptr_t from, uintptr_t limit)
 {
-	enum { BATCH = 64 };
+	enum { BATCH = 256 };
 	char sink[BATCH];
 	struct iovec local = { sink, BATCH }, remote[BATCH];
+	uintptr_t end = from & ~(uintptr_t)4095;
 
-	for (uintptr_t at = lo & ~(uintptr_t)4095; at < hi;) {
+	while (end < limit) {
 		int k = 0;
 		long r;
 
-		for (; k < BATCH && at < hi; k++, at += 4096)
+		for (uintptr_t at = end; k < BATCH && at < limit; k++, at += 4096)
 			remote[k] = (struct iovec){ (void *)at, 1 };
 		local.iov_len = (size_t)k;
+		/* stops at the first page it cannot read */
 		r = raw_syscall6(SYS_process_vm_readv, raw_getpid(), (long)&local, 1, (long)remote, k, 0);
-		if (r != k)
-			return false;
+		if (r <= 0)
+			break;
+		end += 4096u * (unsigned long)r;
+		if (r < k)
+			break;
 	}
-	return true;
+	return end;
 }

@@ -3,7 +3,6 @@
 #ifndef PT_ARCH_SAFEREAD_H
 #define PT_ARCH_SAFEREAD_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,8 +13,9 @@
  * system call; no libc (the callers may run inside any libc function). */
 size_t safe_read(void *dst, uintptr_t src, size_t n);
 
-/* Whether every page of [lo, hi) can be read: one run of memory, as a
- * stack is, not two stacks with a hole or a guard page between.  No libc. */
-bool safe_mapped(uintptr_t lo, uintptr_t hi);
+/* The end of the run of readable pages from the page of from, looked at
+ * up to limit: one run of memory, as a stack is, stops at a hole or a guard
+ * page.  No libc. */
+uintptr_t safe_mapped_end(uintptr_t from, uintptr_t limit);
 
 #endif

@@ -60,92 +60,6 @@ static const enum xreg int_args[6] = { XREG_RDI, XREG_RSI, XREG_RDX, XREG_RCX, X
 #define FSW_EMPTY 0x4100
 #define FSW_TOP 0x3800
 
-/* ------------------------------------------------------- the stack copy */
-
-/* The part of this thread's own stack known to be mapped, [lo, hi): the
- * copy below is a plain move there, and a system call only elsewhere.  A
- * thread's own stack stays mapped while the thread runs (its TLS lives
- * with it), unlike a coroutine's heap stack, which is never cached. */
-static __thread uintptr_t stack_lo __attribute__((tls_model("initial-exec")));
-static __thread uintptr_t stack_hi __attribute__((tls_model("initial-exec")));
-extern void *__libc_stack_end; /* the main thread's stack top (glibc) */
-
-/* The end of the mapped run of pages from the page of `from`: one byte of
- * each page read with process_vm_readv, which stops at the first hole. */
-static uintptr_t mapped_end(uintptr_t from)
-{
-	enum { PAGES = 256 };
-	char sink[PAGES];
-	struct iovec local = { sink, PAGES }, remote[PAGES];
-	uintptr_t end = from & ~(uintptr_t)4095;
-
-	for (int round = 0; round < 32; round++) { /* up to 32 MiB */
-		long n;
-
-		for (int i = 0; i < PAGES; i++)
-			remote[i] = (struct iovec){ (void *)(end + 4096u * (unsigned)i), 1 };
-		n = raw_syscall6(SYS_process_vm_readv, raw_getpid(), (long)&local, 1, (long)remote, PAGES, 0);
-		if (n <= 0)
-			break;
-		end += 4096u * (unsigned long)n;
-		if (n < PAGES)
-			break;
-	}
-	return end;
-}
-
-static bool own_stack(uintptr_t lo, uintptr_t hi)
-{
-	uintptr_t tls = (uintptr_t)&stack_hi, top = (uintptr_t)__libc_stack_end;
-
-	/* glibc keeps a thread's TLS at the top of its stack mapping */
-	return (lo <= tls && tls < hi) || (lo <= top && top < hi);
-}
-
-/* A move the sanitizers do not see: the caller's frames hold redzones. */
-static void move_bytes(void *dst, const void *src, size_t n)
-{
-	__asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
-}
-
-static void zero_bytes(void *dst, size_t n)
-{
-	__asm__ volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(0) : "memory");
-}
-
-/* Copies n bytes of the caller's stack arguments for a body with an unknown
- * stack area, zero past the end of the stack mapping: no fault whatever the
- * stack's depth.  On this thread's own stack it is a move (a variadic
- * function is traced at full speed); elsewhere, safe_read (system calls).
- * Called from images with only its arguments live: it may clobber every
- * caller-saved register. */
-__attribute__((used)) static void copy_stack_args(void *dst, const void *src, size_t want)
-{
-	uintptr_t s = (uintptr_t)src, hi;
-	size_t n = 0, got;
-
-	if (s >= stack_lo && s < stack_hi) {
-		n = stack_hi - s < want ? stack_hi - s : want;
-		move_bytes(dst, src, n);
-		if (n < want)
-			zero_bytes((char *)dst + n, want - n);
-		return;
-	}
-	do {
-		size_t chunk = want - n < SAFE_READ_MAX ? want - n : SAFE_READ_MAX;
-
-		got = safe_read((char *)dst + n, s + n, chunk);
-		n += got;
-	} while (got && n < want);
-	if (n < want)
-		zero_bytes((char *)dst + n, want - n);
-	if (n && own_stack(s, hi = mapped_end(s))) {
-		/* deeper calls extend the range down; the top stays */
-		stack_lo = stack_hi == hi && stack_lo < s ? stack_lo : s;
-		stack_hi = hi;
-	}
-}
-
 /* --------------------------------------------------------------- layout */
 
 /* Vector registers a return may use on the conservative path: clang
@@ -411,7 +325,7 @@ static void copy_stack(struct em *e, int32_t from)
 		xw_add_rr(w, XREG_RSP, XREG_R11);
 		xw_mov_rr(w, XREG_RDI, XREG_RSP);
 		e->at_base = false;
-		xw_call(w, (uintptr_t)copy_stack_args);
+		xw_call(w, (uintptr_t)tramp_copy_stack_args);
 	} else if (s->stack_bytes) {
 		size_t al = s->stack_align > 16 ? s->stack_align : 16;
 

@@ -35,6 +35,9 @@ struct tramp_handler {
  * thread's own stack up to its end, a safe_read elsewhere: the copy stops
  * at the end of the mapping instead of faulting. */
 #define TRAMP_DYNAMIC_STACK_COPY 1024
+/* The copy (tramp_stack.c): want bytes from src, zero past the end of the
+ * mapping.  Called from images with only its arguments live. */
+void tramp_copy_stack_args(void *dst, const void *src, size_t want);
 #define TRAMP_DYNAMIC_STACK_MAX (256 * 1024)
 
 enum {
