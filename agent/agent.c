@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +29,12 @@ static struct trace_clock clk;
 static struct ctf_trace ctf;
 static bool active;
 static struct timespec t_start;
+/* This image: the process it is (a vfork child shares our memory but is
+ * not us), how it began (the first process of the trace, a fork, an exec),
+ * and whether it ended by exec (its files were written before). */
+static pid_t my_pid;
+static const char *image = "first";
+static bool ended_by_exec, exec_paused;
 
 __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 {
@@ -40,14 +47,68 @@ __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A small file written whole with system calls only: the info and profile
+ * may be written from _exit, which a signal handler may call. */
+struct outfile {
+	int fd;
+	char buf[4096];
+	size_t len;
+};
+
+static void of_flush(struct outfile *o)
+{
+	for (size_t done = 0; done < o->len;) {
+		ssize_t w = write(o->fd, o->buf + done, o->len - done);
+
+		if (w <= 0 && errno != EINTR)
+			break;
+		done += w > 0 ? (size_t)w : 0;
+	}
+	o->len = 0;
+}
+
+__attribute__((format(printf, 2, 3))) static void of_printf(struct outfile *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + o->len, sizeof(o->buf) - o->len, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n >= sizeof(o->buf) - o->len) {
+		of_flush(o); /* once more into an empty buffer (a line longer than it is cut) */
+		va_start(ap, fmt);
+		n = vsnprintf(o->buf, sizeof(o->buf), fmt, ap);
+		va_end(ap);
+	}
+	if (n > 0)
+		o->len += (size_t)n < sizeof(o->buf) - o->len ? (size_t)n : sizeof(o->buf) - 1 - o->len;
+}
+
+static int of_open(struct outfile *o, const char *name)
+{
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/poketrace/%s", cfg.out, name);
+	o->len = 0;
+	o->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	return o->fd;
+}
+
+static void of_close(struct outfile *o)
+{
+	of_flush(o);
+	close(o->fd);
+}
+
 static void write_info(void)
 {
 	struct writer_totals t;
 	struct timespec now;
-	char path[4200], cmd[4096] = "";
+	struct outfile f;
+	char cmd[1024] = "";
 	int fd;
 	ssize_t n;
-	FILE *f;
 
 	writer_totals(&t);
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -59,11 +120,12 @@ static void write_info(void)
 			if (!cmd[i])
 				cmd[i] = ' ';
 	}
-	snprintf(path, sizeof(path), "%s/poketrace/info", cfg.dir);
-	f = fopen(path, "we");
-	if (!f)
+	if (of_open(&f, "info") < 0)
 		return;
-	fprintf(f, "command=%s\npid=%d\ntracer=%s\nfunctions=%zu\nthreads=%u\nevents=%llu\nlost=%llu\n"
+	of_printf(&f, "image=%s\nppid=%d\n", image, (int)getppid());
+	if (ended_by_exec)
+		of_printf(&f, "ended=exec\n");
+	of_printf(&f, "command=%s\npid=%d\ntracer=%s\nfunctions=%zu\nthreads=%u\nevents=%llu\nlost=%llu\n"
 		"lost_on_disk=%llu\nbytes=%llu\nduration_ns=%llu\nclock=%s\nclock_freq=%llu\n"
 		"buffer_max=%llu\nbuffer_peak=%llu\non_full=%s\nwaits=%llu\nwait_ns=%llu\nwait_timeouts=%llu\n",
 		cmd, getpid(), cfg.mode == TRACER_FUNCTION ? "function" : cfg.mode == TRACER_PROFILE ? "profile" : "graph",
@@ -74,35 +136,33 @@ static void write_info(void)
 		(unsigned long long)t.buffer_peak, cfg.drop ? "drop" : "wait", (unsigned long long)t.waits,
 		(unsigned long long)t.wait_ns, (unsigned long long)t.wait_timeouts);
 	if (t.error)
-		fprintf(f, "error=writing %s failed: %s\n", t.error_file, strerror(t.error));
-	fclose(f);
+		of_printf(&f, "error=writing %s failed: %s\n", t.error_file, strerror(t.error));
+	of_close(&f);
 	if (t.error)
 		say("writing %s failed: %s; the trace holds what was written before", t.error_file,
 		    strerror(t.error));
 }
 
+/* The profile table (mapped memory for the sums: no allocator). */
 static void write_profile(void)
 {
-	size_t nfuncs = select_nfuncs();
-	struct prof_entry *e = calloc(nfuncs ? nfuncs : 1, sizeof(*e));
-	char path[4200];
-	FILE *f;
+	size_t nfuncs = select_nfuncs(), size = (nfuncs ? nfuncs : 1) * sizeof(struct prof_entry);
+	struct prof_entry *e = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct outfile f;
 
-	if (!e)
+	if (e == MAP_FAILED)
 		return;
 	tracer_profile_sum(e);
-	snprintf(path, sizeof(path), "%s/poketrace/profile", cfg.dir);
-	f = fopen(path, "we");
-	if (f) {
-		fprintf(f, "# id\tcalls\ttotal\tself\tmin\tmax (clock cycles)\n");
+	if (of_open(&f, "profile") >= 0) {
+		of_printf(&f, "# id\tcalls\ttotal\tself\tmin\tmax (clock cycles)\n");
 		for (uint32_t i = 0; i < (uint32_t)nfuncs; i++)
 			if (e[i].calls)
-				fprintf(f, "%u\t%llu\t%llu\t%llu\t%llu\t%llu\n", i, (unsigned long long)e[i].calls,
-					(unsigned long long)e[i].total, (unsigned long long)e[i].self,
-					(unsigned long long)e[i].min, (unsigned long long)e[i].max);
-		fclose(f);
+				of_printf(&f, "%u\t%llu\t%llu\t%llu\t%llu\t%llu\n", i, (unsigned long long)e[i].calls,
+					  (unsigned long long)e[i].total, (unsigned long long)e[i].self,
+					  (unsigned long long)e[i].min, (unsigned long long)e[i].max);
+		of_close(&f);
 	}
-	free(e);
+	munmap(e, size);
 }
 
 /* The metadata, with the functions named so far. */
@@ -125,8 +185,8 @@ static int write_metadata(const char *dir)
 static void write_tail(void)
 {
 	clock_refine(&clk);
-	write_metadata(cfg.dir);
-	threads_refresh(cfg.dir);
+	write_metadata(cfg.out);
+	threads_refresh(cfg.out);
 	if (cfg.mode == TRACER_PROFILE)
 		write_profile();
 	write_info();
@@ -150,17 +210,110 @@ static void finish(void)
 	end_trace();
 }
 
-/* A forked child has no writer thread (nor watcher, nor control thread):
- * its handlers do nothing and its exit writes nothing (the streams' files
- * are the parent's). */
+/* A process image after the first writes into DIR/pid-PID, or
+ * DIR/pid-PID.N for the N-th image that pid exec'd into: made by mkdir, so
+ * no two images share one.  0 or -errno. */
+static int claim_out(void)
+{
+	char d[sizeof(cfg.out)], sub[sizeof(cfg.out) + 16];
+
+	for (int n = 1; n < 10000; n++) {
+		if (n == 1)
+			snprintf(d, sizeof(d), "%.4000s/pid-%d", cfg.dir, (int)getpid());
+		else
+			snprintf(d, sizeof(d), "%.4000s/pid-%d.%d", cfg.dir, (int)getpid(), n);
+		if (mkdir(d, 0755) == 0) {
+			snprintf(sub, sizeof(sub), "%s/poketrace", d);
+			if (mkdir(sub, 0755) < 0)
+				return -errno;
+			memcpy(cfg.out, d, sizeof(d));
+			return 0;
+		}
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+/* A forked child has none of the parent's threads (writer, watcher,
+ * control): they are forgotten.  Followed (the default), it traces on into
+ * its own directory with threads of its own, its first events those after
+ * fork() returned; else its handlers do nothing and its exit writes
+ * nothing (the streams' files are the parent's). */
 static void forked(void)
 {
+	int r = -ECANCELED;
+
 	if (!active)
 		return;
-	active = false;
-	tracer_forked();
 	writer_forget();
 	modwatch_forget();
+	control_forget();
+	if (cfg.follow && (r = claim_out()) == 0) {
+		my_pid = getpid();
+		image = "fork";
+		ended_by_exec = exec_paused = false;
+		tb_forked();
+		tracer_forked_go();
+		select_forked(cfg.out);
+		ctf_trace_init(&ctf, &clk);
+		clock_gettime(CLOCK_MONOTONIC, &t_start);
+		if ((r = write_metadata(cfg.out)) == 0 && (r = writer_start(cfg.out, false)) == 0) {
+			modwatch_start();
+			control_start(NULL);
+			return;
+		}
+	}
+	if (r != -ECANCELED)
+		say("process %d (forked) is not traced: %s", (int)getpid(), strerror(-r));
+	active = false;
+	tracer_forked();
+}
+
+/* _exit (or _Exit): no atexit; maybe in a signal handler.  What the
+ * fatal-signal path does (everything sealed and written with system calls
+ * and a trylock), then the info and profile (system calls, snprintf). */
+void agent_on_exit_now(void)
+{
+	if (!active || getpid() != my_pid)
+		return; /* a vfork child's _exit: our trace goes on */
+	active = false;
+	tracer_pause(true);
+	writer_emergency();
+	if (cfg.mode == TRACER_PROFILE)
+		write_profile();
+	write_info();
+}
+
+void agent_before_exec(void)
+{
+	/* a vfork child runs in our memory while we wait: it must not stop
+	 * our tracer (the exec'd image makes a trace of its own) */
+	if (!active || getpid() != my_pid)
+		return;
+	tracer_pause(false);
+	writer_sync(true);
+	ended_by_exec = true;
+	write_tail();
+	exec_paused = true;
+}
+
+void agent_exec_failed(void)
+{
+	if (!exec_paused || getpid() != my_pid)
+		return;
+	exec_paused = ended_by_exec = false;
+	tracer_resume();
+}
+
+bool agent_follows(void)
+{
+	return active && cfg.follow;
+}
+
+const char *agent_trace_dir(void)
+{
+	return cfg.dir;
 }
 
 static void on_fatal(int sig)
@@ -285,15 +438,30 @@ int agent_detach(void)
 
 /* One trace, into dir: from the constructor, or from a later attach after
  * a detach.  0 or -errno. */
-static int start(const char *dir, const char *sock)
+static int start(const char *dir, const char *sock, bool from_env)
 {
 	static bool once;
 	int r;
 
 	clock_gettime(CLOCK_MONOTONIC, &t_start);
+	my_pid = getpid();
 	if ((r = agent_config_read(dir, &cfg)) < 0) {
 		say("cannot read %s/config: %s", dir, strerror(-r));
 		return r;
+	}
+	/* Children inherit the environment that loaded us: without --no-follow
+	 * they load the agent too, and know they are not the first image. */
+	if (from_env && !cfg.follow) {
+		unsetenv("LD_PRELOAD");
+	} else if (from_env && getenv("POKETRACE_AGENT_CHILD")) {
+		image = "exec";
+		if ((r = claim_out()) < 0) {
+			say("process %d is not traced: cannot create its directory in %s: %s", (int)getpid(), dir,
+			    strerror(-r));
+			return r;
+		}
+	} else if (from_env) {
+		setenv("POKETRACE_AGENT_CHILD", "1", 1);
 	}
 	if ((r = poketrace_init(NULL)) < 0) {
 		say("%s", poketrace_last_error());
@@ -309,13 +477,14 @@ static int start(const char *dir, const char *sock)
 	tracer_configure(&(struct tracer_config){
 		cfg.mode, cfg.max_depth, (uint64_t)((double)cfg.min_time_ns * (double)clk.freq / 1e9), 0, &clk });
 	ctf_trace_init(&ctf, &clk);
-	if ((r = write_metadata(dir)) < 0 || (r = writer_start(dir)) < 0) {
+	if ((r = write_metadata(cfg.out)) < 0 || (r = writer_start(cfg.out, true)) < 0) {
 		say("cannot start: %s", strerror(-r));
 		return r;
 	}
 	active = true;
 	if (!once) {
 		once = true;
+		select_init();
 		atexit(finish);
 		catch_fatal();
 		pthread_atfork(NULL, NULL, forked);
@@ -325,7 +494,7 @@ static int start(const char *dir, const char *sock)
 	tracer_resume();
 	if ((r = select_start(&cfg)) < 0)
 		say("cannot attach the tracer: %s", poketrace_last_error());
-	write_metadata(dir); /* with the functions' names: for a trace cut short */
+	write_metadata(cfg.out); /* with the functions' names: for a trace cut short */
 	if (control_start(sock) < 0)
 		say("no control socket: %s", strerror(errno));
 	return r;
@@ -337,13 +506,10 @@ __attribute__((constructor)) static void agent_load(void)
 	static char buf[8192];
 
 	if (dir) {
-		unsetenv("LD_PRELOAD"); /* children are not traced */
+		start(dir, NULL, true);
 	} else if (attach_request(buf, sizeof(buf), &sock) == 0) {
-		dir = buf; /* loaded into a running process by poketrace attach */
-	} else {
-		return;
+		start(buf, sock, false); /* loaded into a running process by poketrace attach */
 	}
-	start(dir, sock);
 }
 
 /* poketrace attach, when an earlier attach left the agent loaded (its
@@ -357,7 +523,7 @@ __attribute__((visibility("default"))) int poketrace_agent_attach(void)
 		return -EBUSY;
 	if (attach_request(buf, sizeof(buf), &sock) < 0)
 		return -ENOENT;
-	return start(buf, sock);
+	return start(buf, sock, false);
 }
 
 void agent_module_loaded(void)

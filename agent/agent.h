@@ -15,10 +15,13 @@
 #define AGENT_BUFFER_MAX (256ull << 20)
 
 struct agent_config {
-	char dir[4096];
+	char dir[4096];         /* the trace: its configuration, the first process's files */
+	char out[4096];         /* this process image's files: dir, or dir/pid-PID[.N] */
+	bool follow;            /* children (fork) and new images (exec) traced too */
+	bool defer_warnings;    /* "nothing matched" left for record's summary */
 	enum tracer_mode mode;
 	char *filter, *notrace, *modules, *args, *rets; /* comma-separated globs, any length (malloc'd) */
-	char *focus, *hide_tree, *hide;                  /* uftrace's -F, -N, -H (graph) */
+	char *focus, *hide_tree, *hide, *caller;         /* uftrace's -F, -N, -H, -C (graph) */
 	int max_depth;
 	bool paused;            /* record --paused: start with nothing attached */
 	uint64_t min_time_ns;
@@ -37,6 +40,9 @@ void agent_thread_signals(void);
 void agent_module_loaded(void);
 
 /* select.c: which functions are traced, and turning that into links. */
+/* Once, before the agent's own fork handler is registered: a fork waits
+ * for an update in progress, and the child's handlers find the lock free. */
+void select_init(void);
 int select_start(const struct agent_config *c);
 /* Applies a change (NULL: just new modules) and brings the links in line:
  * one batch.  Changes: filter/notrace/modules lists, tracing on/off. */
@@ -54,6 +60,21 @@ struct select_status {
 void select_status(struct select_status *st);
 /* "hits N SYMBOL" lines, most called first, at most top of them. */
 void select_print_hits(FILE *f, size_t top);
+
+/* In a forked child tracing into out: the functions file copied there. */
+void select_forked(const char *out);
+
+/* exec_exit.c: every exec function writes the trace out first (the new
+ * image keeps nothing of this one), and, when children are followed, makes
+ * the new image load the agent even if the caller's environment dropped
+ * it; _exit and _Exit write it too. */
+void agent_before_exec(void);
+/* For _exit: the trace written as far as it can be without locks. */
+void agent_on_exit_now(void);
+void agent_exec_failed(void);
+/* For exec.c: whether (and where) the new image is traced. */
+bool agent_follows(void);
+const char *agent_trace_dir(void);
 
 /* Forgets every function (all links detached): for a new trace. */
 void select_reset(void);
@@ -79,9 +100,12 @@ void modwatch_forget(void);
 /* At sock if given (attach), else where control_socket_path says. */
 int control_start(const char *sock);
 void control_stop(void);
+/* In a forked child: the parent's socket closed, left to the parent. */
+void control_forget(void);
 
-/* The writer thread: moves full chunks to the stream files. */
-int writer_start(const char *dir);
+/* The writer thread: moves full chunks to the stream files; fresh: every
+ * buffer's counts and shadow stack start again (a new trace). */
+int writer_start(const char *dir, bool fresh);
 /* Seals every thread's chunk, writes everything, stops the thread. */
 void writer_finish(void);
 /* Writes every full chunk now (and, if seal, every thread's current one:

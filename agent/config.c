@@ -28,6 +28,7 @@ static const struct {
 	{ "modules", offsetof(struct agent_config, modules) }, { "args", offsetof(struct agent_config, args) },
 	{ "rets", offsetof(struct agent_config, rets) },       { "focus", offsetof(struct agent_config, focus) },
 	{ "hide_tree", offsetof(struct agent_config, hide_tree) }, { "hide", offsetof(struct agent_config, hide) },
+	{ "caller", offsetof(struct agent_config, caller) },
 };
 
 static char **list_at(struct agent_config *c, size_t i)
@@ -61,6 +62,10 @@ static void set(const char *key, const char *v, void *ctx)
 		c->drop = !strcmp(v, "drop");
 	else if (!strcmp(key, "paused"))
 		c->paused = atoi(v) != 0;
+	else if (!strcmp(key, "summary"))
+		c->defer_warnings = !strcmp(v, "record");
+	else if (!strcmp(key, "follow"))
+		c->follow = atoi(v) != 0;
 }
 
 int agent_config_read(const char *dir, struct agent_config *c)
@@ -70,6 +75,8 @@ int agent_config_read(const char *dir, struct agent_config *c)
 
 	memset(c, 0, sizeof(*c));
 	snprintf(c->dir, sizeof(c->dir), "%s", dir);
+	snprintf(c->out, sizeof(c->out), "%s", dir);
+	c->follow = true;
 	c->mode = TRACER_GRAPH;
 	c->chunk_size = 64 * 1024;
 	c->nchunks = 4;

@@ -225,6 +225,14 @@ int control_start(const char *sock)
 	return 0;
 }
 
+void control_forget(void)
+{
+	if (lsock >= 0)
+		close(lsock);
+	lsock = -1;
+	stopping = 0;
+}
+
 void control_stop(void)
 {
 	if (lsock < 0 || stopping)

@@ -4,11 +4,13 @@
  * one batch of link changes (poketrace_links_update): links detached from
  * functions no longer wanted, attached to functions newly wanted. */
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/agent.h"
 #include "base/names.h"
@@ -22,7 +24,7 @@ struct tfn {
 	bool selected;
 	struct capture *cap;
 	struct poketrace_link *link[2];
-	char *symbol;
+	char *symbol, *module;
 };
 
 static struct {
@@ -35,6 +37,7 @@ static struct {
 	unsigned generation; /* of the site table the filters were last run on */
 	size_t nsites;       /* functions with a patch site, at the last refresh */
 } sel = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 /* "a,b*" against s; an empty list matches everything (or nothing). */
 static bool match_list(const char *list, const char *s, bool empty)
@@ -54,27 +57,36 @@ static bool match_list(const char *list, const char *s, bool empty)
 	return false;
 }
 
-/* The same for a function, against its mangled, full and simple names. */
-static bool match_names(const char *list, const char *sym, bool empty)
+/* The same for a function, against its mangled, full and simple names; a
+ * glob may name the module first ("libkv.so:kv_*"). */
+static bool match_names(const char *list, const char *module, const char *sym, bool empty)
 {
 	char *name[3];
-	bool hit = false;
+	bool hit = false, made = false;
 
 	if (!list[0])
 		return empty;
-	if (strncmp(sym, "_Z", 2)) /* not C++: one name */
-		return match_list(list, sym, empty);
-	names_make(sym, name);
 	for (const char *g = list; *g && !hit;) {
 		size_t n = strcspn(g, ",");
-		char pat[n + 1];
+		char pat[n + 1], mod[256];
+		const char *fn;
 
 		memcpy(pat, g, n);
 		pat[n] = '\0';
-		hit = n && names_match(name, pat);
 		g += n + (g[n] == ',');
+		fn = names_split_module(pat, mod, sizeof(mod));
+		if (!n || !names_module_match(mod, module))
+			continue;
+		if (strncmp(sym, "_Z", 2)) { /* not C++: one name */
+			hit = !fnmatch(fn, sym, 0);
+			continue;
+		}
+		if (!made)
+			names_make(sym, name), made = true;
+		hit = names_match(name, fn);
 	}
-	names_free(name);
+	if (made)
+		names_free(name);
 	return hit;
 }
 
@@ -111,7 +123,8 @@ static struct tfn *find(uintptr_t site, size_t *at)
  * Lives as long as the process (a link's data). */
 static struct capture *capture_for(const struct poketrace_site *s, uint32_t id)
 {
-	bool a = match_names(sel.cfg.args, s->symbol, false), r = match_names(sel.cfg.rets, s->symbol, false);
+	bool a = match_names(sel.cfg.args, s->module, s->symbol, false),
+	     r = match_names(sel.cfg.rets, s->module, s->symbol, false);
 	struct pt_module *m;
 	struct pt_proto proto;
 	struct capture *c;
@@ -179,7 +192,8 @@ static int visit(const struct poketrace_site *s, void *arg)
 	    !match_list(sel.cfg.modules, s->module, true))
 		return 0;
 	w->sites++;
-	if (!match_names(sel.cfg.filter, s->symbol, true) || match_names(sel.cfg.notrace, s->symbol, false))
+	if (!match_names(sel.cfg.filter, s->module, s->symbol, true) ||
+	    match_names(sel.cfg.notrace, s->module, s->symbol, false))
 		return 0;
 	t = find(s->addr, &at);
 	if (!t) {
@@ -199,10 +213,12 @@ static int visit(const struct poketrace_site *s, void *arg)
 		t->site = s->addr;
 		t->id = sel.next_id++;
 		t->symbol = strdup(s->symbol);
+		t->module = strdup(s->module);
 		t->cap = capture_for(s, t->id);
-		tracer_set_flags(t->id, (uint8_t)((match_names(sel.cfg.focus, s->symbol, false) ? TRACER_FOCUS : 0) |
-						  (match_names(sel.cfg.hide_tree, s->symbol, false) ? TRACER_HIDE_TREE : 0) |
-						  (match_names(sel.cfg.hide, s->symbol, false) ? TRACER_HIDE : 0)));
+		tracer_set_flags(t->id, (uint8_t)((match_names(sel.cfg.focus, s->module, s->symbol, false) ? TRACER_FOCUS : 0) |
+						  (match_names(sel.cfg.hide_tree, s->module, s->symbol, false) ? TRACER_HIDE_TREE : 0) |
+						  (match_names(sel.cfg.hide, s->module, s->symbol, false) ? TRACER_HIDE : 0) |
+						  (match_names(sel.cfg.caller, s->module, s->symbol, false) ? TRACER_CALLER : 0)));
 		name_it(w->funcs, s, t);
 	}
 	t->selected = true;
@@ -216,7 +232,7 @@ static int refresh(void)
 	struct walk w = { NULL, 0 };
 	long r;
 
-	snprintf(path, sizeof(path), "%s/poketrace/functions", sel.cfg.dir);
+	snprintf(path, sizeof(path), "%s/poketrace/functions", sel.cfg.out);
 	w.funcs = fopen(path, sel.next_id ? "ae" : "we");
 	if (!w.funcs)
 		return -errno;
@@ -291,11 +307,54 @@ static int apply(void)
 	return r;
 }
 
+/* A fork finds the selection consistent: no update is half done (the
+ * functions file is whole, the table matches the links). */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&sel.lock);
+}
+
+static void fork_release(void)
+{
+	pthread_mutex_unlock(&sel.lock);
+}
+
+static void atfork_register(void)
+{
+	pthread_atfork(fork_prepare, fork_release, fork_release);
+}
+
+void select_init(void)
+{
+	pthread_once(&atfork_once, atfork_register);
+}
+
+void select_forked(const char *out)
+{
+	char from[4200], to[4200], buf[65536];
+	int in, o;
+	ssize_t n;
+
+	snprintf(from, sizeof(from), "%s/poketrace/functions", sel.cfg.out);
+	snprintf(to, sizeof(to), "%s/poketrace/functions", out);
+	snprintf(sel.cfg.out, sizeof(sel.cfg.out), "%s", out);
+	in = open(from, O_RDONLY | O_CLOEXEC);
+	o = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	while (in >= 0 && o >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+		if (write(o, buf, (size_t)n) != n)
+			break;
+	if (in >= 0)
+		close(in);
+	if (o >= 0)
+		close(o);
+}
+
 void select_reset(void)
 {
 	pthread_mutex_lock(&sel.lock);
 	for (size_t i = 0; i < sel.n; i++) {
 		free(sel.v[i].symbol);
+		free(sel.v[i].module);
 		free(sel.v[i].cap);
 	}
 	sel.n = 0;
@@ -304,33 +363,49 @@ void select_reset(void)
 }
 
 /* What a user who sees an empty trace needs to know: no function can be
- * traced at all, or a -F glob that selects nothing (each named). */
+ * traced at all, or a -F glob that selects nothing (each named).  Said on
+ * stderr, or, when record sums up all the processes of the trace at its
+ * end, left for it in poketrace/unmatched ("nosites", "glob\tPATTERN"). */
 static void say_unmatched(void)
 {
+	char path[4200];
+	FILE *f = NULL;
 	int globs = 0;
 
+	if (sel.cfg.defer_warnings) {
+		snprintf(path, sizeof(path), "%s/poketrace/unmatched", sel.cfg.out);
+		if (!(f = fopen(path, "we")))
+			return;
+	}
 	if (!sel.nsites) {
-		fprintf(stderr, "poketrace: no function of this program or its libraries has a patch site, so "
-			"nothing can be traced: build with -fpatchable-function-entry=5 (gcc or clang) or gcc "
-			"-pg -mfentry -mnop-mcount -mrecord-mcount ('poketrace sites PROG' shows what a binary has)\n");
-		return;
+		if (f)
+			fprintf(f, "nosites\n");
+		else
+			fprintf(stderr, "poketrace: no function of this program or its libraries has a patch site, so "
+				"nothing can be traced: build with -fpatchable-function-entry=5 (gcc or clang) or gcc "
+				"-pg -mfentry -mnop-mcount -mrecord-mcount ('poketrace sites PROG' shows what a binary "
+				"has)\n");
 	}
 	const char *list = sel.cfg.focus[0] ? sel.cfg.focus : sel.cfg.filter;
 
-	for (const char *g = list; *g && globs < 200; globs++) {
+	for (const char *g = sel.nsites ? list : ""; *g && globs < 200; globs++) {
 		size_t n = strcspn(g, ","), i;
 		char pat[n + 1];
 
 		memcpy(pat, g, n);
 		pat[n] = '\0';
 		for (i = 0; n && i < sel.n; i++)
-			if (sel.v[i].selected && match_names(pat, sel.v[i].symbol, false))
+			if (sel.v[i].selected && match_names(pat, sel.v[i].module, sel.v[i].symbol, false))
 				break;
-		if (n && i == sel.n)
+		if (n && i == sel.n && f)
+			fprintf(f, "glob\t%s\n", pat);
+		else if (n && i == sel.n)
 			fprintf(stderr, "poketrace: -F '%s' matches no function with a patch site (names match "
 				"mangled, demangled or without parameters: 'ns::Class::method')\n", pat);
 		g += n + (g[n] == ',');
 	}
+	if (f)
+		fclose(f);
 }
 
 int select_start(const struct agent_config *c)
@@ -343,17 +418,19 @@ int select_start(const struct agent_config *c)
 	sel.cfg = *c;
 	/* its own lists: select_update replaces them */
 	sel.cfg.filter = sel.cfg.notrace = sel.cfg.modules = sel.cfg.args = sel.cfg.rets = NULL;
-	sel.cfg.focus = sel.cfg.hide_tree = sel.cfg.hide = NULL;
+	sel.cfg.focus = sel.cfg.hide_tree = sel.cfg.hide = sel.cfg.caller = NULL;
 	if (own_list(&sel.cfg.filter, c->filter) < 0 || own_list(&sel.cfg.notrace, c->notrace) < 0 ||
 	    own_list(&sel.cfg.modules, c->modules) < 0 || own_list(&sel.cfg.args, c->args) < 0 ||
 	    own_list(&sel.cfg.rets, c->rets) < 0 || own_list(&sel.cfg.focus, c->focus) < 0 ||
-	    own_list(&sel.cfg.hide_tree, c->hide_tree) < 0 || own_list(&sel.cfg.hide, c->hide) < 0) {
+	    own_list(&sel.cfg.hide_tree, c->hide_tree) < 0 || own_list(&sel.cfg.hide, c->hide) < 0 ||
+	    own_list(&sel.cfg.caller, c->caller) < 0) {
 		pthread_mutex_unlock(&sel.lock);
 		return -ENOMEM;
 	}
 	free(prev.filter), free(prev.notrace), free(prev.modules), free(prev.args), free(prev.rets);
-	free(prev.focus), free(prev.hide_tree), free(prev.hide);
+	free(prev.focus), free(prev.hide_tree), free(prev.hide), free(prev.caller);
 	tracer_set_focus(sel.cfg.focus[0] != '\0');
+	tracer_set_caller(sel.cfg.caller[0] != '\0');
 	sel.enabled = !c->paused;
 	r = refresh();
 	if (r == 0)

@@ -132,15 +132,16 @@ static void *loop(void *arg)
 	return NULL;
 }
 
-int writer_start(const char *d)
+int writer_start(const char *d, bool fresh)
 {
 	int r;
 
 	snprintf(dir, sizeof(dir), "%s", d);
 	delay_ms = getenv("POKETRACE_WRITER_DELAY_MS") ? atol(getenv("POKETRACE_WRITER_DELAY_MS")) : 0;
 	/* A new trace (attach after detach): every thread's buffer starts a
-	 * new stream and count; no handler runs (nothing is attached). */
-	for (struct tbuf *b = tb_all(); b; b = b->next) {
+	 * new stream and count; no handler runs (nothing is attached).  A
+	 * forked child's (tb_forked) keeps its calls in progress. */
+	for (struct tbuf *b = fresh ? tb_all() : NULL; b; b = b->next) {
 		if (b->fd >= 0)
 			close(b->fd);
 		b->fd = -1;
@@ -172,6 +173,8 @@ void writer_finish(void)
 void writer_forget(void)
 {
 	atomic_store(&running, 0);
+	/* the parent's writer may have held it at the fork */
+	pthread_mutex_init(&drain_lock, NULL);
 	for (struct tbuf *b = tb_all(); b; b = b->next) {
 		if (b->fd >= 0)
 			close(b->fd);

@@ -6,6 +6,7 @@
 #include "base/names.h"
 
 #include <fnmatch.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,4 +97,38 @@ bool names_match(char *const name[3], const char *glob)
 		if (!strcmp(glob, name[i]) || !fnmatch(glob, name[i], 0))
 			return true;
 	return false;
+}
+
+const char *names_split_module(const char *glob, char *mod, size_t cap)
+{
+	for (const char *p = glob; *p; p++) {
+		if (p[0] != ':')
+			continue;
+		if (p[1] == ':') {
+			p++; /* a C++ scope */
+			continue;
+		}
+		if (p == glob)
+			break;
+		snprintf(mod, cap, "%.*s", (int)(p - glob), glob);
+		return p + 1;
+	}
+	if (cap)
+		mod[0] = '\0';
+	return glob;
+}
+
+bool names_module_match(const char *modglob, const char *module)
+{
+	const char *base = strrchr(module, '/') ? strrchr(module, '/') + 1 : module;
+
+	return !modglob[0] || !fnmatch(modglob, base, 0) || !fnmatch(modglob, module, 0);
+}
+
+bool names_match_in(char *const name[3], const char *module, const char *glob)
+{
+	char mod[256];
+	const char *fn = names_split_module(glob, mod, sizeof(mod));
+
+	return names_module_match(mod, module) && names_match(name, fn);
 }

@@ -16,9 +16,16 @@ int dump_flame(struct readopts *o, struct trace *t);
 
 struct chrome {
 	struct trace *t;
-	int pid;
+	int pid;                /* the first process's */
+	struct cthread *ths;    /* one per stream */
 	struct outline out;
 };
+
+/* The process of a stream: each image of the trace is its own. */
+static int pid_of(const struct chrome *c, const struct rd_stream *s)
+{
+	return s->pid ? s->pid : c->pid;
+}
 
 /* A function name as a JSON string; names are ASCII symbols, mostly with
  * nothing to escape. */
@@ -89,7 +96,7 @@ static void leave(void *arg, struct cthread *th, struct cframe *f, uint64_t end,
 
 	(void)exit;
 	ol_str(o, ",\n{\"ph\":\"X\",\"pid\":");
-	ol_uint(o, (uint64_t)c->pid, 1);
+	ol_uint(o, (uint64_t)pid_of(c, &c->t->streams[th - c->ths]), 1);
 	ol_str(o, ",\"tid\":");
 	ol_uint(o, th->tid, 1);
 	put_us(o, "ts", a);
@@ -115,29 +122,40 @@ static const char *basename_of(const char *cmd, char *buf, size_t cap)
 	return buf;
 }
 
-/* Names first: the process (its main thread's name, else the command) and
- * every thread whose name the agent recorded. */
+/* Names first: each process (its main thread's name, else its command)
+ * and every thread whose name the agent recorded. */
 static void names(const struct chrome *c, const struct readopts *o)
 {
 	const struct trace *t = c->t;
-	const char *pname = trace_thread_name(t, (uint32_t)c->pid);
 	char buf[256];
 
-	if (!pname && t->command[0])
-		pname = basename_of(t->command, buf, sizeof(buf));
-	printf("\n{\"ph\":\"M\",\"pid\":%d,\"tid\":%d,\"name\":\"process_name\",\"args\":{\"name\":", c->pid, c->pid);
-	if (pname)
-		json_string(pname);
-	else
-		printf("\"pid %d\"", c->pid);
-	printf("}}");
+	for (size_t k = 0; k < t->nimages; k++) {
+		const struct rd_image *m = &t->images[k];
+		int pid = m->pid ? m->pid : c->pid;
+		const char *pname = trace_thread_name(t, (uint32_t)pid);
+		bool dup = false;
+
+		for (size_t j = 0; j < k && !dup; j++)
+			dup = (t->images[j].pid ? t->images[j].pid : c->pid) == pid;
+		if (dup)
+			continue; /* an exec'd image keeps its pid: one name */
+		if (!pname && m->command[0])
+			pname = basename_of(m->command, buf, sizeof(buf));
+		printf("%s\n{\"ph\":\"M\",\"pid\":%d,\"tid\":%d,\"name\":\"process_name\",\"args\":{\"name\":",
+		       k ? "," : "", pid, pid);
+		if (pname)
+			json_string(pname);
+		else
+			printf("\"pid %d\"", pid);
+		printf("}}");
+	}
 	for (size_t i = 0; i < t->nstreams; i++) {
 		const struct rd_stream *s = &t->streams[i];
 
 		if (!readopts_want(s, (void *)o))
 			continue;
-		printf(",\n{\"ph\":\"M\",\"pid\":%d,\"tid\":%u,\"name\":\"thread_name\",\"args\":{\"name\":", c->pid,
-		       s->tid);
+		printf(",\n{\"ph\":\"M\",\"pid\":%d,\"tid\":%u,\"name\":\"thread_name\",\"args\":{\"name\":",
+		       pid_of(c, s), s->tid);
 		if (s->name)
 			json_string(s->name);
 		else
@@ -161,7 +179,7 @@ static void dump_chrome(struct readopts *o, struct trace *t)
 	c->pid = t->pid;
 	if (!c->pid)
 		c->pid = t->nstreams ? (int)t->streams[0].tid : 1; /* no info: the first thread's (the lowest) tid */
-	ths = calloc(t->nstreams ? t->nstreams : 1, sizeof(*ths));
+	ths = c->ths = calloc(t->nstreams ? t->nstreams : 1, sizeof(*ths));
 	if (!ths || rd_merge_init(t, &m, readopts_want, o) < 0) {
 		free(ths);
 		cli_error("out of memory");
@@ -182,8 +200,8 @@ static void dump_chrome(struct readopts *o, struct trace *t)
 			if (s->head.kind == RD_ENTRY && s->head.ts >= o->from && s->head.ts <= o->to) {
 				char head[96];
 
-				snprintf(head, sizeof(head), ",\n{\"ph\":\"i\",\"s\":\"t\",\"pid\":%d,\"tid\":%u", c->pid,
-					 s->tid);
+				snprintf(head, sizeof(head), ",\n{\"ph\":\"i\",\"s\":\"t\",\"pid\":%d,\"tid\":%u",
+					 pid_of(c, s), s->tid);
 				ol_str(&c->out, head);
 				put_us(&c->out, "ts", ns_at(t, s->head.ts));
 				ol_str(&c->out, ",\"name\":");

@@ -239,7 +239,7 @@ int cmd_graph(int argc, char **argv)
 	if (func) {
 		target = calloc(t.nfuncs ? t.nfuncs : 1, sizeof(*target));
 		for (uint32_t i = 0; target && i < t.nfuncs; i++)
-			any |= target[i] = names_match(t.funcs[i].name, func);
+			any |= target[i] = names_match_in(t.funcs[i].name, t.funcs[i].module, func);
 		if (!any) {
 			cli_error("no function '%s' in %s/poketrace/functions", func, o.dir);
 			free(target);

@@ -92,7 +92,7 @@ int cmd_info(int argc, char **argv)
 		gaps += s->gaps;
 	}
 	printf("trace:      %s\n", t.dir);
-	printf("command:    %s\n", t.have_info ? t.command : "(unknown: the program did not exit normally)");
+	printf("command:    %s\n", t.have_info ? t.command : "(unknown: the program did not exit normally, or left by _exit)");
 	if (t.pid)
 		printf("pid:        %d\n", t.pid);
 	printf("tracer:     %s\n", t.tracer[0] ? t.tracer : "?");
@@ -120,6 +120,22 @@ int cmd_info(int argc, char **argv)
 	print_buffers(&t);
 	if (t.error[0])
 		printf("error:      %s\n", t.error);
+	if (t.nimages > 1) {
+		printf("processes:  %zu\n", t.nimages);
+		for (size_t k = 0; k < t.nimages; k++) {
+			const struct rd_image *m = &t.images[k];
+			char how[64];
+
+			if (k == 0)
+				snprintf(how, sizeof(how), "the program");
+			else
+				snprintf(how, sizeof(how), "%s %d", !strcmp(m->kind, "fork") ? "forked by" : "exec'd, child of",
+					 m->ppid);
+			printf("  process %d (%s%s): %s, in %s\n", m->pid, how, m->ended_exec ? ", then exec'd" : "",
+			       m->have_info ? m->command : "(no summary: killed, or left by _exit)",
+			       k ? m->sub : "the trace directory");
+		}
+	}
 	for (size_t i = 0; i < t.nstreams; i++) {
 		const struct rd_stream *s = &t.streams[i];
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -45,7 +46,8 @@ static const char usage[] =
 	"                         integer, pointer and string arguments of their DWARF\n"
 	"                         prototype; strings up to 32 bytes, read safely)\n"
 	"  -R, --retval GLOB      graph: record the return value of matching functions\n"
-	"  -D, --depth N          graph: only calls at most N deep\n"
+	"  -D, --depth N          graph: only calls at most N deep (counted from the\n"
+	"                         -F function, with -F)\n"
 	"  -t, --time-filter DUR  graph: drop calls shorter than DUR (e.g. 500ns, 2us, 1ms)\n"
 	"  -b, --buffer SIZE      per-thread buffer a thread starts with (e.g. 256K, 4M;\n"
 	"                         default 2M, in 4 packets)\n"
@@ -56,10 +58,17 @@ static const char usage[] =
 	"                         wait (default: for the writer, so nothing is lost) or drop\n"
 	"                         (count its events as lost: the program is never slowed)\n"
 	"      --paused           start with nothing traced; 'poketrace live -p PID enable'\n"
+	"  -C, --caller-filter GLOB\n"
+	"                         graph: only the calls of a matching function and the\n"
+	"                         calls that lead to it (its backtrace), not its callees\n"
+	"      --no-follow        trace PROG only, not the processes it forks or execs\n"
+	"                         (followed by default, as uftrace does: each into\n"
+	"                         DIR/pid-PID, read with DIR by every command)\n"
 	"\n"
 	"Lost events (--on-full=drop, a failed write) are counted in the summary, 'info'\n"
 	"and each packet's events_discarded; readers show the calls they cut.\n"
-	"Exit status: PROG's (128+N if killed by signal N); 2 for bad usage.\n";
+	"Exit status: PROG's (128+N if killed by signal N); 2 for bad usage.  record\n"
+	"returns once PROG and every process it started have ended.\n";
 
 /* "256K", "4M", "1G" or bytes: digits only (no sign), no overflow. */
 static int parse_size(const char *s, unsigned long long *out)
@@ -188,25 +197,9 @@ static const char *first_entry(const char *dir, char *name, size_t cap)
  * only if nothing else is left in it. */
 static int remove_trace(const char *dir)
 {
-	char path[PATH_MAX + 64], name[256];
-	DIR *d;
-	struct dirent *e;
+	char name[256];
 
-	snprintf(path, sizeof(path), "%.4000s/poketrace", dir);
-	if ((d = opendir(path))) {
-		while ((e = readdir(d))) {
-			char f[PATH_MAX + 320];
-
-			snprintf(f, sizeof(f), "%.4100s/%.200s", path, e->d_name);
-			if (e->d_type == DT_REG)
-				unlink(f);
-		}
-		closedir(d);
-		rmdir(path);
-	}
-	snprintf(path, sizeof(path), "%.4000s/metadata", dir);
-	unlink(path);
-	trace_remove_streams(dir);
+	trace_remove_files(dir);
 	if (rmdir(dir) < 0) {
 		cli_error("%s holds files that are not poketrace's (%s): move them away, or give another -o DIR",
 			  dir, first_entry(dir, name, sizeof(name)) ? name : strerror(errno));
@@ -305,8 +298,9 @@ static void progress(const char *dir, pid_t pid)
 
 struct rec_opts {
 	char *filter, *notrace, *modules, *args, *rets; /* comma-separated, malloc'd */
-	char *focus, *hide_tree, *hide;                  /* -F, -N, -H (graph) */
+	char *focus, *hide_tree, *hide, *caller;         /* -F, -N, -H, -C (graph) */
 	const char *dir, *mode;
+	int no_follow;
 	unsigned long long buffer, buffer_max, time_ns;
 	const char *on_full;
 	int depth, paused;
@@ -323,6 +317,8 @@ static char **list_of(struct rec_opts *o, int opt)
 		return &o->hide_tree;
 	case 'H':
 		return &o->hide;
+	case 'C':
+		return &o->caller;
 	case 'S':
 		return &o->filter;
 	case 'E':
@@ -349,7 +345,8 @@ static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
 		{ "paused", no_argument, NULL, 'P' }, { "pid", required_argument, NULL, 'p' },
 		{ "buffer-max", required_argument, NULL, 'X' }, { "on-full", required_argument, NULL, 'W' },
 		{ "hide", required_argument, NULL, 'H' }, { "select", required_argument, NULL, 'S' },
-		{ "exclude", required_argument, NULL, 'E' },
+		{ "exclude", required_argument, NULL, 'E' }, { "caller-filter", required_argument, NULL, 'C' },
+		{ "no-follow", no_argument, NULL, 'Y' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	char *end;
@@ -361,7 +358,7 @@ static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
 	o->buffer = 2 * 1024 * 1024;
 	o->on_full = "wait";
 	optind = 1;
-	while ((c = getopt_long(argc, argv, attach ? "ho:F:N:H:m:D:t:b:A:R:p:" : "+ho:F:N:H:m:D:t:b:A:R:", longopts,
+	while ((c = getopt_long(argc, argv, attach ? "ho:F:N:H:C:m:D:t:b:A:R:p:" : "+ho:F:N:H:C:m:D:t:b:A:R:", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'h':
@@ -376,12 +373,15 @@ static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
 			}
 			o->mode = optarg;
 			break;
-		case 'F': case 'N': case 'H': case 'S': case 'E': case 'm': case 'A': case 'R':
+		case 'F': case 'N': case 'H': case 'C': case 'S': case 'E': case 'm': case 'A': case 'R':
 			if (append(list_of(o, c), optarg) < 0)
 				return -1;
 			break;
 		case 'P':
 			o->paused = 1;
+			break;
+		case 'Y':
+			o->no_follow = 1;
 			break;
 		case 'p':
 			errno = 0;
@@ -435,8 +435,9 @@ static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
 	}
 	if (strcmp(o->mode, "graph")) {
 		/* no call tree: -F/-N choose functions, as --select/--exclude */
-		if (o->hide) {
-			cli_error("-H is for the graph tracer (it hides a function but not its callees)");
+		if (o->hide || o->caller) {
+			cli_error(o->hide ? "-H is for the graph tracer (it hides a function but not its callees)"
+					  : "-C is for the graph tracer (it shows the calls leading to a function)");
 			return -1;
 		}
 		if ((o->focus && append(&o->filter, o->focus) < 0) ||
@@ -465,7 +466,10 @@ static int write_config(const struct rec_opts *o)
 		cli_error("cannot write %s: %s", path, strerror(errno));
 		return -1;
 	}
-	fprintf(f, "focus=%s\nhide_tree=%s\nhide=%s\n", str(o->focus), str(o->hide_tree), str(o->hide));
+	fprintf(f, "focus=%s\nhide_tree=%s\nhide=%s\ncaller=%s\nfollow=%d\n", str(o->focus), str(o->hide_tree),
+		str(o->hide), str(o->caller), !o->no_follow);
+	if (!o->pid) /* record, not attach: it sums up all processes at the end */
+		fprintf(f, "summary=record\n");
 	fprintf(f, "mode=%s\nfilter=%s\nnotrace=%s\nmodules=%s\nargs=%s\nrets=%s\ndepth=%d\ntime_ns=%llu\n"
 		"chunk_size=%llu\nchunks=4\non_full=%s\npaused=%d\n", o->mode, str(o->filter), str(o->notrace),
 		str(o->modules), str(o->args), str(o->rets), o->depth, o->time_ns, o->buffer / 4, o->on_full, o->paused);
@@ -479,16 +483,49 @@ static int write_config(const struct rec_opts *o)
 }
 
 static volatile pid_t child;
+static volatile sig_atomic_t stop_waiting;
 
 /* record stands between the program and whoever signals it: a SIGTERM,
  * SIGHUP or SIGINT sent to record goes to the program, which writes its
  * trace; record then reports.  (The terminal's ^C and hang-up reach the
- * program by themselves: only those sent by a process are passed on.) */
+ * program by themselves: only those sent by a process are passed on.)
+ * Once the program has ended, any of them stops the wait for the
+ * processes it left running. */
 static void forward(int sig, siginfo_t *si, void *uc)
 {
 	(void)uc;
 	if (child > 0 && (sig == SIGTERM || si->si_code <= 0))
 		kill(child, sig);
+	else if (child <= 0)
+		stop_waiting = 1;
+}
+
+/* The processes the program started and left running (record is their
+ * subreaper): their traces are complete only once they end. */
+static void wait_descendants(const char *prog)
+{
+	bool said = false;
+
+	for (;;) {
+		int st;
+		pid_t p = waitpid(-1, &st, WNOHANG);
+
+		if (p < 0 && errno != EINTR)
+			return; /* ECHILD: none left */
+		if (p > 0)
+			continue;
+		if (stop_waiting) {
+			fprintf(stderr, "poketrace: not waiting any more: the traces of the processes %s started that "
+				"still run are incomplete\n", prog);
+			return;
+		}
+		if (!said) {
+			said = true;
+			fprintf(stderr, "poketrace: %s exited; waiting for the processes it started (a signal to "
+				"record stops waiting)\n", prog);
+		}
+		nanosleep(&(struct timespec){ 0, 50 * 1000000L }, NULL);
+	}
 }
 
 static void forward_signals(pid_t pid)
@@ -504,7 +541,7 @@ static void forward_signals(pid_t pid)
 
 int cmd_record(int argc, char **argv)
 {
-	char agent[PATH_MAX];
+	char agent[PATH_MAX], absdir[PATH_MAX];
 	struct rec_opts o;
 	struct timespec t0, t1;
 	int status, first = parse_opts(argc, argv, &o, false);
@@ -537,6 +574,13 @@ int cmd_record(int argc, char **argv)
 	if (write_config(&o) < 0)
 		return 1;
 
+	if (!realpath(o.dir, absdir)) {
+		cli_error("cannot resolve %s: %s", o.dir, strerror(errno));
+		return 1;
+	}
+	/* processes the program leaves running become ours to wait for */
+	if (!o.no_follow)
+		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pid = fork();
 	if (pid < 0) {
@@ -550,7 +594,8 @@ int cmd_record(int argc, char **argv)
 		/* the caller's preloads first: a sanitizer runtime must come first */
 		sprintf(pre, "%s%s%s", old ? old : "", old ? ":" : "", agent);
 		setenv("LD_PRELOAD", pre, 1);
-		setenv("POKETRACE_AGENT_DIR", o.dir, 1);
+		setenv("POKETRACE_AGENT_DIR", absdir, 1); /* children may change directory */
+		unsetenv("POKETRACE_AGENT_CHILD");
 		execvp(argv[first], argv + first);
 		fprintf(stderr, "poketrace: cannot run %s: %s\n", argv[first], strerror(errno));
 		_exit(127);
@@ -563,6 +608,9 @@ int cmd_record(int argc, char **argv)
 		progress(o.dir, pid);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	child = -1;
+	if (!o.no_follow)
+		wait_descendants(argv[first]);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (isatty(2))
 		fputc('\n', stderr);
@@ -646,6 +694,13 @@ int cmd_attach(int argc, char **argv)
 	}
 	if (inject_check((pid_t)o.pid, err, sizeof(err)) < 0) {
 		cli_error("cannot attach to process %ld: %s", o.pid, err);
+		return 1;
+	}
+	/* nothing to trace: the agent is not loaded for nothing */
+	if (sites_of_pid(o.pid) == 0) {
+		cli_error("process %ld has no function with a patch site in any module it has loaded, so nothing "
+			  "can be traced: rebuild it with -fpatchable-function-entry=5 (gcc or clang) or gcc -pg -mfentry "
+			  "-mnop-mcount -mrecord-mcount ('poketrace sites -p %ld' lists what it has)", o.pid, o.pid);
 		return 1;
 	}
 	/* Files are touched only once ptrace holds the process: a refusal

@@ -235,7 +235,7 @@ static bool *fn_set(const struct trace *t, char **globs, int n, const char *opt,
 		bool any = false;
 
 		for (uint32_t i = 0; i < t->nfuncs; i++)
-			if (names_match(t->funcs[i].name, globs[g]))
+			if (names_match_in(t->funcs[i].name, t->funcs[i].module, globs[g]))
 				any = set[i] = true;
 		if (!any) {
 			cli_error("%s %s: no such function in %s/poketrace/functions", opt, globs[g], t->dir);

@@ -69,12 +69,16 @@ static int read_proc(void *ctx, uintptr_t addr, void *buf, size_t n)
 	return read_file(ctx, addr, buf, n);
 }
 
-/* A glob against the mangled, full and simple names (-s 'ns::C::*'). */
-static bool symbol_matches(const char *sym, const char *glob)
+/* A glob against the mangled, full and simple names (-s 'ns::C::*'), with
+ * an optional module ("libkv.so:kv_*"). */
+static bool symbol_matches(const char *module, const char *sym, const char *glob)
 {
-	char *name[3];
+	char *name[3], mod[256];
 	bool hit;
 
+	glob = names_split_module(glob, mod, sizeof(mod));
+	if (!names_module_match(mod, module))
+		return false;
 	if (!fnmatch(glob, sym, 0))
 		return true;
 	if (strncmp(sym, "_Z", 2))
@@ -92,7 +96,7 @@ static void list_module(const struct pt_module *m, const char *glob, int quiet, 
 	for (size_t i = 0; i < m->nsites; i++) {
 		const struct pt_site *s = &m->sites[i];
 
-		if (glob && (!s->symbol || !symbol_matches(s->symbol, glob)))
+		if (glob && (!s->symbol || !symbol_matches(m->name, s->symbol, glob)))
 			continue;
 		t->sites++;
 		if (s->flags & SITE_NEEDS_NORMALIZE)
@@ -188,6 +192,13 @@ static int scan_pid(long pid, const char *glob, int quiet, struct totals *t)
 	if (memfd >= 0)
 		close(memfd);
 	return 0;
+}
+
+long sites_of_pid(long pid)
+{
+	struct totals t = { 0 };
+
+	return scan_pid(pid, NULL, 1, &t) ? -1 : (long)t.patchable + (long)t.gcc;
 }
 
 int cmd_sites(int argc, char **argv)

@@ -61,13 +61,79 @@ static bool killed_mid_write(struct trace *t, const struct rd_stream *s, uint64_
 
 /* ------------------------------------------------------------ small files */
 
-static int load_functions(struct trace *t)
+/* Functions by module and symbol, to give a later image's functions the
+ * ids the trace already has for them: an open-addressing table of ids. */
+struct fn_index {
+	uint32_t *slot; /* id + 1, 0: empty */
+	size_t mask;
+};
+
+static size_t fn_hash(const char *module, const char *sym)
+{
+	size_t h = 1469598103934665603ull;
+
+	for (const char *p = module; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	h = (h ^ '\t') * 1099511628211ull;
+	for (const char *p = sym; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	return h;
+}
+
+static int fn_index_add(struct fn_index *x, const struct trace *t, uint32_t id)
+{
+	size_t i;
+
+	if (!x->slot || (size_t)t->nfuncs * 2 > x->mask) {
+		size_t n = 1024;
+		uint32_t *v;
+
+		while (n < (size_t)t->nfuncs * 4)
+			n *= 2;
+		if (!(v = calloc(n, sizeof(*v))))
+			return -ENOMEM;
+		free(x->slot);
+		x->slot = v;
+		x->mask = n - 1;
+		for (uint32_t k = 0; k < t->nfuncs; k++) {
+			for (i = fn_hash(t->funcs[k].module, t->funcs[k].name[NAME_MANGLED]) & x->mask; x->slot[i];
+			     i = (i + 1) & x->mask)
+				;
+			x->slot[i] = k + 1;
+		}
+		return 0;
+	}
+	for (i = fn_hash(t->funcs[id].module, t->funcs[id].name[NAME_MANGLED]) & x->mask; x->slot[i];
+	     i = (i + 1) & x->mask)
+		;
+	x->slot[i] = id + 1;
+	return 0;
+}
+
+static int fn_index_find(const struct fn_index *x, const struct trace *t, const char *module, const char *sym)
+{
+	if (!x->slot)
+		return -1;
+	for (size_t i = fn_hash(module, sym) & x->mask; x->slot[i]; i = (i + 1) & x->mask) {
+		const struct rd_func *f = &t->funcs[x->slot[i] - 1];
+
+		if (!strcmp(f->module, module) && !strcmp(f->name[NAME_MANGLED], sym))
+			return (int)(x->slot[i] - 1);
+	}
+	return -1;
+}
+
+/* One image's functions file.  The first image's ids are the trace's;
+ * a later image's are mapped (img->fnmap) to the same function's id, or
+ * to a new one. */
+static int load_functions(struct trace *t, struct rd_image *img, struct fn_index *x)
 {
 	char path[4200], line[8192];
-	uint32_t cap = 0;
+	uint32_t cap = t->nfuncs, mapcap = 0, n = 0;
 	FILE *f;
+	bool first = img == &t->images[0];
 
-	snprintf(path, sizeof(path), "%s/poketrace/functions", t->dir);
+	snprintf(path, sizeof(path), "%s/%spoketrace/functions", t->dir, img->sub);
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
@@ -76,21 +142,31 @@ static int load_functions(struct trace *t)
 		unsigned long long addr;
 		char mod[4096], sym[4096], kinds[16] = "";
 		struct rd_func *fn;
+		int known;
 
 		if (line[0] == '#')
 			continue;
 		if (sscanf(line, "%u\t%llx\t%4095[^\t]\t%4095[^\t\n]\t%15s", &id, &addr, mod, sym, kinds) < 4 ||
-		    id != t->nfuncs) {
-			problem(t, "%s: malformed line %u; functions after it are unnamed", path, t->nfuncs + 1);
+		    id != n) {
+			problem(t, "%s: malformed line %u; functions after it are unnamed", path, n + 1);
 			break;
+		}
+		if (!first && n == mapcap) {
+			uint32_t *nv = realloc(img->fnmap, (mapcap = mapcap ? mapcap * 2 : 256) * sizeof(*nv));
+
+			if (!nv)
+				goto nomem;
+			img->fnmap = nv;
+		}
+		if (!first && (known = fn_index_find(x, t, mod, sym)) >= 0) {
+			img->fnmap[n++] = (uint32_t)known;
+			continue;
 		}
 		if (t->nfuncs == cap) {
 			struct rd_func *nv = realloc(t->funcs, (cap = cap ? cap * 2 : 256) * sizeof(*nv));
 
-			if (!nv) {
-				fclose(f);
-				return -ENOMEM;
-			}
+			if (!nv)
+				goto nomem;
 			t->funcs = nv;
 		}
 		fn = &t->funcs[t->nfuncs];
@@ -98,10 +174,19 @@ static int load_functions(struct trace *t)
 		fn->module = strdup(mod);
 		names_make(sym, fn->name);
 		snprintf(fn->kinds, sizeof(fn->kinds), "%s", strcmp(kinds, "-") ? kinds : "");
+		if (!first)
+			img->fnmap[n] = t->nfuncs;
+		n++;
 		t->nfuncs++;
+		if (fn_index_add(x, t, t->nfuncs - 1) < 0)
+			goto nomem;
 	}
+	img->nmap = n;
 	fclose(f);
 	return 0;
+nomem:
+	fclose(f);
+	return -ENOMEM;
 }
 
 static void info_item(const char *key, const char *v, void *ctx)
@@ -143,44 +228,90 @@ static void info_item(const char *key, const char *v, void *ctx)
 		t->wait_ns = n, t->have_wait_ns = true;
 }
 
-static void load_info(struct trace *t)
+static void image_item(const char *key, const char *v, void *ctx)
+{
+	struct rd_image *img = ctx;
+
+	if (!strcmp(key, "image"))
+		snprintf(img->kind, sizeof(img->kind), "%s", v);
+	else if (!strcmp(key, "ppid"))
+		img->ppid = atoi(v);
+	else if (!strcmp(key, "ended"))
+		img->ended_exec = !strcmp(v, "exec");
+}
+
+/* An image's info: the first's into the trace; a later one's added to
+ * the totals (and the trace's tracer and clock, if the first has none). */
+static void load_info(struct trace *t, struct rd_image *img)
 {
 	char path[4200];
+	bool first = img == &t->images[0];
+	struct trace one, *in = first ? t : &one;
 
-	snprintf(path, sizeof(path), "%s/poketrace/info", t->dir);
-	t->have_info = kvfile_read(path, info_item, t) == 0;
+	memset(&one, 0, sizeof(one));
+	snprintf(path, sizeof(path), "%s/%spoketrace/info", t->dir, img->sub);
+	img->have_info = kvfile_read(path, info_item, in) == 0;
+	kvfile_read(path, image_item, img);
+	if (!img->kind[0])
+		snprintf(img->kind, sizeof(img->kind), "%s", first ? "first" : "?");
+	snprintf(img->command, sizeof(img->command), "%s", in->command);
+	snprintf(img->error, sizeof(img->error), "%s", in->error);
+	img->pid = in->pid;
+	img->events = in->info_events;
+	img->lost = in->info_lost;
+	img->lost_on_disk = in->info_lost_on_disk;
+	img->threads = in->info_threads;
+	if (first) {
+		t->have_info = img->have_info;
+		return;
+	}
+	t->info_events += one.info_events;
+	t->info_lost += one.info_lost;
+	t->info_lost_on_disk += one.info_lost_on_disk;
+	t->info_bytes += one.info_bytes;
+	t->info_threads += one.info_threads;
+	if (!t->tracer[0])
+		snprintf(t->tracer, sizeof(t->tracer), "%s", one.tracer);
+	if (!t->error[0])
+		snprintf(t->error, sizeof(t->error), "%s", one.error);
+	if (!t->freq)
+		t->freq = one.freq;
 }
 
 /* Without info (the program was killed), the clock and the pid come from
  * the metadata. */
-static void load_metadata(struct trace *t)
+static void load_metadata(struct trace *t, struct rd_image *img)
 {
-	char path[4200], line[512];
+	char path[4200], line[512], name[16];
 	unsigned long long freq;
 	int pid;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/metadata", t->dir);
+	snprintf(path, sizeof(path), "%s/%smetadata", t->dir, img->sub);
 	f = fopen(path, "re");
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
 		if (!t->freq && sscanf(line, " freq = %llu;", &freq) == 1)
 			t->freq = freq;
-		else if (!t->pid && sscanf(line, " vpid = %d;", &pid) == 1)
-			t->pid = pid;
+		else if (!img->pid && sscanf(line, " vpid = %d;", &pid) == 1)
+			img->pid = pid;
+		else if (!img->command[0] && sscanf(line, " procname = \"%15[^\"]\";", name) == 1)
+			snprintf(img->command, sizeof(img->command), "%s", name); /* no info: its name */
 	}
 	fclose(f);
+	if (img == &t->images[0] && !t->pid)
+		t->pid = img->pid;
 }
 
 /* Thread names, "TID\tNAME" lines; a later line for a tid wins. */
-static void load_threads(struct trace *t)
+static void load_threads(struct trace *t, const struct rd_image *img)
 {
 	char path[4200], line[256];
-	size_t cap = 0;
+	size_t cap = t->nthreads;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/poketrace/threads", t->dir);
+	snprintf(path, sizeof(path), "%s/%spoketrace/threads", t->dir, img->sub);
 	f = fopen(path, "re");
 	if (!f)
 		return;
@@ -209,25 +340,38 @@ static void load_threads(struct trace *t)
 	fclose(f);
 }
 
-static void load_profile(struct trace *t)
+/* An image's profile table, added to the trace's (by the trace's ids). */
+static void load_profile(struct trace *t, const struct rd_image *img)
 {
 	char path[4200], line[512];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/poketrace/profile", t->dir);
+	snprintf(path, sizeof(path), "%s/%spoketrace/profile", t->dir, img->sub);
 	f = fopen(path, "re");
 	if (!f)
 		return;
-	t->prof = calloc(t->nfuncs ? t->nfuncs : 1, sizeof(*t->prof));
+	if (!t->prof)
+		t->prof = calloc(t->nfuncs ? t->nfuncs : 1, sizeof(*t->prof));
 	while (t->prof && fgets(line, sizeof(line), f)) {
 		unsigned id;
-		struct tr_prof p;
+		struct tr_prof p, *a;
 
 		if (line[0] == '#' || sscanf(line, "%u\t%lu\t%lu\t%lu\t%lu\t%lu", &id, &p.calls, &p.total, &p.self,
 					     &p.min, &p.max) != 6)
 			continue;
-		if (id < t->nfuncs)
-			t->prof[id] = p;
+		if (img->fnmap && id >= img->nmap)
+			continue;
+		id = img->fnmap ? img->fnmap[id] : id;
+		if (id >= t->nfuncs || !p.calls)
+			continue;
+		a = &t->prof[id];
+		if (!a->calls || p.min < a->min)
+			a->min = p.min;
+		if (p.max > a->max)
+			a->max = p.max;
+		a->calls += p.calls;
+		a->total += p.total;
+		a->self += p.self;
 	}
 	fclose(f);
 }
@@ -400,7 +544,7 @@ static enum raw_result next_raw(struct trace *t, struct rd_stream *s, struct raw
 		memcpy(&r->fn, p, 4);
 		p += 4;
 		left -= 4;
-		if (r->id > 4 || r->fn >= t->nfuncs || r->ts < s->prev_ts || r->ts > s->ts_end) {
+		if (r->id > 4 || r->fn >= (s->fnmap ? s->nmap : t->nfuncs) || r->ts < s->prev_ts || r->ts > s->ts_end) {
 			problem(t, "%s/%s: corrupted event at offset %llu (event id %u, function %u); the rest of that "
 				"packet is skipped", t->dir, s->file, (unsigned long long)r->at, r->id, r->fn);
 			return skip_packet(s, r);
@@ -431,7 +575,7 @@ static bool take(struct rd_stream *s, const struct raw *r, size_t n)
 static bool convert(struct rd_stream *s, const struct raw *r, struct rd_event *e)
 {
 	e->ts = r->ts;
-	e->fn = r->fn;
+	e->fn = s->fnmap ? s->fnmap[r->fn] : r->fn;
 	e->nvals = 0;
 	e->has_str = 0;
 	e->lost = 0;
@@ -579,16 +723,21 @@ static void raise_fd_limit(void)
 	}
 }
 
-static int open_stream(struct trace *t, struct rd_stream *s, const char *name)
+static int open_stream(struct trace *t, struct rd_stream *s, size_t image, const char *name)
 {
-	char path[4400];
+	const struct rd_image *img = &t->images[image];
+	char path[4500];
 	struct stat st;
 
 	memset(s, 0, sizeof(*s));
-	snprintf(s->file, sizeof(s->file), "%s", name);
+	snprintf(s->file, sizeof(s->file), "%s%s", img->sub, name);
 	s->tid = (uint32_t)atoi(name + 7);
+	s->pid = img->pid;
+	s->image = image;
+	s->fnmap = img->fnmap;
+	s->nmap = img->nmap;
 	s->stop_after = UINT64_MAX;
-	snprintf(path, sizeof(path), "%s/%s", t->dir, name);
+	snprintf(path, sizeof(path), "%s/%s", t->dir, s->file);
 	s->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (s->fd < 0 || fstat(s->fd, &st) < 0 || !(s->win = malloc(RD_WINDOW))) {
 		problem(t, "cannot read %s: %s", path, strerror(errno));
@@ -603,31 +752,36 @@ static int open_stream(struct trace *t, struct rd_stream *s, const char *name)
 	return 0;
 }
 
-static int open_streams(struct trace *t)
+int trace_open_streams(struct trace *t)
 {
-	struct dirent *e;
 	size_t cap = 0;
-	DIR *d = opendir(t->dir);
 
-	if (!d) {
-		cli_error("cannot list %s: %s", t->dir, strerror(errno));
-		return -1;
-	}
 	raise_fd_limit();
-	while ((e = readdir(d))) {
-		if (strncmp(e->d_name, "stream_", 7))
-			continue;
-		if (t->nstreams == cap) {
-			struct rd_stream *nv = realloc(t->streams, (cap = cap ? cap * 2 : 16) * sizeof(*nv));
+	for (size_t k = 0; k < t->nimages; k++) {
+		char path[4200];
+		struct dirent *e;
+		DIR *d;
 
-			if (!nv)
-				break;
-			t->streams = nv;
+		snprintf(path, sizeof(path), "%s/%s", t->dir, t->images[k].sub);
+		if (!(d = opendir(path))) {
+			cli_error("cannot list %s: %s", path, strerror(errno));
+			return -1;
 		}
-		if (open_stream(t, &t->streams[t->nstreams], e->d_name) == 0)
-			t->nstreams++;
+		while ((e = readdir(d))) {
+			if (strncmp(e->d_name, "stream_", 7))
+				continue;
+			if (t->nstreams == cap) {
+				struct rd_stream *nv = realloc(t->streams, (cap = cap ? cap * 2 : 16) * sizeof(*nv));
+
+				if (!nv)
+					break;
+				t->streams = nv;
+			}
+			if (open_stream(t, &t->streams[t->nstreams], k, e->d_name) == 0)
+				t->nstreams++;
+		}
+		closedir(d);
 	}
-	closedir(d);
 	if (t->nstreams)
 		qsort(t->streams, t->nstreams, sizeof(*t->streams), by_tid);
 	t->t0 = UINT64_MAX;
@@ -644,29 +798,113 @@ static int open_streams(struct trace *t)
 	return 0;
 }
 
-int trace_open(const char *dir, struct trace *t)
+/* "pid-PID" or "pid-PID.N", as the agent names a later image's directory. */
+bool trace_image_name(const char *name, long *pid, long *n)
 {
+	char *end;
+
+	if (strncmp(name, "pid-", 4))
+		return false;
+	*pid = strtol(name + 4, &end, 10);
+	*n = 1;
+	if (*end == '.')
+		*n = strtol(end + 1, &end, 10);
+	return *pid > 0 && *n > 0 && !*end;
+}
+
+static int by_image(const void *a, const void *b)
+{
+	long pa, na, pb, nb;
+
+	trace_image_name(((const struct rd_image *)a)->sub, &pa, &na);
+	trace_image_name(((const struct rd_image *)b)->sub, &pb, &nb);
+	return pa != pb ? (pa < pb ? -1 : 1) : na < nb ? -1 : na > nb;
+}
+
+/* The first image (the directory) and the later ones (its pid-* directories
+ * that hold a functions file), in order of pid. */
+static int find_images(struct trace *t)
+{
+	DIR *d = opendir(t->dir);
+	struct dirent *e;
+	size_t cap = 4;
+
+	if (!(t->images = calloc(cap, sizeof(*t->images))))
+		return -ENOMEM;
+	t->nimages = 1;
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char path[4400];
+		long pid, n;
+
+		if (!trace_image_name(e->d_name, &pid, &n) || strlen(e->d_name) > 60)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/poketrace/functions", t->dir, e->d_name);
+		if (access(path, F_OK) < 0)
+			continue;
+		if (t->nimages == cap) {
+			struct rd_image *nv = realloc(t->images, (cap *= 2) * sizeof(*nv));
+
+			if (!nv)
+				break;
+			t->images = nv;
+		}
+		memset(&t->images[t->nimages], 0, sizeof(*t->images));
+		snprintf(t->images[t->nimages].sub, sizeof(t->images->sub), "%s", e->d_name);
+		t->nimages++;
+	}
+	closedir(d);
+	qsort(t->images + 1, t->nimages - 1, sizeof(*t->images), by_image);
+	for (size_t k = 1; k < t->nimages; k++)
+		strcat(t->images[k].sub, "/");
+	return 0;
+}
+
+int trace_open_info(const char *dir, struct trace *t)
+{
+	struct fn_index x = { NULL, 0 };
 	int r;
 
 	memset(t, 0, sizeof(*t));
 	t->name_form = NAME_SIMPLE;
 	snprintf(t->dir, sizeof(t->dir), "%s", dir);
-	if ((r = load_functions(t)) < 0) {
+	if (find_images(t) < 0)
+		return -1;
+	if ((r = load_functions(t, &t->images[0], &x)) < 0) {
+		free(x.slot);
 		cli_error("%s is not a poketrace trace directory (cannot read %s/poketrace/functions: %s); record one "
 			  "with 'poketrace record'", dir, dir, strerror(-r));
-		trace_close(t);
 		return -1;
 	}
-	load_info(t);
-	load_metadata(t);
+	for (size_t k = 1; k < t->nimages; k++) {
+		if ((r = load_functions(t, &t->images[k], &x)) < 0) {
+			problem(t, "%s/%s: cannot read its functions (%s); that process is left out", dir,
+				t->images[k].sub, strerror(-r));
+			free(t->images[k].fnmap);
+			memmove(&t->images[k], &t->images[k + 1], (t->nimages - k - 1) * sizeof(*t->images));
+			t->nimages--;
+			k--;
+		}
+	}
+	free(x.slot);
+	for (size_t k = 0; k < t->nimages; k++) {
+		load_info(t, &t->images[k]);
+		load_metadata(t, &t->images[k]);
+		load_threads(t, &t->images[k]);
+	}
 	if (!t->freq) {
 		cli_error("%s: no clock frequency in info or metadata", dir);
-		trace_close(t);
 		return -1;
 	}
-	load_threads(t);
-	load_profile(t);
-	if (open_streams(t) < 0) {
+	for (size_t k = 0; k < t->nimages; k++)
+		load_profile(t, &t->images[k]);
+	return 0;
+}
+
+int trace_open(const char *dir, struct trace *t)
+{
+	if (trace_open_info(dir, t) < 0 || trace_open_streams(t) < 0) {
 		trace_close(t);
 		return -1;
 	}
@@ -683,10 +921,15 @@ void trace_close(struct trace *t)
 		close(t->streams[i].fd);
 		free(t->streams[i].win);
 	}
+	for (size_t k = 0; k < t->nimages; k++)
+		free(t->images[k].fnmap);
+	free(t->images);
 	free(t->funcs);
 	free(t->streams);
 	free(t->threads);
 	free(t->prof);
+	t->images = NULL;
+	t->nimages = 0;
 	t->funcs = NULL;
 	t->streams = NULL;
 	t->threads = NULL;
@@ -820,97 +1063,4 @@ void trace_format_ret(const struct trace *t, const struct rd_event *e, char *buf
 		return;
 	format_value(k ? k[1] : 'i', e->vals[0], NULL, v, sizeof(v));
 	snprintf(buf, cap, " = %s", v);
-}
-
-/* -------------------------------------------------------------- for record */
-
-int trace_remove_streams(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		char path[4400];
-
-		if (strncmp(e->d_name, "stream_", 7))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	return 0;
-}
-
-double trace_streams_bytes(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	double sum = 0;
-
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		char path[4400];
-		struct stat st;
-
-		if (strncmp(e->d_name, "stream_", 7))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (stat(path, &st) == 0)
-			sum += (double)st.st_size;
-	}
-	closedir(d);
-	return sum;
-}
-
-/* From the agent's info and the files' sizes: the trace is not read (it may
- * be gigabytes).  Only a trace without info (the program did not exit
- * normally) is read, to count its events. */
-uint64_t trace_print_summary(const char *dir, double secs, bool exited)
-{
-	struct trace t;
-	uint64_t events = 0, lost = 0, unwritten;
-	double bytes = trace_streams_bytes(dir);
-	size_t threads = 0;
-	bool opened = false;
-
-	memset(&t, 0, sizeof(t));
-	snprintf(t.dir, sizeof(t.dir), "%s", dir);
-	load_info(&t);
-	if (t.have_info) {
-		events = t.info_events;
-		lost = t.info_lost;
-		threads = t.info_threads;
-	} else if (trace_open(dir, &t) == 0) {
-		opened = true;
-		for (size_t i = 0; i < t.nstreams; i++) {
-			struct rd_stream *s = &t.streams[i];
-
-			while (s->has_head)
-				rd_advance(&t, s);
-			events += s->nraw;
-			lost += s->lost;
-		}
-		threads = t.nstreams;
-	}
-	if (!strcmp(t.tracer, "profile"))
-		fprintf(stderr, "poketrace: profile of %zu thread%s written, %.2f s: %s\n", threads,
-			threads == 1 ? "" : "s", secs, dir);
-	else
-		fprintf(stderr, "poketrace: %llu events, %llu lost, %.1f KB in %zu thread%s (%.1f bytes/event), "
-			"%.2f s: %s%s\n", (unsigned long long)events, (unsigned long long)lost, bytes / 1024,
-			threads, threads == 1 ? "" : "s", events ? bytes / (double)events : 0.0, secs, dir,
-			t.have_info ? "" : exited ? " (its agent wrote no summary: the program left by _exit, "
-						    "or exec'd another, which poketrace does not follow yet)" : " (the program did not exit normally)");
-	if (t.error[0])
-		fprintf(stderr, "poketrace: %s\n", t.error);
-	unwritten = t.have_info ? t.info_lost_on_disk : 0;
-	if (unwritten)
-		fprintf(stderr, "poketrace: %llu events could not be written (a write to the trace failed: a full "
-			"disk or a file size limit?): the trace is incomplete\n", (unsigned long long)unwritten);
-	if (opened)
-		trace_close(&t);
-	return unwritten;
 }

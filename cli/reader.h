@@ -45,7 +45,11 @@ struct rd_event {
 
 struct rd_stream {
 	uint32_t tid;
-	char file[256];
+	int pid;                         /* its process's (0: unknown) */
+	size_t image;                    /* its process image: trace.images[image] */
+	const uint32_t *fnmap;           /* the image's function ids to the trace's (NULL: the same) */
+	uint32_t nmap;
+	char file[320];                  /* in the trace directory */
 	int fd;
 	uint64_t size;                   /* of the file */
 	uint8_t *win;                    /* RD_WINDOW bytes of the file from win_off */
@@ -65,8 +69,23 @@ struct rd_stream {
 	const char *name;                /* the thread's name at record time, or NULL */
 };
 
+/* A process image of the trace: the first process (the directory itself),
+ * then each forked child and each exec'd image (DIR/pid-PID[.N]). */
+struct rd_image {
+	char sub[64];                    /* "" or "pid-PID[.N]/" */
+	char kind[8];                    /* first, fork, exec */
+	char command[1024];
+	int pid, ppid;
+	bool have_info, ended_exec;
+	uint64_t events, lost, lost_on_disk, threads;
+	char error[512];
+	uint32_t *fnmap, nmap;           /* its function ids to the trace's (NULL for the first) */
+};
+
 struct trace {
 	char dir[4096];
+	struct rd_image *images;         /* [0]: the first process */
+	size_t nimages;
 	struct rd_func *funcs;
 	uint32_t nfuncs;
 	struct rd_stream *streams;
@@ -96,10 +115,20 @@ struct tr_prof {
 	uint64_t calls, total, self, min, max;
 };
 
-/* Opens dir: loads the small files, opens every stream and decodes its first
- * event.  Damaged parts are reported on stderr (file and offset) as they are
- * met and skipped.  -1 (said) if dir is not a trace. */
+/* Opens dir: loads the small files of every process image in it (a
+ * function of the same module and name is one function in all of them),
+ * opens every stream and decodes its first event.  Damaged parts are
+ * reported on stderr (file and offset) as they are met and skipped.  -1
+ * (said) if dir is not a trace.  The totals (info_events ...) are all the
+ * images'; command, pid and tracer the first's. */
 int trace_open(const char *dir, struct trace *t);
+/* trace_open in two steps: the small files only (-1, said: not a trace;
+ * trace_close undoes it), then the streams. */
+int trace_open_info(const char *dir, struct trace *t);
+int trace_open_streams(struct trace *t);
+/* Whether name is a later image's directory, "pid-PID" or "pid-PID.N" (n: 1
+ * for the first). */
+bool trace_image_name(const char *name, long *pid, long *n);
 void trace_close(struct trace *t);
 double trace_ns(const struct trace *t, uint64_t cycles);
 uint64_t trace_cycles(const struct trace *t, double ns);
@@ -130,11 +159,12 @@ void rd_merge_free(struct rd_merge *m);
 void trace_format_args(const struct trace *t, const struct rd_event *e, char *buf, size_t cap);
 void trace_format_ret(const struct trace *t, const struct rd_event *e, char *buf, size_t cap);
 
-/* For record: the streams' total size, their removal, the summary line. */
-int trace_remove_streams(const char *dir);
+/* tracefiles.c, for record: the files of every image of a trace (all that
+ * poketrace writes there, nothing else) removed; the streams' total size;
+ * the summary line (exited: the first process exited by itself, whatever
+ * its status), which returns the events a failed write lost (0: none). */
+void trace_remove_files(const char *dir);
 double trace_streams_bytes(const char *dir);
-/* The summary line (exited: the program exited by itself, whatever its
- * status); returns the events a failed write lost (0: none). */
 uint64_t trace_print_summary(const char *dir, double secs, bool exited);
 int parse_duration(const char *s, unsigned long long *ns);
 

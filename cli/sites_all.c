@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/names.h"
 #include "cli/sites_all.h"
 #include "core/dynsite.h"
 
@@ -42,6 +43,13 @@ int sites_all_module(const struct pt_module *m, module_read_fn rd, void *ctx, co
 {
 	size_t before = t->functions;
 	uint64_t last = UINT64_MAX;
+	char mod[256];
+
+	if (glob) { /* "MODULE:GLOB": that module only */
+		glob = names_split_module(glob, mod, sizeof(mod));
+		if (!names_module_match(mod, m->name))
+			return 0;
+	}
 
 	for (size_t i = 0; i < m->elf.nsyms; i++) {
 		const struct es_sym *s = &m->elf.syms[i];

@@ -11,7 +11,7 @@ _poketrace() {
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "-o --output --tracer -F --filter -N --notrace -m --module -A --args
 				-R --retval -D --depth -t --time-filter -b --buffer --buffer-max --on-full --paused
-				-p --pid --help" -- "$cur"))
+				-H --hide -C --caller-filter --select --exclude --no-follow -p --pid --help" -- "$cur"))
 		elif [ "$cmd" = record ]; then
 			COMPREPLY=($(compgen -c -- "$cur"))
 		fi

@@ -136,9 +136,18 @@ no_deadlock() {
 	has "$out" "^lost: *0$"
 	# the workers' calls are all there; the handler's, unless it interrupted
 	# a tracer handler (the recursion guard)
-	events=$(awk '/^events:/ { print $2 }' <<<"$out")
+	events=$(key events "$W/d")
 	[ "$events" -ge $((4 * calls)) ] && [ "$events" -le $((4 * (calls + handler))) ] ||
 		fail "$events events for $calls calls and $handler in the signal handler"
+	# each forked child (followed, into its own directory) traced its
+	# million calls of outer (and inner) whole, while its parent flooded
+	local kids=0 k
+	for k in "$W"/d/pid-*; do
+		[ "$(key events "$k")" = 4000000 ] && [ "$(key lost "$k")" = 0 ] ||
+			fail "child $k: $(key events "$k") events, $(key lost "$k") lost for 1000000 calls"
+		kids=$((kids + 1))
+	done
+	[ "$kids" = "$(prog forks)" ] || fail "$kids child traces for $(prog forks) forks"
 	rm -rf "${W:?}/d"
 	# a flush pauses the tracer while threads wait for the writer
 	P_REC -o "$W/d" -F outer -F inner -b 64K --buffer-max 1M -- "$T/flood" 3 30 >"$W/prog.out" 2>"$W/rec.err" &

@@ -136,6 +136,17 @@ says_why() {
 	expect 0 P_REC -o "$W/n" -F no_such_fn -F lib_twice -- "$T/e2e" "$T/libt_dl_clang.so"
 	has "$err" "-F 'no_such_fn' matches no function with a patch site"
 	lacks "$err" "'lib_twice' matches no"
+	# children: the processes without sites named, a glob said once for all
+	expect 0 P_REC -o "$W/n" -F no_such_fn -- sh -c "$T/calltree 1 >/dev/null; /bin/true"
+	has "$err" "2 processes had no patch site, not traced: sh \\[[0-9]*\\], /bin/true \\[[0-9]*\\]"
+	has "$err" "-F 'no_such_fn' matches no function with a patch site in any of its processes"
+	[ "$(grep -c 'no_such_fn' <<<"$err")" = 1 ] || fail "said more than once: $err"
+	# attach to a process with nothing to trace: refused, nothing loaded
+	sleep 60 & local sp=$!
+	expect 1 "$P" attach -p "$sp" -o "$W/a"
+	has "$err" "has no function with a patch site in any module it has loaded"
+	grep -q libpoketrace-agent "/proc/$sp/maps" && fail "the agent was loaded"
+	kill "$sp"; [ ! -e "$W/a" ] || fail "attach created $W/a"
 }
 
 # uftrace's filters on the graph tracer: -F a function and its callees,
@@ -164,6 +175,67 @@ uftrace_filters() {
 	expect 0 "$P" graph "$W/f"
 }
 
+# uftrace's filter semantics on a call tree whose counts are known from its
+# code (tests/targets/calltree.c, N=3: main 1, a 3, b 3, c 6, leaf 18,
+# other 3): each option's calls per function, as computed from the code,
+# and, where Debian's uftrace is installed, as uftrace itself records them
+# on the same binary (uftrace -P . patches its sites; --no-libcall: library
+# calls are not traced by poketrace yet).
+tree_counts() { # REPORT-OUTPUT: "fn=calls ..." sorted, ours (Calls is field 5) or uftrace's (3)
+	awk -v col="$2" 'NF >= 6 && $(NF) ~ /^[a-z]+$/ && $col ~ /^[0-9]+$/ { print $NF "=" $col }' <<<"$1" | sort | tr '\n' ' '
+}
+uftrace_semantics() {
+	local spec opts want got ut
+	for spec in "|a=3 b=3 c=6 leaf=18 main=1 other=3" "-F b|b=3 c=3 leaf=9" "-N b|a=3 c=3 leaf=9 main=1 other=3" \
+		"-H b|a=3 c=6 leaf=18 main=1 other=3" "-C c|a=3 b=3 c=6 main=1" "-D 2|a=3 main=1 other=3" \
+		"-F b -D 2|b=3 c=3 leaf=3" "-C c -N b|a=3 c=3 main=1" "-F a -C leaf -D 3|a=3 b=3 c=3 leaf=9" \
+		"-C other|main=1 other=3"; do
+		opts=${spec%%|*} want="${spec#*|} "
+		# shellcheck disable=SC2086
+		P_REC -o "$W/u" $opts -- "$T/calltree" 3 >/dev/null 2>"$W/rec.err" || fail "record $opts: $(cat "$W/rec.err")"
+		expect 0 "$P" report "$W/u"
+		got=$(tree_counts "$out" 5)
+		[ "$got" = "$want" ] || fail "poketrace record $opts: $got, want $want"
+		if command -v uftrace >/dev/null; then
+			rm -rf "$W/ut"
+			# (uftrace 0.13 applies record -H only to -pg builds: -H at report)
+			local at_rec=$opts at_rep=
+			[ "${opts#-H}" = "$opts" ] || at_rec= at_rep=$opts
+			# shellcheck disable=SC2086
+			uftrace record --no-libcall -d "$W/ut" -P . $at_rec "$T/calltree" 3 >/dev/null 2>&1 ||
+				fail "uftrace record $opts failed"
+			# shellcheck disable=SC2086
+			ut=$(uftrace report -d "$W/ut" $at_rep 2>/dev/null)
+			[ "$(tree_counts "$ut" 5)" = "$got" ] || fail "uftrace $opts: $(tree_counts "$ut" 5), poketrace: $got"
+		fi
+	done
+	command -v uftrace >/dev/null || echo "uftrace is not installed: compared with the counts of the code only"
+}
+
+# "MODULE:GLOB" names the module first, in every place that takes a function
+# (C++'s "::" is not a module separator)
+module_prefix() {
+	local names
+	rec "$W/m" --select 'libe2e.so:*'
+	expect 0 "$P" report "$W/m"
+	names=$(awk 'NR > 2 && NF >= 7 { print $NF }' <<<"$out" | sort | tr '\n' ' ')
+	[ "$names" = "lib_scale lib_twice " ] || fail "--select 'libe2e.so:*' traced: $names"
+	rec "$W/m" -F 'e2e:worker_step' -F 'libt_dl*:dl_fn'
+	expect 0 "$P" report "$W/m"
+	[ -n "$(calls worker_step "$out")" ] && [ -n "$(calls dl_fn "$out")" ] && [ -z "$(calls main "$out")" ] ||
+		fail "-F with modules: $out"
+	rec "$W/m" -F 'libe2e.so:worker_step'
+	has "$err" "-F 'libe2e.so:worker_step' matches no function"
+	rec "$W/m"
+	expect 0 "$P" graph "$W/m" 'e2e:leaf'; has "$out" "leaf"
+	expect 1 "$P" graph "$W/m" 'libe2e.so:leaf'
+	expect 0 "$P" replay -F 'libe2e*:lib_*' "$W/m"; has "$out" "lib_twice"; lacks "$out" "worker_step"
+	expect 0 "$P" sites -s 'libe2e.so:lib_*' "$T/libe2e.so"; has "$out" "lib_twice"
+	expect 1 "$P" sites -s 'e2e:lib_*' "$T/libe2e.so"; has "$err" "no patch sites match e2e:lib_"
+	expect 0 "$P" sites -a -s 'libe2e*:lib_t*' "$T/libe2e.so"; has "$out" "lib_twice"; lacks "$out" "lib_scale"
+	expect 0 "$P" sites -s 'shapes::Circle::*' "$T/cpp_prog"; has "$out" "_ZNK6shapes6Circle4areaEv"
+}
+
 # Readers say what is wrong instead of printing an empty table.
 readers() {
 	rec "$W/g"
@@ -181,5 +253,5 @@ readers() {
 	expect 0 "$P" -V; has "$out" "^poketrace "
 }
 
-cases="readers uftrace_filters foreign_dir rotation bad_values missing_program long_lists paused_pid forwarded cxx_names says_why"
+cases="readers uftrace_filters uftrace_semantics module_prefix foreign_dir rotation bad_values missing_program long_lists paused_pid forwarded cxx_names says_why"
 dispatch "$cases" "$@"

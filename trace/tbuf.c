@@ -4,6 +4,7 @@
 #include "trace/tbuf.h"
 
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "arch/x86_64/rawsys.h"
@@ -145,6 +146,43 @@ struct tbuf *tb_create(void)
 		;
 	tb_current = b;
 	return b;
+}
+
+void tb_forked(void)
+{
+	struct tbuf *self = tb_current, *next;
+
+	/* Only this thread runs: the list and the queues are ours alone. */
+	for (struct tbuf *b = atomic_load(&all); b; b = next) {
+		next = b->next;
+		if (b == self)
+			continue;
+		for (int i = 0; i < b->nchunks; i++)
+			munmap(b->chunks[i].data, b->chunk_size);
+		atomic_fetch_sub(&mapped, (size_t)b->nchunks * b->chunk_size);
+		munmap(b, sizeof(*b));
+	}
+	atomic_store(&all, self);
+	atomic_store(&peak, atomic_load(&mapped));
+	atomic_store(&writer_asleep, 0);
+	if (!self)
+		return;
+	self->next = NULL;
+	atomic_store(&self->full.head, 0);
+	atomic_store(&self->full.tail, 0);
+	atomic_store(&self->free.head, 0);
+	atomic_store(&self->free.tail, 0);
+	for (int i = 1; i < self->nchunks; i++)
+		q_push(&self->free, i);
+	self->tid = (uint32_t)raw_gettid();
+	self->events = self->lost = 0;
+	self->waits = self->wait_ns = self->wait_timeouts = 0;
+	self->dropping = self->write_failed = false;
+	atomic_store(&self->waiting, 0);
+	self->fd = -1;
+	for (int i = 0; i < self->depth; i++)
+		self->frames[i].nev = 0;
+	start_chunk(self, 0, clock_now(cfg.clock));
 }
 
 /* The current chunk to the writer; the writer woken if it sleeps. */

@@ -69,6 +69,8 @@ struct tb_frame {
 	uint32_t fn;
 	bool traced;           /* an entry event was written */
 	uint8_t scope;         /* TB_IN_FOCUS, TB_HIDDEN: inherited by callees */
+	bool pending;          /* -C: wanted, its entry written only if a -C call comes below it */
+	uint16_t fdepth;       /* depth for -D: 1 at a -F function, else the caller's + 1 */
 	uint64_t ts;
 	const void *sp;        /* the caller's stack position: identifies the frame */
 	uint64_t events;       /* the thread's event count after the entry's events */
@@ -130,6 +132,11 @@ struct tbuf *tb_all(void);
 bool tb_switch(struct tbuf *b, uint64_t ts);
 /* Queues the current chunk, if it has events, for the writer (end of trace). */
 void tb_seal(struct tbuf *b);
+/* In a forked child that goes on tracing: the other threads' buffers (the
+ * parent's threads, which do not exist here) are unmapped and the caller's
+ * emptied, its events being the parent's; its shadow stack is kept (the
+ * calls in progress return here too) but nothing in it can be taken back. */
+void tb_forked(void);
 /* From now on no thread waits for a chunk (the trace is ending); waits in
  * progress give up. */
 void tb_stop_waiting(bool stop);

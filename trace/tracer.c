@@ -32,7 +32,7 @@ static __thread struct prof_table *my_table __attribute__((tls_model("initial-ex
 
 /* Per function id, below PROF_CAP (the profile's bound too). */
 static uint8_t *fnflags;
-static bool focus_any;
+static bool focus_any, caller_any;
 
 void tracer_set_flags(uint32_t fn, uint8_t flags)
 {
@@ -45,6 +45,29 @@ void tracer_set_flags(uint32_t fn, uint8_t flags)
 void tracer_set_focus(bool any)
 {
 	focus_any = any;
+}
+
+void tracer_set_caller(bool any)
+{
+	caller_any = any;
+}
+
+/* A -C call is being entered: the entries of the calls it is in that were
+ * kept back are written first, outermost first.  Their timestamps are in
+ * order: nothing was written since the outermost of them began (anything
+ * written below it would have written it). */
+static void write_pending(struct tbuf *b)
+{
+	for (int i = 0; i < b->depth - 1; i++) {
+		struct tb_frame *f = &b->frames[i];
+
+		if (!f->pending)
+			continue;
+		tb_put(b, EV_ENTRY, f->fn, f->ts);
+		f->pending = false;
+		f->traced = true;
+		f->nev = 0;
+	}
 }
 
 static inline uint8_t flags_of(uint32_t fn)
@@ -175,13 +198,21 @@ static void entry(uint32_t fn, const void *stack, const struct poketrace_ctx *ct
 	{
 		/* the caller's scope, this function's filters added */
 		uint8_t fl = flags_of(fn);
+		const struct tb_frame *up = b->depth > 1 ? &b->frames[b->depth - 2] : NULL;
+		bool want;
 
-		f->scope = b->depth > 1 ? b->frames[b->depth - 2].scope : focus_any ? 0 : TB_IN_FOCUS;
+		f->scope = up ? up->scope : focus_any ? 0 : TB_IN_FOCUS;
 		f->scope |= (fl & TRACER_FOCUS ? TB_IN_FOCUS : 0) | (fl & TRACER_HIDE_TREE ? TB_HIDDEN : 0);
-		f->traced = cfg.mode == TRACER_GRAPH && (!cfg.max_depth || b->depth <= cfg.max_depth) &&
-			    f->scope == TB_IN_FOCUS && !(fl & TRACER_HIDE);
+		/* uftrace's -D with -F: depth from the focused call */
+		f->fdepth = fl & TRACER_FOCUS || !up ? 1 : up->fdepth < UINT16_MAX ? up->fdepth + 1 : UINT16_MAX;
+		want = cfg.mode == TRACER_GRAPH && (!cfg.max_depth || f->fdepth <= cfg.max_depth) &&
+		       f->scope == TB_IN_FOCUS && !(fl & TRACER_HIDE);
+		f->pending = want && caller_any && !(fl & TRACER_CALLER);
+		f->traced = want && !f->pending;
 	}
 	f->ts = ts;
+	if (f->traced && caller_any)
+		write_pending(b);
 	if (f->traced) {
 		uint64_t n = b->events;
 		int idx = b->idx;
@@ -358,6 +389,18 @@ void tracer_reset(void)
 {
 	for (struct prof_table *t = atomic_load(&tables); t; t = t->next)
 		memset(t->e, 0, cfg.nfuncs * sizeof(t->e[0]));
+}
+
+void tracer_forked_go(void)
+{
+	struct tbuf *b = tb_current;
+
+	tracer_reset();
+	if (cfg.mode != TRACER_PROFILE || !b || !my_table)
+		return;
+	for (int i = 0; i < b->depth; i++)
+		if (b->frames[i].fn < PROF_CAP)
+			my_table->e[b->frames[i].fn].active++;
 }
 
 void tracer_profile_sum(struct prof_entry *out)

@@ -14,7 +14,7 @@ enum tracer_mode { TRACER_FUNCTION = 0, TRACER_GRAPH, TRACER_PROFILE };
 
 struct tracer_config {
 	enum tracer_mode mode;
-	int max_depth;         /* 0: no limit */
+	int max_depth;         /* 0: no limit; counted from a FOCUS function */
 	uint64_t min_time;     /* clock cycles; calls shorter are dropped (graph) */
 	uint32_t nfuncs;
 	const struct trace_clock *clock;
@@ -32,10 +32,14 @@ void tracer_configure(const struct tracer_config *c);
  * and what it calls), HIDE_TREE (-N: neither), HIDE (-H: the function
  * only, its callees shown).  With any FOCUS function, calls outside every
  * focused call are not written.  Set before the function's links. */
-enum { TRACER_FOCUS = 1, TRACER_HIDE_TREE = 2, TRACER_HIDE = 4 };
+enum { TRACER_FOCUS = 1, TRACER_HIDE_TREE = 2, TRACER_HIDE = 4, TRACER_CALLER = 8 };
 void tracer_set_flags(uint32_t fn, uint8_t flags);
 /* Whether some function has TRACER_FOCUS (before any link). */
 void tracer_set_focus(bool any);
+/* uftrace's -C: whether some function has TRACER_CALLER; then only the
+ * calls of such functions and the calls they are in are written (each
+ * entry kept back until a CALLER call below it, or dropped at its exit). */
+void tracer_set_caller(bool any);
 /* Functions known so far (ids below it); grows as modules are loaded. */
 void tracer_set_nfuncs(uint32_t n);
 /* Raw link handlers (POKETRACE_LINK_RAW): data is the function's id, stack
@@ -59,8 +63,12 @@ uint64_t tracer_hits(uint32_t id);
  * stop: the trace is over (calls meanwhile are not lost events). */
 void tracer_pause(bool stop);
 void tracer_resume(void);
-/* In a forked child: handlers do nothing from now on (no thread to wait for). */
+/* In a forked child that is not traced: handlers do nothing from now on
+ * (no thread to wait for). */
 void tracer_forked(void);
+/* In a forked child that is traced (after tb_forked): counts start again
+ * from zero, the calls in progress on this thread still counted as such. */
+void tracer_forked_go(void);
 /* Every thread's counts back to zero, for a new trace; no handler may run. */
 void tracer_reset(void);
 /* Sums every thread's profile into out[nfuncs]. */
