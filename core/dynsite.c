@@ -16,12 +16,33 @@
  * functions' tails are not searched for branches back (said). */
 #define MAX_FUNCTION (1u << 20)
 
+/* sym, or another name of the same function (__libc_calloc is calloc), is
+ * one of poketrace's imports.  The symbols are sorted by address. */
+static const char *own_name(const struct pt_module *m, const struct es_sym *sym)
+{
+	size_t lo = 0, hi = m->elf.nsyms;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (m->elf.syms[mid].vaddr < sym->vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < m->elf.nsyms && m->elf.syms[i].vaddr == sym->vaddr; i++)
+		if (m->elf.syms[i].name && dynrel_own_import(m->elf.syms[i].name))
+			return m->elf.syms[i].name;
+	return sym->name && dynrel_own_import(sym->name) ? sym->name : NULL;
+}
+
 int dynsite_judge(const struct pt_module *m, const struct es_sym *sym, module_read_fn rd, void *ctx,
 		  struct dynsite_verdict *v)
 {
 	uintptr_t at = sym->vaddr + m->bias;
 	uint8_t *code;
 	size_t size = sym->size;
+	const char *own;
 
 	memset(v, 0, sizeof(*v));
 	if (module_site_find(m, at)) {
@@ -30,9 +51,9 @@ int dynsite_judge(const struct pt_module *m, const struct es_sym *sym, module_re
 		return 0;
 	}
 	v->how = DYNSITE_REFUSED;
-	if (sym->name && dynrel_own_import(sym->name)) {
+	if ((own = own_name(m, sym))) {
 		v->own_import = true;
-		snprintf(v->why, sizeof(v->why), "poketrace itself calls it (it is one of poketrace's imports)");
+		snprintf(v->why, sizeof(v->why), "poketrace itself calls it (%s is one of poketrace's imports)", own);
 		return 0;
 	}
 	if (!size) {

@@ -21,6 +21,7 @@
 #include "core/pad.h"
 #include "core/patch.h"
 #include "core/reclaim.h"
+#include "core/relsite.h"
 
 static unsigned sites_gen;
 
@@ -105,6 +106,7 @@ struct hook *hooks_get(uintptr_t site, bool create)
 		return NULL;
 	h->site = s->addr;
 	h->func = s->func;
+	h->body = relsite_body(s);
 	h->symbol = strdup(s->symbol ? s->symbol : "?");
 	h->module = strdup(m->path);
 	h->module_vaddr = s->func - m->bias;
@@ -510,7 +512,8 @@ static void proto_of(struct hook *h, const struct pt_module *m)
 	h->proto_done = true;
 }
 
-static int plan_image(struct hook *h, const struct pt_module *m, struct image **img, uint8_t bytes[5])
+static int plan_image(struct hook *h, const struct pt_module *m, const struct pt_site *s, struct image **img,
+		      uint8_t bytes[5])
 {
 	struct tramp_handler *th;
 	struct tramp_spec spec = { 0 };
@@ -559,8 +562,10 @@ static int plan_image(struct hook *h, const struct pt_module *m, struct image **
 	spec.nmodret = nm;
 	spec.exit = th + ne + nm;
 	spec.nexit = nx;
-	spec.call_orig = nm || nx || repl;
-	spec.orig = repl ? (uintptr_t)repl->handler : h->site + INSN_SITE_LEN;
+	/* A relocated entry's site holds no instruction to return to: the
+	 * image always calls the body (the copy) and returns from it. */
+	spec.call_orig = nm || nx || repl || s->rel;
+	spec.orig = repl ? (uintptr_t)repl->handler : relsite_body(s);
 	if (spec.call_orig &&
 	    (r = pad_for(h->site, spec.orig, h->symbol, guard_personality(), &spec.pad)) < 0) {
 		free(th);
@@ -608,8 +613,8 @@ static int plan(struct hook *h, const struct pt_module *m, const struct pt_site 
 					  l->handler, h->symbol)
 			       : 0;
 	}
-	if (h->links)
-		return plan_image(h, m, img, bytes);
+	if (h->links || s->rel)
+		return plan_image(h, m, s, img, bytes);
 	if ((r = shared_for(h->nops == 1 ? h->ops[0] : NULL, h, &shared)) < 0)
 		return r;
 	pairs = calloc(h->nops, sizeof(*pairs));
@@ -628,6 +633,20 @@ static int plan(struct hook *h, const struct pt_module *m, const struct pt_site 
 	return insn_encode(INSN_CALL, h->site, (*img)->code, bytes) < 0
 		       ? pt_error(ERANGE, "stub out of reach of %s", h->symbol)
 		       : 0;
+}
+
+/* A relocated entry's change: on the side that is the function's own
+ * bytes, a thread trapping runs their copy (poke.c).  false: no change. */
+static bool relocated_side(struct poke_entry *e, const struct pt_site *s)
+{
+	bool was = !memcmp(e->old, s->nop, INSN_SITE_LEN), will = !memcmp(e->new, s->nop, INSN_SITE_LEN);
+
+	if (was && will)
+		return false;
+	e->orig = was ? POKE_ORIG_OLD : will ? POKE_ORIG_NEW : POKE_ORIG_NONE;
+	e->copy = s->rel->copy;
+	e->plan = &s->rel->plan;
+	return true;
 }
 
 /* Room for m more entries in *v. */
@@ -672,7 +691,10 @@ int hooks_apply(struct hook **t, size_t n)
 		v[nv].addr = s->addr;
 		v[nv].cookie = s;
 		memcpy(v[nv].old, s->cur, INSN_SITE_LEN);
-		nv++;
+		if (s->rel && relocated_side(&v[nv], s))
+			nv++;
+		else if (!s->rel)
+			nv++;
 		/* calls returning from now on leave through the new exit path */
 		if ((r = entries_reserve(&v, &cap, nv + pad_count(s->addr))) < 0)
 			break;

@@ -26,6 +26,7 @@ struct poketrace_link {
 	struct poketrace_link *next;
 	struct poketrace_fn fn;     /* strings below, owned by the link */
 	char *symbol, *module;
+	uintptr_t body;             /* the function as the original: site+5, or a relocated copy */
 };
 
 struct poketrace_ops {
@@ -40,6 +41,7 @@ struct poketrace_ops {
 
 struct hook {
 	uintptr_t site, func;
+	uintptr_t body;             /* what calling the function runs: site+5, or its relocated copy */
 	char *symbol, *module;
 	uint64_t module_vaddr;      /* func's link-time address, for DWARF */
 	struct pt_proto proto;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "arch/x86_64/execmem.h"
+#include "arch/x86_64/reloc.h"
 #include "base/error.h"
 #include "core/engine.h"
 #include "core/gdbjit.h"
@@ -203,6 +204,37 @@ int image_new_pad(uintptr_t orig, const char *name, void *personality, uintptr_t
 	}
 	atomic_fetch_sub(&n_live, 1); /* not a trampoline that will retire */
 	*out = im;
+	return 0;
+}
+
+int image_new_copy(struct reloc_plan *p, const char *name, uintptr_t *out)
+{
+	uint8_t block[RELOC_MAX_COPY];
+	size_t ehlen;
+	void *mem, *eh;
+	int len, r;
+
+	if ((r = engine_execmem_close(p->start, RELOC_MAX_COPY, &mem)) < 0)
+		return r;
+	memset(block, 0xcc, sizeof(block));
+	if ((len = reloc_emit(p, (uintptr_t)mem, block, sizeof(block))) < 0) {
+		execmem_free(mem);
+		return pt_error(ERANGE, "%s: its first instructions cannot be relocated within reach of what they "
+				"address", name);
+	}
+	if ((r = execmem_write(mem, block, sizeof(block))) < 0) {
+		execmem_free(mem);
+		return r;
+	}
+	if ((eh = reloc_eh_frame((uintptr_t)mem, (size_t)len, p, &ehlen))) {
+		char gname[256];
+
+		__register_frame(eh); /* kept with the copy, for ever */
+		snprintf(gname, sizeof(gname), "poketrace_copy:%s", name);
+		gdbjit_add((uintptr_t)mem, (size_t)len, gname, eh, ehlen);
+	}
+	perf_map_add((uintptr_t)mem, (size_t)len, "copy", name);
+	*out = (uintptr_t)mem;
 	return 0;
 }
 

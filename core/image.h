@@ -49,6 +49,10 @@ int image_new_tramp(struct tramp_spec *spec, const struct fn_desc *d, const char
 		    struct image **out);
 /* A landing pad (tramp_emit_pad), never freed. */
 int image_new_pad(uintptr_t orig, const char *name, void *personality, uintptr_t near, struct image **out);
+/* A relocated entry's copy (reloc_emit, with its unwind information) near
+ * p->start, never freed: its address in *out. */
+struct reloc_plan;
+int image_new_copy(struct reloc_plan *p, const char *name, uintptr_t *out);
 int image_new_stub(uintptr_t shared, const struct fn_desc *d, const struct ops_pair *ops,
 		   uint32_t nops, uintptr_t near, struct image **out);
 /* Any byte of the code, or of the info a ctx points to. */

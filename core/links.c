@@ -62,9 +62,32 @@ static int find_by_name(const char *spec, uintptr_t *site)
 			}
 		}
 	}
+	/* no compiler site: a function of that name (a site is relocated) */
+	for (size_t i = 0; !found && i < sites_nmodules(); i++) {
+		struct pt_module *m = sites_module(i);
+
+		if (mod && fnmatch(mod, m->path, 0) && fnmatch(mod, m->name, 0))
+			continue;
+		for (size_t j = 0; j < m->elf.nsyms; j++) {
+			if (!m->elf.syms[j].name || strcmp(m->elf.syms[j].name, name) || !m->elf.syms[j].size)
+				continue;
+			if (found++ == 0) {
+				*site = m->bias + m->elf.syms[j].vaddr;
+				first_mod = m->name;
+			} else if (strcmp(first_mod, m->name)) {
+				int r = pt_error(EEXIST, "'%s' is ambiguous: it is in %s and %s; say "
+						 "MODULE:%s", name, first_mod, m->name, name);
+
+				free(mod);
+				return r;
+			} else {
+				found--; /* an alias in the same module */
+			}
+		}
+	}
 	free(mod);
 	if (!found)
-		return pt_error(ENOENT, "no function '%s' with a patch site is loaded%s", spec,
+		return pt_error(ENOENT, "no function '%s' is loaded%s", spec,
 				colon ? "" : " (poketrace sites -p PID lists them)");
 	return 0;
 }
@@ -149,6 +172,7 @@ static struct poketrace_link *make_link(const struct poketrace_link_spec *sp, st
 	}
 	l->fn.addr = h->func;
 	l->fn.site = h->site;
+	l->body = h->body;
 	l->fn.symbol = l->symbol;
 	l->fn.module = l->module;
 	return l;
@@ -332,7 +356,7 @@ POKETRACE_API int poketrace_link_detach(struct poketrace_link *link)
 
 POKETRACE_API void *poketrace_link_original(const struct poketrace_link *link)
 {
-	return link ? (void *)(link->fn.site + 5) : NULL;
+	return link ? (void *)link->body : NULL;
 }
 
 POKETRACE_API const struct poketrace_fn *poketrace_link_fn(const struct poketrace_link *link)

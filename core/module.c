@@ -217,6 +217,8 @@ const char *site_kind_name(int kind)
 		return "pfe-nop5";
 	case POKETRACE_SITE_PFE_GCC:
 		return "pfe-gcc";
+	case POKETRACE_SITE_RELOC:
+		return "reloc";
 	default:
 		return "unknown";
 	}

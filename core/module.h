@@ -19,8 +19,9 @@ struct pt_site {
 	uint8_t kind;   /* enum poketrace_site_kind */
 	uint8_t reason; /* enum poketrace_site_reason */
 	uint16_t flags; /* enum poketrace_site_flags | SITE_NEEDS_NORMALIZE */
-	uint8_t nop[INSN_SITE_LEN]; /* what "nop" means at this site */
+	uint8_t nop[INSN_SITE_LEN]; /* what "nop" means at this site (a relocated one: its own bytes) */
 	uint8_t cur[INSN_SITE_LEN]; /* the bytes there now */
+	struct relsite *rel;        /* POKETRACE_SITE_RELOC: its relocation (core/relsite.h) */
 };
 
 struct pt_module {

@@ -11,6 +11,7 @@
 #include "core/engine.h"
 #include "core/hooks.h"
 #include "core/patch.h"
+#include "core/relsite.h"
 #include "core/sites.h"
 #include "poketrace.h"
 
@@ -42,6 +43,9 @@ int patch_resolve(uintptr_t addr, bool hooks_ok, struct pt_site **out)
 	struct pt_module *m;
 	struct pt_site *s = sites_find(addr, &m);
 
+	/* links and ops (not direct patching) make a site where none is */
+	if (!s && m && hooks_ok && m->elf.nsyms)
+		return relsite_make(m, addr, out);
 	if (!s) {
 		if (m)
 			return pt_error(ENOENT, "%#lx is not a patch site: %s has %s", (unsigned long)addr,

@@ -14,11 +14,12 @@
  * poke_commit); *began (may be NULL) says whether threads may have run the
  * new instructions, which is possible even when the batch failed. */
 int patch_commit_entries(struct poke_entry *v, size_t n, struct poketrace_batch_stats *stats, bool *began);
-/* Resolves addr to a site the caller may patch (not unpatchable, and, if
- * !hooks_ok, not owned by links/ops). */
 struct pt_site;
 /* Once, at initialization. */
 void patch_init(void);
+/* Resolves addr to a site the caller may patch (not unpatchable, and, if
+ * !hooks_ok, not owned by links/ops).  hooks_ok (links, ops): a function
+ * without a compiler site gets a relocated one (relsite.h), if it can. */
 int patch_resolve(uintptr_t addr, bool hooks_ok, struct pt_site **out);
 
 #endif

@@ -131,6 +131,8 @@ enum poketrace_site_kind {
 	POKETRACE_SITE_PFE_CLANG,    /* clang -fpatchable-function-entry: 0f 1f 44 00 08 */
 	POKETRACE_SITE_PFE_GCC,      /* gcc -fpatchable-function-entry: 90 x5 */
 	POKETRACE_SITE_UNKNOWN,      /* listed, but the bytes are no nop we know */
+	POKETRACE_SITE_RELOC,        /* no compiler site: made by relocating the function's first
+					instructions, when a link asked for it (bytes: its own) */
 };
 
 enum poketrace_site_flags {

@@ -13,7 +13,7 @@ PFE_FLAGS    = -fpatchable-function-entry=5
 CET          = -fcf-protection=full
 
 SITE_FLAVORS = mcount mcount_cet pfe_gcc pfe_clang pfe_clang_cet
-TEST_BINS = $(SITE_FLAVORS:%=$(T)/t_sites_%) $(T)/t_poke $(T)/t_engine $(T)/t_commit $(T)/t_hygiene $(T)/t_reloc \
+TEST_BINS = $(SITE_FLAVORS:%=$(T)/t_sites_%) $(T)/t_poke $(T)/t_engine $(T)/t_commit $(T)/t_hygiene $(T)/t_reloc $(T)/t_reloc_hooks \
 	$(T)/t_signals $(T)/t_stress $(T)/t_gcc_threaded $(T)/t_links $(T)/t_reclaim $(T)/t_nopie $(T)/t_ops $(T)/t_links_cpp $(T)/t_abi $(T)/t_abi_cpp \
 	$(T)/abi_prog $(T)/abi_prog_cpp $(T)/libbid_v1.so $(T)/libbid_v2.so $(T)/gdb_target \
 	$(T)/e2e $(T)/cpp_prog $(T)/live_target $(T)/ctl_target $(T)/flood $(T)/late_target $(T)/late_target2 \
@@ -96,6 +96,10 @@ $(T)/t_hygiene: tests/t_hygiene.c $(TO)/funcs_pfe_clang.o $(TO)/tramp.o $(T)/lib
 $(TO)/reloc_fns.o: tests/targets/reloc_fns.S $(TO)/.dir
 	@$(CC) -c $< -o $@
 $(T)/t_reloc: tests/t_reloc.c $(TO)/reloc_fns.o $(STLIB) tests/harness.h
+	@echo "  TEST    $@"
+	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/reloc_fns.o $(TESTLIBS)
+
+$(T)/t_reloc_hooks: tests/t_reloc_hooks.c $(TO)/reloc_fns.o $(STLIB) tests/harness.h
 	@echo "  TEST    $@"
 	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/reloc_fns.o $(TESTLIBS)
 

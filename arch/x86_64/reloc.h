@@ -61,5 +61,9 @@ int reloc_emit(struct reloc_plan *p, uintptr_t at, uint8_t *out, size_t cap);
  * boundary) continues in the copy placed at `at`; 0 if a is no boundary. */
 uintptr_t reloc_map_ip(const struct reloc_plan *p, uintptr_t at, uintptr_t a);
 const char *reloc_refusal_text(enum reloc_refusal r);
+/* .eh_frame (CIE, FDE, terminator) for a copy of code_len bytes at `at`
+ * made by reloc_emit: its CFA at every instruction as p->cfa says (in
+ * tramp_cfi.c).  A malloc'd buffer, or NULL. */
+void *reloc_eh_frame(uintptr_t at, size_t code_len, const struct reloc_plan *p, size_t *len);
 
 #endif

@@ -1,6 +1,9 @@
-/* .eh_frame for images: a CIE and one FDE describing the frame every image
- * builds (push rbp; mov rbp, rsp; ... leave; ret), for __register_frame and
- * the gdb JIT interface, so that unwinders pass through images. */
+/* .eh_frame for the code poketrace generates: a CIE and one FDE, for
+ * __register_frame and the gdb JIT interface, so that unwinders pass
+ * through it.  Images build one frame (push rbp; mov rbp, rsp; ... leave;
+ * ret); a relocated entry's copy does what the function's first
+ * instructions do (push, sub rsp, mov rbp, rsp), row by row. */
+#include "arch/x86_64/reloc.h"
 #include "arch/x86_64/tramp.h"
 
 #include <stdlib.h>
@@ -57,49 +60,74 @@ static void pad8(struct bytes *b, size_t start)
 		b_u8(b, 0); /* DW_CFA_nop */
 }
 
-void *tramp_eh_frame(uintptr_t at, const struct tramp_out *o, bool frame, void *personality, size_t *len)
+/* The CIE (CFA = rsp+8, return address at CFA-8, pointers absolute) and
+ * the head of the FDE for [at, at+len): *fde where its length goes. */
+static void cie_fde(struct bytes *b, uintptr_t at, size_t len, void *personality, size_t *fde)
 {
-	struct bytes b = { calloc(1, 512), 0, 512 };
-	size_t cie, fde, loc = 0;
+	size_t cie;
 	uint32_t u32;
 	uint64_t u64;
 
-	if (!b.p)
-		return NULL;
-	/* CIE: CFA = rsp+8, return address at CFA-8, pointers absolute. */
-	cie = b.len;
-	b_put(&b, "\0\0\0\0", 4);               /* length, below */
-	b_put(&b, "\0\0\0\0", 4);               /* CIE id */
-	b_u8(&b, 1);                            /* version */
-	b_put(&b, personality ? "zPR" : "zR", personality ? 4 : 3); /* augmentation */
-	b_u8(&b, 1);                            /* code alignment */
-	b_u8(&b, 0x78);                         /* data alignment -8 */
-	b_u8(&b, DWREG_RA);
-	b_u8(&b, personality ? 10 : 1);         /* augmentation data length */
+	cie = b->len;
+	b_put(b, "\0\0\0\0", 4);               /* length, below */
+	b_put(b, "\0\0\0\0", 4);               /* CIE id */
+	b_u8(b, 1);                            /* version */
+	b_put(b, personality ? "zPR" : "zR", personality ? 4 : 3); /* augmentation */
+	b_u8(b, 1);                            /* code alignment */
+	b_u8(b, 0x78);                         /* data alignment -8 */
+	b_u8(b, DWREG_RA);
+	b_u8(b, personality ? 10 : 1);         /* augmentation data length */
 	if (personality) {
 		u64 = (uintptr_t)personality;
-		b_u8(&b, 0x00);                 /* P: DW_EH_PE_absptr */
-		b_put(&b, &u64, 8);
+		b_u8(b, 0x00);                 /* P: DW_EH_PE_absptr */
+		b_put(b, &u64, 8);
 	}
-	b_u8(&b, 0x00);                         /* R: DW_EH_PE_absptr */
-	b_u8(&b, DW_CFA_def_cfa);
-	b_u8(&b, DWREG_RSP);
-	b_u8(&b, 8);
-	b_u8(&b, DW_CFA_offset | DWREG_RA);
-	b_u8(&b, 1);
-	pad8(&b, cie + 4);
-	u32 = (uint32_t)(b.len - cie - 4);
-	memcpy(b.p + cie, &u32, 4);
+	b_u8(b, 0x00);                         /* R: DW_EH_PE_absptr */
+	b_u8(b, DW_CFA_def_cfa);
+	b_u8(b, DWREG_RSP);
+	b_u8(b, 8);
+	b_u8(b, DW_CFA_offset | DWREG_RA);
+	b_u8(b, 1);
+	pad8(b, cie + 4);
+	u32 = (uint32_t)(b->len - cie - 4);
+	memcpy(b->p + cie, &u32, 4);
 
-	fde = b.len;
-	b_put(&b, "\0\0\0\0", 4);
-	u32 = (uint32_t)(b.len - cie);          /* CIE pointer: back to the CIE */
-	b_put(&b, &u32, 4);
+	*fde = b->len;
+	b_put(b, "\0\0\0\0", 4);
+	u32 = (uint32_t)(b->len - cie);          /* CIE pointer: back to the CIE */
+	b_put(b, &u32, 4);
 	u64 = at;
-	b_put(&b, &u64, 8);
-	u64 = o->len;
-	b_put(&b, &u64, 8);
-	b_u8(&b, 0);                            /* augmentation data length */
+	b_put(b, &u64, 8);
+	u64 = len;
+	b_put(b, &u64, 8);
+	b_u8(b, 0);                            /* augmentation data length */
+}
+
+/* The FDE's length, the terminator; the buffer, or NULL if it overflowed. */
+static void *fde_end(struct bytes *b, size_t fde, size_t *len)
+{
+	uint32_t u32;
+
+	pad8(b, fde + 4);
+	u32 = (uint32_t)(b->len - fde - 4);
+	memcpy(b->p + fde, &u32, 4);
+	b_put(b, "\0\0\0\0", 4);               /* terminator */
+	if (b->len > b->cap - 8) {
+		free(b->p);
+		return NULL;
+	}
+	*len = b->len;
+	return b->p;
+}
+
+void *tramp_eh_frame(uintptr_t at, const struct tramp_out *o, bool frame, void *personality, size_t *len)
+{
+	struct bytes b = { calloc(1, 512), 0, 512 };
+	size_t fde, loc = 0;
+
+	if (!b.p)
+		return NULL;
+	cie_fde(&b, at, o->len, personality, &fde);
 	if (frame) {
 		advance(&b, &loc, o->cfi_push);
 		b_u8(&b, DW_CFA_def_cfa_offset);
@@ -122,14 +150,37 @@ void *tramp_eh_frame(uintptr_t at, const struct tramp_out *o, bool frame, void *
 			}
 		}
 	}
-	pad8(&b, fde + 4);
-	u32 = (uint32_t)(b.len - fde - 4);
-	memcpy(b.p + fde, &u32, 4);
-	b_put(&b, "\0\0\0\0", 4);               /* terminator */
-	if (b.len > b.cap - 8) {
-		free(b.p);
+	return fde_end(&b, fde, len);
+}
+
+void *reloc_eh_frame(uintptr_t at, size_t code_len, const struct reloc_plan *p, size_t *len)
+{
+	struct bytes b = { calloc(1, 512), 0, 512 };
+	size_t fde, loc = 0;
+	struct reloc_cfa was = { 8, false, false };
+
+	if (!b.p)
 		return NULL;
+	cie_fde(&b, at, code_len, NULL, &fde);
+	/* the state after each instruction of the copy, where it changes */
+	for (unsigned i = 0; i <= p->ninsn; i++) {
+		const struct reloc_cfa *c = &p->cfa[i];
+
+		if (c->cfa_off == was.cfa_off && c->rbp_based == was.rbp_based && c->rbp_saved == was.rbp_saved)
+			continue;
+		advance(&b, &loc, p->new_off[i]);
+		b_u8(&b, DW_CFA_def_cfa);
+		b_u8(&b, c->rbp_based ? DWREG_RBP : DWREG_RSP);
+		for (unsigned v = c->rbp_based ? 16u : c->cfa_off;; v >>= 7) { /* ULEB128 */
+			b_u8(&b, (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0)));
+			if (v <= 0x7f)
+				break;
+		}
+		if (c->rbp_saved && !was.rbp_saved) {
+			b_u8(&b, DW_CFA_offset | DWREG_RBP);
+			b_u8(&b, 2);
+		}
+		was = *c;
 	}
-	*len = b.len;
-	return b.p;
+	return fde_end(&b, fde, len);
 }

@@ -1,0 +1,94 @@
+/* Relocated sites (see relsite.h).  The copy is made once per function and
+ * never freed: a thread may be inside it (or return into the function from
+ * it) at any time once it was installed, as with landing pads. */
+#include "core/relsite.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/x86_64/saferead.h"
+#include "base/error.h"
+#include "core/dynsite.h"
+#include "core/image.h"
+
+static int read_self(void *ctx, uintptr_t addr, void *buf, size_t n)
+{
+	(void)ctx;
+	return safe_read(buf, addr, n) == n ? 0 : -EFAULT;
+}
+
+/* The symbol of m whose function begins at addr (or addr-4: an endbr64). */
+static const struct es_sym *function_at(const struct pt_module *m, uintptr_t addr)
+{
+	for (size_t i = 0; i < m->elf.nsyms; i++) {
+		uintptr_t at = m->bias + m->elf.syms[i].vaddr;
+
+		if (at == addr || at + 4 == addr)
+			return &m->elf.syms[i];
+	}
+	return NULL;
+}
+
+/* Room for one more site, at its place in address order. */
+static struct pt_site *insert_site(struct pt_module *m, uintptr_t addr)
+{
+	struct pt_site *nv = realloc(m->sites, (m->nsites + 1) * sizeof(*nv));
+	size_t at = 0;
+
+	if (!nv)
+		return NULL;
+	m->sites = nv;
+	while (at < m->nsites && m->sites[at].addr < addr)
+		at++;
+	memmove(&m->sites[at + 1], &m->sites[at], (m->nsites - at) * sizeof(*nv));
+	m->nsites++;
+	memset(&m->sites[at], 0, sizeof(*nv));
+	return &m->sites[at];
+}
+
+int relsite_make(struct pt_module *m, uintptr_t addr, struct pt_site **out)
+{
+	const struct es_sym *sym = function_at(m, addr);
+	struct dynsite_verdict v;
+	struct relsite *rel;
+	struct pt_site *s;
+	uintptr_t copy;
+	int r;
+
+	if (!sym)
+		return pt_error(ENOENT, "%#lx is not a patch site, nor the start of a function of %s (give a "
+				"function's address)", (unsigned long)addr, m->path);
+	if ((r = dynsite_judge(m, sym, read_self, NULL, &v)) < 0)
+		return pt_error(-r, "%s: cannot read its code", sym->name);
+	if (v.how != DYNSITE_RELOCATABLE)
+		return pt_error(v.own_import ? EPERM : EOPNOTSUPP, "%s has no patch site, and its entry cannot be "
+				"relocated: %s", sym->name, v.why);
+	if (!(rel = calloc(1, sizeof(*rel))))
+		return pt_error(ENOMEM, "out of memory");
+	rel->plan = v.plan;
+	if ((r = image_new_copy(&rel->plan, sym->name, &copy)) < 0) {
+		free(rel);
+		return r;
+	}
+	rel->copy = copy;
+	if (!(s = insert_site(m, rel->plan.start))) {
+		free(rel); /* the copy stays: unused */
+		return pt_error(ENOMEM, "out of memory");
+	}
+	s->addr = rel->plan.start;
+	s->func = m->bias + sym->vaddr;
+	s->symbol = sym->name;
+	s->kind = POKETRACE_SITE_RELOC;
+	s->flags = s->addr != s->func ? POKETRACE_SITE_ENDBR : 0;
+	memcpy(s->nop, (const void *)s->addr, INSN_SITE_LEN);
+	memcpy(s->cur, s->nop, INSN_SITE_LEN);
+	s->rel = rel;
+	*out = s;
+	return 0;
+}
+
+uintptr_t relsite_body(const struct pt_site *s)
+{
+	return s->rel ? s->rel->copy : s->addr + INSN_SITE_LEN;
+}

@@ -1,0 +1,283 @@
+/* Links on functions without a compiler site (issue 16): the hand-written
+ * functions of targets/reloc_fns.S, one per relocation class, get a site
+ * made by relocating their first instructions when a link asks; every link
+ * kind then gives exact results, detaching puts their own bytes back, and
+ * what cannot be relocated is refused with the reason. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "arch/x86_64/poke.h"
+#include "harness.h"
+
+int rl_ripmov(int), rl_riplea(int), rl_ripcmp(int), rl_jcc8(int), rl_jmp8(int), rl_calllast(int), rl_endbr(int);
+long rl_frame(long);
+int rl_loopback(int), rl_switch(int), rl_callfirst(int), rl_sys(int), rl_tiny(int), rl_stackodd(int);
+extern int rl_val, rl_table[];
+
+typedef long (*fn_t)(long);
+
+/* What each computes (from its code in reloc_fns.S). */
+static long w_ripmov(long x) { return (int)x + rl_val; }
+static long w_riplea(long x) { return rl_table[x & 3]; }
+static long w_ripcmp(long x) { return (int)x > rl_val; }
+static long w_jcc8(long x) { return x == 0 ? 100 : 2 * x; }
+static long w_jmp8(long x) { return x + 7; }
+static long w_calllast(long x) { return x + 11; }
+static long w_frame(long x) { return 3 * x; }
+static long w_endbr(long x) { return x - 1; }
+
+/* Each relocation class with what it computes. */
+static const struct {
+	const char *name;
+	fn_t fn;
+	long (*want)(long);
+} classes[] = {
+#define C(f) { #f, (fn_t)(void *)f, w_##f }
+#define w_rl_ripmov w_ripmov
+#define w_rl_riplea w_riplea
+#define w_rl_ripcmp w_ripcmp
+#define w_rl_jcc8 w_jcc8
+#define w_rl_jmp8 w_jmp8
+#define w_rl_calllast w_calllast
+#define w_rl_frame w_frame
+#define w_rl_endbr w_endbr
+	C(rl_ripmov), C(rl_riplea), C(rl_ripcmp), C(rl_jcc8), C(rl_jmp8), C(rl_calllast), C(rl_frame), C(rl_endbr),
+#undef C
+};
+#define NCLASSES (sizeof(classes) / sizeof(classes[0]))
+
+static atomic_long entries, exits;
+static atomic_long last_arg, last_ret;
+
+static void on_entry(struct poketrace_ctx *ctx)
+{
+	atomic_fetch_add(&entries, 1);
+	atomic_store(&last_arg, (long)ctx->args[0]);
+}
+
+static void on_exit_(struct poketrace_ctx *ctx)
+{
+	atomic_fetch_add(&exits, 1);
+	atomic_store(&last_ret, (long)ctx->ret);
+}
+
+static int modret_skip(struct poketrace_ctx *ctx)
+{
+	/* x == 5: skip the body, return 555 */
+	if (ctx->args[0] == 5) {
+		ctx->ret = 555;
+		return 1;
+	}
+	return 0;
+}
+
+static struct poketrace_link *repl_link[NCLASSES];
+static size_t repl_i;
+static long replacement(long x)
+{
+	/* the original is the relocated copy: call it */
+	fn_t orig = (fn_t)poketrace_link_original(repl_link[repl_i]);
+
+	return orig(x) * 10;
+}
+
+/* Called as what they are: int functions (rl_frame aside) return eax. */
+static long call(size_t i, long x)
+{
+	long r = classes[i].fn(x);
+
+	return classes[i].fn == (fn_t)(void *)rl_frame ? r : (long)(int)r;
+}
+
+static void attach_or_die(enum poketrace_link_kind k, size_t i, void *h, struct poketrace_link **out)
+{
+	OK(poketrace_link_attach_addr(k, (uintptr_t)classes[i].fn, h, NULL, out));
+}
+
+/* Results are exact while hooked, and after detach (the bytes are back). */
+static void every_kind(void)
+{
+	OK(poketrace_init(NULL));
+	for (size_t i = 0; i < NCLASSES; i++) {
+		struct poketrace_link *l[3];
+		uint8_t before[16];
+		struct poketrace_site site;
+
+		memcpy(before, (void *)classes[i].fn, sizeof(before));
+		/* fentry + fexit */
+		attach_or_die(POKETRACE_FENTRY, i, (void *)on_entry, &l[0]);
+		attach_or_die(POKETRACE_FEXIT, i, (void *)on_exit_, &l[1]);
+		OK(poketrace_site_lookup((uintptr_t)classes[i].fn, &site));
+		CHECK(site.kind == POKETRACE_SITE_RELOC, "%s: site kind %d", classes[i].name, site.kind);
+		atomic_store(&entries, 0), atomic_store(&exits, 0);
+		for (long x = 0; x < 4; x++) {
+			long got = call(i, x);
+
+			CHECK(got == classes[i].want(x), "%s(%ld) = %ld under fentry+fexit, want %ld", classes[i].name, x,
+			      got, classes[i].want(x));
+			CHECK(atomic_load(&last_arg) == x, "%s: entry saw %ld", classes[i].name, atomic_load(&last_arg));
+			CHECK((int)atomic_load(&last_ret) == (int)got, "%s: exit saw %ld", classes[i].name,
+			      atomic_load(&last_ret));
+		}
+		CHECK(atomic_load(&entries) == 4 && atomic_load(&exits) == 4, "%s: %ld entries %ld exits",
+		      classes[i].name, atomic_load(&entries), atomic_load(&exits));
+		/* fmod_ret beside them */
+		attach_or_die(POKETRACE_FMOD_RET, i, (void *)modret_skip, &l[2]);
+		CHECK(call(i, 5) == 555, "%s: fmod_ret did not override", classes[i].name);
+		CHECK(call(i, 3) == classes[i].want(3), "%s(3) under fmod_ret: %ld", classes[i].name, call(i, 3));
+		OK(poketrace_links_detach(l, 3));
+		CHECK(!memcmp(before, (void *)classes[i].fn, sizeof(before)), "%s: its bytes are not back",
+		      classes[i].name);
+		CHECK(call(i, 2) == classes[i].want(2), "%s after detach", classes[i].name);
+		/* replace, calling the original (the copy) */
+		repl_i = i;
+		attach_or_die(POKETRACE_REPLACE, i, (void *)replacement, &repl_link[i]);
+		CHECK(call(i, 3) == classes[i].want(3) * 10, "%s replaced: %ld", classes[i].name, call(i, 3));
+		OK(poketrace_link_detach(repl_link[i]));
+		CHECK(call(i, 3) == classes[i].want(3), "%s after replace", classes[i].name);
+		CHECK(!memcmp(before, (void *)classes[i].fn, sizeof(before)), "%s: bytes after replace", classes[i].name);
+		printf("%-12s fentry, fexit, fmod_ret, replace: exact\n", classes[i].name);
+	}
+	OK(poketrace_quiesce(2000));
+}
+
+/* By name too; and each refusal class with its reason. */
+static void refused(void)
+{
+	static const struct {
+		const char *name;
+		const char *why;
+	} no[] = {
+		{ "rl_loopback", "jumps into the first bytes" }, { "rl_switch", "through a register or a table" },
+		{ "rl_callfirst", "call" }, { "rl_sys", "system call" }, { "rl_tiny", "5-byte jump" },
+		{ "rl_stackodd", "stack" },
+	};
+	struct poketrace_link *l;
+
+	OK(poketrace_init(NULL));
+	OK(poketrace_link_attach(POKETRACE_FENTRY, "rl_jcc8", (void *)on_entry, NULL, &l));
+	atomic_store(&entries, 0);
+	CHECK(rl_jcc8(0) == 100 && atomic_load(&entries) == 1, "by name");
+	OK(poketrace_link_detach(l));
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		int r = poketrace_link_attach(POKETRACE_FENTRY, no[i].name, (void *)on_entry, NULL, &l);
+
+		CHECK(r < 0, "%s was relocated", no[i].name);
+		CHECK(strstr(poketrace_last_error(), "cannot be relocated") && strstr(poketrace_last_error(), no[i].why),
+		      "%s: %s", no[i].name, poketrace_last_error());
+		printf("%-12s %s\n", no[i].name, poketrace_last_error());
+	}
+	/* poketrace's own imports are never relocated */
+	CHECK(poketrace_link_attach(POKETRACE_FENTRY, "libc.so*:calloc", (void *)on_entry, NULL, &l) < 0 &&
+		      strstr(poketrace_last_error(), "poketrace itself calls it"),
+	      "calloc: %s", poketrace_last_error());
+}
+
+/* Two threads call the relocated functions while a third attaches and
+ * detaches them, hundreds of times: every result exact, and every round a
+ * worker made wholly inside a window where the links stayed attached
+ * counted exactly (one handler call per call), wholly inside a detached
+ * window not at all.  phase: 4k+1 attached, 4k+2 detaching, 4k+3
+ * detached, 4k+4 attaching. */
+static atomic_int stop;
+static atomic_long bad, ncalls, miscounted, windows[2], phase;
+static __thread long my_hits;
+
+static void count(void *data, const void *stack)
+{
+	(void)data, (void)stack;
+	my_hits++;
+}
+
+static void *worker(void *arg)
+{
+	long x = (long)(uintptr_t)arg;
+
+	while (!atomic_load(&stop)) {
+		long p1 = atomic_load(&phase), h0 = my_hits, p2;
+
+		for (size_t i = 0; i < NCLASSES; i++) {
+			long v = (x + (long)i) & 3;
+
+			if (call(i, v) != classes[i].want(v))
+				atomic_fetch_add(&bad, 1);
+		}
+		p2 = atomic_load(&phase);
+		if (p1 == p2 && (p1 % 4 == 1 || p1 % 4 == 3)) {
+			long want = p1 % 4 == 1 ? (long)NCLASSES : 0;
+
+			atomic_fetch_add(&windows[p1 % 4 == 1], 1);
+			if (my_hits - h0 != want)
+				atomic_fetch_add(&miscounted, 1);
+		}
+		atomic_fetch_add(&ncalls, 1);
+		x++;
+	}
+	return NULL;
+}
+
+static unsigned long long emulated(void)
+{
+	struct poke_counters c;
+
+	poke_get_counters(&c);
+	return (unsigned long long)c.emulated;
+}
+
+/* Until a worker finished a round inside the current window. */
+static void let_run(int attached)
+{
+	long w = atomic_load(&windows[attached]);
+
+	WAIT_FOR(atomic_load(&windows[attached]) > w, 2);
+}
+
+static void storm(void)
+{
+	pthread_t t[2];
+	struct poketrace_link_spec sp[NCLASSES];
+	struct poketrace_link *l[NCLASSES];
+	long rounds = 0;
+	double end;
+
+	OK(poketrace_init(NULL));
+	atomic_store(&phase, 3);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)i);
+	end = test_now() + 3;
+	while (test_now() < end || rounds < 200) {
+		memset(sp, 0, sizeof(sp));
+		for (size_t i = 0; i < NCLASSES; i++) {
+			sp[i].kind = (rounds & 1) ? POKETRACE_FEXIT : POKETRACE_FENTRY;
+			sp[i].addr = (uintptr_t)classes[i].fn;
+			sp[i].handler = (void *)count;
+			sp[i].opts.flags = POKETRACE_LINK_RAW;
+		}
+		atomic_fetch_add(&phase, 1); /* 4k+4: attaching */
+		OK(poketrace_links_attach(sp, NCLASSES));
+		atomic_fetch_add(&phase, 1); /* 4k+1 */
+		let_run(1);
+		for (size_t i = 0; i < NCLASSES; i++)
+			l[i] = sp[i].link;
+		atomic_fetch_add(&phase, 1); /* 4k+2: detaching */
+		OK(poketrace_links_detach(l, NCLASSES));
+		atomic_fetch_add(&phase, 1); /* 4k+3 */
+		let_run(0);
+		rounds++;
+	}
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	printf("%ld rounds; workers: %ld rounds, %ld wholly attached, %ld wholly detached, %ld miscounted, %ld "
+	       "wrong results; %llu threads moved out of a region, %llu traps emulated\n", rounds,
+	       atomic_load(&ncalls), atomic_load(&windows[1]), atomic_load(&windows[0]), atomic_load(&miscounted),
+	       atomic_load(&bad), (unsigned long long)poke_moved(), (unsigned long long)emulated());
+	CHECK(atomic_load(&bad) == 0, "%ld wrong results", atomic_load(&bad));
+	CHECK(atomic_load(&miscounted) == 0, "%ld rounds miscounted", atomic_load(&miscounted));
+	CHECK(atomic_load(&windows[1]) > 0 && atomic_load(&windows[0]) > 0, "no whole window");
+	OK(poketrace_quiesce(2000));
+}
+
+TEST_MAIN({ "every_kind", every_kind }, { "refused", refused }, { "storm", storm })
