@@ -2,12 +2,17 @@
 // (fexit) or run before it (fentry): the unwinder must find the generated
 // frames' unwind information, and handlers must not run for the throw.
 #include <cstring>
+#include <dlfcn.h>
 #include <stdexcept>
+#include <unwind.h>
 
 #include "harness.h"
 
 int thrower(int x);
 int catcher(int x);
+// the same, built without patch sites: their entries are relocated
+int rthrower(int x);
+int rcatcher(int x);
 
 static int exits, entries;
 
@@ -23,14 +28,15 @@ static void on_entry(struct poketrace_ctx *c)
 	entries++;
 }
 
-static void exception_through_fexit()
+static void through_fexit(const char *tname, const char *cname, int (*thrower)(int), int (*catcher)(int))
 {
 	struct poketrace_link *x = nullptr, *e = nullptr;
 	bool caught = false;
 
+	exits = entries = 0;
 	OK(poketrace_init(nullptr));
-	OK(poketrace_link_attach(POKETRACE_FEXIT, "_Z7throweri", (void *)on_exit_, nullptr, &x));
-	OK(poketrace_link_attach(POKETRACE_FENTRY, "_Z7catcheri", (void *)on_entry, nullptr, &e));
+	OK(poketrace_link_attach(POKETRACE_FEXIT, tname, (void *)on_exit_, nullptr, &x));
+	OK(poketrace_link_attach(POKETRACE_FENTRY, cname, (void *)on_entry, nullptr, &e));
 	CHECK(thrower(4) == 8 && exits == 1, "normal return: exits %d", exits);
 	try {
 		thrower(-3);
@@ -44,6 +50,52 @@ static void exception_through_fexit()
 	OK(poketrace_link_detach(x));
 	OK(poketrace_link_detach(e));
 	CHECK(thrower(1) == 2 && exits == 2, "after detach");
+}
+
+static void exception_through_fexit()
+{
+	through_fexit("_Z7throweri", "_Z7catcheri", thrower, catcher);
+}
+
+// The same through relocated entries: the exception passes the function's
+// own frame (entered from its copy), the pad and the image.
+static void relocated_exception()
+{
+	struct poketrace_site s;
+
+	through_fexit("_Z8rthroweri", "_Z8rcatcheri", rthrower, rcatcher);
+	OK(poketrace_site_lookup((uintptr_t)rthrower, &s));
+	CHECK(s.kind == POKETRACE_SITE_RELOC, "rthrower's site is of kind %d", (int)s.kind);
+}
+
+// A backtrace from a handler of a relocated function reaches its caller:
+// every frame between (the image, the pad, the copy's caller) unwinds.
+static bool saw_caller;
+static _Unwind_Reason_Code frame(struct _Unwind_Context *c, void *)
+{
+	Dl_info di;
+
+	if (dladdr((void *)_Unwind_GetIP(c), &di) && di.dli_sname && strstr(di.dli_sname, "relocated_backtrace"))
+		saw_caller = true;
+	return _URC_NO_REASON;
+}
+
+static void backtrace_handler(struct poketrace_ctx *)
+{
+	_Unwind_Backtrace(frame, nullptr);
+}
+
+__attribute__((noinline)) void relocated_backtrace()
+{
+	struct poketrace_link *l[2];
+
+	OK(poketrace_init(nullptr));
+	OK(poketrace_link_attach(POKETRACE_FENTRY, "_Z8rthroweri", (void *)backtrace_handler, nullptr, &l[0]));
+	CHECK(rthrower(3) == 6 && saw_caller, "fentry: the backtrace does not reach the caller");
+	saw_caller = false;
+	OK(poketrace_link_attach(POKETRACE_FEXIT, "_Z8rthroweri", (void *)backtrace_handler, nullptr, &l[1]));
+	CHECK(rthrower(4) == 8 && saw_caller, "fexit: the backtrace does not reach the caller");
+	OK(poketrace_links_detach(l, 2));
 }
 
 static int handler_calls;
@@ -92,4 +144,4 @@ static void throw_from_handler()
 	OK(poketrace_links_detach(l, 2));
 }
 
-TEST_MAIN(CASE(exception_through_fexit), CASE(throw_from_handler))
+TEST_MAIN(CASE(exception_through_fexit), CASE(throw_from_handler), CASE(relocated_exception), CASE(relocated_backtrace))

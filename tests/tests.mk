@@ -159,12 +159,15 @@ CLANGXX ?= clang++
 $(TO)/thrower.o: tests/targets/thrower.cc $(TO)/.dir
 	@$(CLANGXX) -O2 -g $(PFE_FLAGS) -fPIE -c $< -o $@
 
-$(T)/t_links_cpp: tests/t_links_cpp.cc $(TO)/thrower.o $(STLIB) tests/harness.h
+$(TO)/thrower_nosite.o: tests/targets/thrower.cc $(TO)/.dir
+	@$(CLANGXX) -O2 -g -fPIE -Dthrower=rthrower -Dcatcher=rcatcher -c $< -o $@
+$(T)/t_links_cpp: tests/t_links_cpp.cc $(TO)/thrower.o $(TO)/thrower_nosite.o $(STLIB) tests/harness.h
 	@echo "  TEST    $@"
-	@$(CXX) -std=gnu++17 -I. -Iinclude -Itests $(WARN) $(SAN) -O1 -g -o $@ $< $(TO)/thrower.o $(TESTLIBS)
+	@$(CXX) -std=gnu++17 -I. -Iinclude -Itests $(WARN) $(SAN) -O1 -g -rdynamic -o $@ $< $(TO)/thrower.o \
+		$(TO)/thrower_nosite.o $(TESTLIBS)
 
-$(T)/gdb_target: tests/targets/gdb_target.c $(TO)/hookfns.o $(STLIB)
-	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/hookfns.o $(TESTLIBS)
+$(T)/gdb_target: tests/targets/gdb_target.c $(TO)/hookfns.o $(TO)/reloc_fns.o $(STLIB)
+	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/hookfns.o $(TO)/reloc_fns.o $(TESTLIBS)
 
 # --- the end-to-end program of t_record.sh (clang sites, -g)
 $(T)/libe2e.so: tests/targets/e2e_lib.c $(TO)/.dir

@@ -1,5 +1,6 @@
 /* For tests/t_gdb.sh: gdb stops in a handler and must unwind through the
- * image to the caller.  gdb_target KIND: fexit | fentry */
+ * image to the caller.  gdb_target KIND: fexit | fentry | reloc (an fexit
+ * link on rl_frame, which has no patch site: its entry is relocated) */
 #include <stdio.h>
 #include <string.h>
 
@@ -12,9 +13,12 @@ __attribute__((noinline)) void handler_stop(struct poketrace_ctx *c)
 	__asm__ volatile("nop");
 }
 
+long rl_frame(long);
+static int reloc;
+
 __attribute__((noinline)) long outer_caller(void)
 {
-	return h2(1, 2) + 1;
+	return (reloc ? rl_frame(1) : h2(1, 2)) + 1;
 }
 
 int main(int argc, char **argv)
@@ -22,7 +26,8 @@ int main(int argc, char **argv)
 	struct poketrace_link *l;
 	enum poketrace_link_kind k = argc > 1 && !strcmp(argv[1], "fentry") ? POKETRACE_FENTRY : POKETRACE_FEXIT;
 
-	if (poketrace_link_attach(k, "h2", (void *)handler_stop, NULL, &l) < 0) {
+	reloc = argc > 1 && !strcmp(argv[1], "reloc");
+	if (poketrace_link_attach(k, reloc ? "rl_frame" : "h2", (void *)handler_stop, NULL, &l) < 0) {
 		fprintf(stderr, "%s\n", poketrace_last_error());
 		return 1;
 	}
