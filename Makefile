@@ -25,7 +25,7 @@ LIB_SRCS = base/error.c base/fault.c base/maps.c base/ptrset.c base/kvfile.c bas
 	core/image.c core/pad.c core/gdbjit.c core/reclaim.c core/guard.c core/hooks.c core/links.c core/ops.c core/tracerctl.c \
 	core/gotpatch.c core/dynrel.c core/dynsite.c core/relsite.c
 CLI_SRCS = cli/main.c cli/cmd_sites.c cli/sites_all.c cli/cmd_record.c cli/cmd_live.c cli/inject.c \
-	cli/reader.c cli/tracefiles.c base/names.c cli/calls.c cli/pathtree.c cli/readcmd.c \
+	cli/reader.c cli/reader_files.c cli/tracefiles.c base/names.c cli/calls.c cli/pathtree.c cli/readcmd.c \
 	cli/cmd_report.c cli/cmd_graph.c cli/cmd_replay.c cli/cmd_dump.c cli/cmd_info.c
 AGENT_SRCS = trace/clock.c trace/tbuf.c trace/ctf.c trace/tracer.c \
 	agent/agent.c agent/config.c agent/writer.c agent/modwatch.c agent/dlhook.c agent/select.c \

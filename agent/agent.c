@@ -51,9 +51,18 @@ __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
  * may be written from _exit, which a signal handler may call. */
 struct outfile {
 	int fd;
-	char buf[4096];
+	char buf[1024];
 	size_t len;
 };
+/* This image's directory, for openat: no path buffers on the stack. */
+static int out_dirfd = -1;
+
+static void open_out_dir(void)
+{
+	if (out_dirfd >= 0)
+		close(out_dirfd);
+	out_dirfd = open(cfg.out, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
 
 static void of_flush(struct outfile *o)
 {
@@ -87,11 +96,11 @@ __attribute__((format(printf, 2, 3))) static void of_printf(struct outfile *o, c
 
 static int of_open(struct outfile *o, const char *name)
 {
-	char path[4200];
+	char rel[32];
 
-	snprintf(path, sizeof(path), "%s/poketrace/%s", cfg.out, name);
+	snprintf(rel, sizeof(rel), "poketrace/%s", name);
 	o->len = 0;
-	o->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	o->fd = openat(out_dirfd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	return o->fd;
 }
 
@@ -106,7 +115,7 @@ static void write_info(void)
 	struct writer_totals t;
 	struct timespec now;
 	struct outfile f;
-	char cmd[1024] = "";
+	char cmd[512] = "";
 	int fd;
 	ssize_t n;
 
@@ -203,7 +212,9 @@ static void end_trace(void)
 
 static void finish(void)
 {
-	if (!active)
+	/* a child made by _Fork or a raw fork (no fork handler ran): the
+	 * threads and files are the parent's */
+	if (!active || getpid() != my_pid)
 		return;
 	control_stop();
 	tracer_pause(true); /* threads still running at exit write nothing more */
@@ -215,7 +226,9 @@ static void finish(void)
  * no two images share one.  0 or -errno. */
 static int claim_out(void)
 {
-	char d[sizeof(cfg.out)], sub[sizeof(cfg.out) + 16];
+	/* static, not on the stack: the forking thread's may be small, and
+	 * only one thread runs here (a fork's child, a constructor) */
+	static char d[sizeof(cfg.out)], sub[sizeof(cfg.out) + 16];
 
 	for (int n = 1; n < 10000; n++) {
 		if (n == 1)
@@ -253,8 +266,10 @@ static void forked(void)
 		my_pid = getpid();
 		image = "fork";
 		ended_by_exec = exec_paused = false;
+		open_out_dir();
 		tb_forked();
 		tracer_forked_go();
+		tracer_resume(); /* a fork during a flush or a failed exec: not paused here */
 		select_forked(cfg.out);
 		ctf_trace_init(&ctf, &clk);
 		clock_gettime(CLOCK_MONOTONIC, &t_start);
@@ -463,6 +478,7 @@ static int start(const char *dir, const char *sock, bool from_env)
 	} else if (from_env) {
 		setenv("POKETRACE_AGENT_CHILD", "1", 1);
 	}
+	open_out_dir();
 	if ((r = poketrace_init(NULL)) < 0) {
 		say("%s", poketrace_last_error());
 		return r;

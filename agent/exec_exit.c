@@ -7,7 +7,7 @@
  * environment, attach, where the program never had it).
  *
  * Everything here may run in a vfork child, which borrows the parent's
- * memory and stack: no allocation, only the stack.  (posix_spawn and
+ * memory and stack: no allocator, little stack (mapped memory instead).  (posix_spawn and
  * system exec from inside libc, with the caller's environment: they are
  * followed when that environment has the agent, which it has unless the
  * program dropped it.) */
@@ -17,12 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "agent/agent.h"
 
-#define MAX_ENV 2048 /* larger environments are passed as they are */
 #define EXPORT __attribute__((visibility("default")))
 
 extern char **environ;
@@ -34,70 +34,83 @@ static const char *agent_file(void)
 	return dladdr((void *)agent_file, &di) && di.dli_fname ? di.dli_fname : NULL;
 }
 
-static bool has(char *const *env, const char *key, size_t n)
+/* env's value of key ("KEY="), or NULL. */
+static const char *value(char *const *env, const char *key)
 {
+	size_t n = strlen(key);
+
 	for (size_t i = 0; env && env[i]; i++)
 		if (!strncmp(env[i], key, n))
-			return true;
-	return false;
+			return env[i] + n;
+	return NULL;
 }
 
 /* The environment the new image gets: env itself, or, if it lacks the
- * agent's variables while children are followed, env with them, in out
- * (MAX_ENV + 4 pointers) with the strings in the three buffers. */
-static char *const *traced_env(char *const *env, char **out, char *pre, size_t pre_cap, char *dir, size_t dir_cap)
+ * agent (no POKETRACE_AGENT_DIR, or an LD_PRELOAD without it) while
+ * children are followed, a copy with the agent's variables in mapped
+ * memory (no allocator: this may be a vfork child), *block set to unmap
+ * if the exec fails (a vfork child's successful exec leaves it to the
+ * parent: one mapping per such exec). */
+static char *const *traced_env(char *const *env, void **block, size_t *block_len)
 {
-	const char *agent = agent_file(), *old = "";
-	size_t n = 0, k = 0;
+	const char *agent = agent_file(), *old = value(env, "LD_PRELOAD="), *dir = agent_trace_dir();
+	size_t n = 0, k = 0, len;
+	char **out, *pre, *d;
 
-	if (!agent_follows() || !agent || has(env, "POKETRACE_AGENT_DIR=", 20))
+	*block = NULL;
+	if (!agent_follows() || !agent || (value(env, "POKETRACE_AGENT_DIR=") && old && strstr(old, agent)))
 		return env;
-	while (env && env[n])
-		n++;
-	if (n > MAX_ENV)
-		return env;
-	for (size_t i = 0; i < n; i++) {
-		if (!strncmp(env[i], "LD_PRELOAD=", 11))
-			old = env[i] + 11;
-		else if (strncmp(env[i], "POKETRACE_AGENT_CHILD=", 22))
-			out[k++] = env[i];
-	}
 	/* none: what this image was loaded with (a sanitizer's runtime must
 	 * still come before the agent) */
-	if (!*old && getenv("LD_PRELOAD"))
-		old = getenv("LD_PRELOAD");
+	if (!old || !*old)
+		old = getenv("LD_PRELOAD") ? getenv("LD_PRELOAD") : "";
 	if (strstr(old, agent))
 		agent = "";
-	if ((size_t)snprintf(pre, pre_cap, "LD_PRELOAD=%s%s%s", old, *old && *agent ? ":" : "", agent) >= pre_cap ||
-	    (size_t)snprintf(dir, dir_cap, "POKETRACE_AGENT_DIR=%s", agent_trace_dir()) >= dir_cap)
+	while (env && env[n])
+		n++;
+	len = (n + 4) * sizeof(char *) + strlen(old) + strlen(agent) + strlen(dir) + 64;
+	if ((*block = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) == MAP_FAILED) {
+		*block = NULL;
 		return env;
+	}
+	*block_len = len;
+	out = *block;
+	pre = (char *)(out + n + 4);
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(env[i], "LD_PRELOAD=", 11) && strncmp(env[i], "POKETRACE_AGENT_CHILD=", 22) &&
+		    strncmp(env[i], "POKETRACE_AGENT_DIR=", 20))
+			out[k++] = env[i];
+	d = pre + sprintf(pre, "LD_PRELOAD=%s%s%s", old, *old && *agent ? ":" : "", agent) + 1;
+	sprintf(d, "POKETRACE_AGENT_DIR=%s", dir);
 	out[k++] = pre;
-	out[k++] = dir;
+	out[k++] = d;
 	out[k++] = "POKETRACE_AGENT_CHILD=1";
 	out[k] = NULL;
 	return out;
 }
 
-/* The declarations a wrapper needs: the new environment's storage. */
-#define ENV_STORAGE                                                                                                   \
-	char *env_v[MAX_ENV + 4], env_pre[8192], env_dir[4200];                                                        \
-	int r, err
-#define TRACED_ENV(env) traced_env((env), env_v, env_pre, sizeof(env_pre), env_dir, sizeof(env_dir))
-
-/* The real function, then the flush, the call, and tracing back if it failed. */
-#define CALL_REAL(type, name, ...)                                                                                    \
+/* The real function (its name), then: the flush, the call with the traced
+ * environment, and tracing back (and the copy unmapped) if it failed. */
+#define CALL_REAL(type, name, env, ...)                                                                               \
 	do {                                                                                                          \
 		type real_ = (type)dlsym(RTLD_NEXT, name);                                                             \
+		void *block_;                                                                                          \
+		size_t len_ = 0;                                                                                       \
+		char *const *env_;                                                                                     \
+		int r_, err_;                                                                                          \
 		if (!real_) {                                                                                          \
 			errno = ENOSYS;                                                                                \
 			return -1;                                                                                     \
 		}                                                                                                      \
+		env_ = traced_env((env), &block_, &len_);                                                              \
 		agent_before_exec();                                                                                   \
-		r = real_(__VA_ARGS__);                                                                                \
-		err = errno;                                                                                           \
+		r_ = real_(__VA_ARGS__);                                                                               \
+		err_ = errno;                                                                                          \
 		agent_exec_failed();                                                                                   \
-		errno = err;                                                                                           \
-		return r;                                                                                              \
+		if (block_)                                                                                            \
+			munmap(block_, len_);                                                                          \
+		errno = err_;                                                                                          \
+		return r_;                                                                                             \
 	} while (0)
 
 typedef int (*execve_t)(const char *, char *const[], char *const[]);
@@ -106,123 +119,70 @@ typedef int (*execveat_t)(int, const char *, char *const[], char *const[], int);
 
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	ENV_STORAGE;
-
-	CALL_REAL(execve_t, "execve", path, argv, TRACED_ENV(envp));
+	CALL_REAL(execve_t, "execve", envp, path, argv, env_);
 }
 
 EXPORT int execv(const char *path, char *const argv[])
 {
-	ENV_STORAGE;
-
-	CALL_REAL(execve_t, "execve", path, argv, TRACED_ENV(environ));
+	CALL_REAL(execve_t, "execve", environ, path, argv, env_);
 }
 
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	ENV_STORAGE;
-
-	CALL_REAL(execve_t, "execvpe", file, argv, TRACED_ENV(envp));
+	CALL_REAL(execve_t, "execvpe", envp, file, argv, env_);
 }
 
 EXPORT int execvp(const char *file, char *const argv[])
 {
-	ENV_STORAGE;
-
-	CALL_REAL(execve_t, "execvpe", file, argv, TRACED_ENV(environ));
+	CALL_REAL(execve_t, "execvpe", environ, file, argv, env_);
 }
 
 EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
-	ENV_STORAGE;
-
-	CALL_REAL(fexecve_t, "fexecve", fd, argv, TRACED_ENV(envp));
+	CALL_REAL(fexecve_t, "fexecve", envp, fd, argv, env_);
 }
 
 EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
 {
-	ENV_STORAGE;
-
-	CALL_REAL(execveat_t, "execveat", dirfd, path, argv, TRACED_ENV(envp), flags);
+	CALL_REAL(execveat_t, "execveat", envp, dirfd, path, argv, env_, flags);
 }
 
-/* The list forms: their arguments into an array on the stack. */
-static size_t count_args(const char *arg0, va_list ap)
-{
-	size_t n = 1;
-
-	if (!arg0)
-		return 0;
-	while (va_arg(ap, const char *))
-		n++;
-	return n;
-}
-
-#define COLLECT(argv, n, arg0, ap)                                                                                    \
+/* The list forms: the arguments into an array on the stack, then the
+ * vector form; with_env (execle): the environment follows the NULL. */
+#define LIST_CALL(arg0, with_env, call)                                                                               \
 	do {                                                                                                          \
-		(argv)[0] = (char *)(arg0);                                                                            \
-		for (size_t i_ = 1; i_ < (n); i_++)                                                                   \
-			(argv)[i_] = va_arg(ap, char *);                                                               \
+		va_list ap_;                                                                                           \
+		size_t n_ = 0;                                                                                         \
+		va_start(ap_, arg0);                                                                                   \
+		for (const char *a_ = (arg0); a_; a_ = va_arg(ap_, const char *))                                      \
+			n_++;                                                                                          \
+		va_end(ap_);                                                                                           \
+		char *argv[n_ + 1], *const *envp = NULL;                                                               \
+		va_start(ap_, arg0);                                                                                   \
+		argv[0] = (char *)(arg0);                                                                              \
+		for (size_t i_ = 1; i_ <= n_; i_++)                                                                    \
+			argv[i_] = va_arg(ap_, char *); /* the last: the NULL */                                       \
+		if (with_env)                                                                                          \
+			envp = va_arg(ap_, char *const *);                                                             \
+		va_end(ap_);                                                                                           \
+		argv[n_] = NULL;                                                                                       \
+		(void)envp;                                                                                            \
+		return call;                                                                                           \
 	} while (0)
 
 EXPORT int execl(const char *path, const char *arg0, ...)
 {
-	va_list ap;
-	size_t n;
-
-	va_start(ap, arg0);
-	n = count_args(arg0, ap);
-	va_end(ap);
-	{
-		char *argv[n + 1];
-
-		va_start(ap, arg0);
-		COLLECT(argv, n, arg0, ap);
-		va_end(ap);
-		argv[n] = NULL;
-		return execv(path, argv);
-	}
+	LIST_CALL(arg0, false, execv(path, argv));
 }
 
 EXPORT int execlp(const char *file, const char *arg0, ...)
 {
-	va_list ap;
-	size_t n;
-
-	va_start(ap, arg0);
-	n = count_args(arg0, ap);
-	va_end(ap);
-	{
-		char *argv[n + 1];
-
-		va_start(ap, arg0);
-		COLLECT(argv, n, arg0, ap);
-		va_end(ap);
-		argv[n] = NULL;
-		return execvp(file, argv);
-	}
+	LIST_CALL(arg0, false, execvp(file, argv));
 }
 
 EXPORT int execle(const char *path, const char *arg0, ...)
 {
-	va_list ap;
-	size_t n;
-
-	va_start(ap, arg0);
-	n = count_args(arg0, ap);
-	va_end(ap);
-	{
-		char *argv[n + 1], *const *envp;
-
-		va_start(ap, arg0);
-		COLLECT(argv, n, arg0, ap);
-		if (n)
-			(void)va_arg(ap, char *); /* the NULL after the arguments */
-		envp = va_arg(ap, char *const *);
-		va_end(ap);
-		argv[n] = NULL;
-		return execve(path, argv, envp);
-	}
+	LIST_CALL(arg0, true, execve(path, argv, envp));
 }
 
 /* _exit: the trace written first (a forked child's work is commonly ended

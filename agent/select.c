@@ -331,7 +331,8 @@ void select_init(void)
 
 void select_forked(const char *out)
 {
-	char from[4200], to[4200], buf[65536];
+	/* static: the only thread of a fork's child, maybe on a small stack */
+	static char from[4200], to[4200], buf[65536];
 	int in, o;
 	ssize_t n;
 

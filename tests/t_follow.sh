@@ -95,6 +95,20 @@ exit_now() {
 	expect 0 "$P" report "$W/q"; [ "$(calls leaf "$out")" = 45 ] || fail "after _Exit: $out"
 }
 
+# review findings: a child made by _Fork (no fork handler) exits without
+# joining its parent's threads; a fork from a thread on a small stack; the
+# profile of a forked child counts its own calls only
+awkward_forks() {
+	expect 0 timeout 60 "$P" record -o "$W/rf" -- "$T/family" rawfork
+	expect 0 P_REC -o "$W/ss" -- "$T/family" smallstack
+	local d; d=$(echo "$W"/ss/pid-*)
+	expect 0 "$P" report "$d"; [ "$(calls leaf "$out")" = 5 ] || fail "small-stack child: $out"
+	expect 0 P_REC --tracer profile -o "$W/pf" -- "$T/family" fork 3
+	expect 0 "$P" report "$W/pf"
+	[ "$(calls work "$out")" = 8 ] && [ "$(calls leaf "$out")" = 500 ] && [ "$(calls main "$out")" = 1 ] ||
+		fail "profile with forks: $out"
+}
+
 no_follow() {
 	expect 0 P_REC --no-follow -o "$W/n" -- "$T/family" fork 3
 	[ "$(images "$W/n")" = 0 ] || fail "children traced with --no-follow"
@@ -117,5 +131,5 @@ rotation() {
 	[ "$(cat "$W"/r.old/pid-*/notes)" = mine ] || fail "a file of the user's in a child directory was removed"
 }
 
-cases="fork_children exec_image clean_env orphan exit_now no_follow rotation"
+cases="fork_children exec_image clean_env orphan exit_now awkward_forks no_follow rotation"
 dispatch "$cases" "$@"

@@ -18,6 +18,7 @@
 #include "trace/ctf.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -190,20 +191,28 @@ static void put_fn_type(FILE *f, const struct ctf_trace *t)
 
 int ctf_write_metadata(const char *dir, const struct ctf_trace *t)
 {
+	/* The paths are static (one writer at a time): the caller may be on
+	 * a small stack (a forked child exiting from a thread's). */
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static char path[4096], tmp[4200];
 	const struct trace_clock *c = t->clock;
-	char path[4096], tmp[4200], uuid[40];
+	char uuid[40];
 	const char *name = c->tsc ? "tsc" : "monotonic";
 	const uint8_t *u = t->uuid;
 	FILE *f;
-	int ok;
+	int ok, r = 0;
 
 	snprintf(uuid, sizeof(uuid), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
 		 u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+	pthread_mutex_lock(&lock);
 	snprintf(path, sizeof(path), "%s/metadata", dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	f = fopen(tmp, "we");
-	if (!f)
-		return -errno;
+	if (!f) {
+		r = -errno;
+		pthread_mutex_unlock(&lock);
+		return r;
+	}
 	ok = fputs(metadata_head, f) >= 0;
 	put_fn_type(f, t);
 	ok &= fprintf(f, metadata_fmt, uuid, t->pid, t->procname, name,
@@ -212,12 +221,11 @@ int ctf_write_metadata(const char *dir, const struct ctf_trace *t)
 		      (unsigned long long)c->origin_cyc, name, name) > 0;
 	ok &= fclose(f) == 0;
 	if (!ok || rename(tmp, path) < 0) {
-		int e = errno ? errno : EIO;
-
+		r = errno ? -errno : -EIO;
 		unlink(tmp);
-		return -e;
 	}
-	return 0;
+	pthread_mutex_unlock(&lock);
+	return r;
 }
 
 void ctf_packet_header(struct tb_chunk *c, uint32_t tid)

@@ -396,11 +396,14 @@ void tracer_forked_go(void)
 	struct tbuf *b = tb_current;
 
 	tracer_reset();
-	if (cfg.mode != TRACER_PROFILE || !b || !my_table)
+	/* The profile counts complete calls: those in progress were entered
+	 * in the parent, which counts them; their returns here are not calls
+	 * of the child's (no function id: leave() passes them by, and
+	 * resync drops them once the stack is above them). */
+	if (cfg.mode != TRACER_PROFILE || !b)
 		return;
 	for (int i = 0; i < b->depth; i++)
-		if (b->frames[i].fn < PROF_CAP)
-			my_table->e[b->frames[i].fn].active++;
+		b->frames[i].fn = UINT32_MAX;
 }
 
 void tracer_profile_sum(struct prof_entry *out)

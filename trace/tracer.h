@@ -67,7 +67,7 @@ void tracer_resume(void);
  * (no thread to wait for). */
 void tracer_forked(void);
 /* In a forked child that is traced (after tb_forked): counts start again
- * from zero, the calls in progress on this thread still counted as such. */
+ * from zero; the profile leaves out the calls in progress (the parent's). */
 void tracer_forked_go(void);
 /* Every thread's counts back to zero, for a new trace; no handler may run. */
 void tracer_reset(void);

@@ -9,8 +9,11 @@
  *   family orphan     work(5) and exit; its child outlives it: once
  *                     reparented, work(30)
  *   family quick      a child work(40) and _exit(0); then work(5), _Exit(0)
+ *   family rawfork    a child by _Fork (no fork handler runs) that exit()s
+ *   family smallstack a thread on a 64 KiB stack forks; the child work(5)
  *   family child      work(20): what the exec'd children run
  * Exit status 0, or 1 if a step failed. */
+#define _GNU_SOURCE
 #include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -48,6 +51,18 @@ static int reap(pid_t p)
 	int st;
 
 	return p > 0 && waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+}
+
+static void *small_fork(void *arg)
+{
+	pid_t p = fork();
+
+	(void)arg;
+	if (p == 0) {
+		work(5);
+		exit(0);
+	}
+	return reap(p) ? (void *)1 : NULL;
 }
 
 static int forks(int k)
@@ -121,6 +136,24 @@ int main(int argc, char **argv)
 		}
 		work(5);
 		return 0;
+	}
+	if (!strcmp(mode, "rawfork")) {
+		if ((p = _Fork()) == 0)
+			exit(0);
+		work(3);
+		return reap(p);
+	}
+	if (!strcmp(mode, "smallstack")) {
+		pthread_attr_t a;
+		pthread_t t;
+		void *r;
+
+		pthread_attr_init(&a);
+		pthread_attr_setstacksize(&a, 65536);
+		if (pthread_create(&t, &a, small_fork, NULL))
+			return 1;
+		pthread_join(t, &r);
+		return r != NULL;
 	}
 	if (!strcmp(mode, "quick")) {
 		int bad;
