@@ -151,7 +151,7 @@ static void refused(void)
 		const char *why;
 	} no[] = {
 		{ "rl_loopback", "jumps into the first bytes" }, { "rl_switch", "through a register or a table" },
-		{ "rl_callfirst", "call" }, { "rl_sys", "system call" }, { "rl_tiny", "5-byte jump" },
+		{ "rl_callfirst", "would return into" }, { "rl_sys", "system call" }, { "rl_tiny", "5-byte jump" },
 		{ "rl_stackodd", "stack" },
 	};
 	struct poketrace_link *l;
