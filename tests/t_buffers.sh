@@ -127,7 +127,10 @@ killed_waiting() {
 # children (no writer there), at exit, and while a flush pauses the tracer.
 no_deadlock() {
 	local calls handler events
-	MODES=signals,fork flood "$W/d" 3 3 -b 64K --buffer-max 1M
+	# (under ASan the children are not followed: libasan's allocator is not
+	# fork-safe in a threaded process, and a followed child starts threads)
+	local nf=; [ -z "$ASAN_RT" ] || nf=--no-follow
+	MODES=signals,fork flood "$W/d" 3 3 -b 64K --buffer-max 1M $nf
 	calls=$(prog calls); handler=$(prog handler)
 	[ "$(prog forks)" -gt 0 ] && [ "$handler" -gt 0 ] || fail "no fork or no handler ran: $(cat "$W/prog.out")"
 	[ "$(key wait_timeouts "$W/d")" = 0 ] || fail "a thread gave up waiting: the writer stalled"
@@ -142,7 +145,8 @@ no_deadlock() {
 	# each forked child (followed, into its own directory) traced its
 	# million calls of outer (and inner) whole, while its parent flooded
 	local kids=0 k
-	for k in "$W"/d/pid-*; do
+	[ -z "$nf" ] || kids=$(prog forks)
+	for k in $([ -z "$nf" ] && echo "$W"/d/pid-*); do
 		[ "$(key events "$k")" = 4000000 ] && [ "$(key lost "$k")" = 0 ] ||
 			fail "child $k: $(key events "$k") events, $(key lost "$k") lost for 1000000 calls"
 		kids=$((kids + 1))
