@@ -45,8 +45,9 @@ toggling() {
 	local attached
 	attached=$(awk '/^attached/ { print $2 }' <<<"$out")
 	# hit counts add up: work_a and check were always switched in the same
-	# batch, so with tracing off (counts frozen) they differ by at most one
-	# call per thread (3) in flight at each of the ~122 switches
+	# batch, which changes all its sites at one instant (t_poke
+	# batch_at_once), so with tracing off (counts frozen) they differ by at
+	# most one call per thread (3) in flight at each of the ~122 switches
 	expect 0 "$P" live -p "$PID" disable
 	expect 0 "$P" live -p "$PID" status
 	local ha hc

@@ -68,7 +68,7 @@ static void race_hook(int step)
 {
 	long a, b;
 
-	if (step == 3)
+	if (step != 1 && step != 2)
 		return;
 	race.a0 = count_a;
 	race.b0 = count_b;
@@ -120,6 +120,92 @@ static void emulate_race(void)
 	/* None skipped: every worker call reached A or B (the hook's own 2 calls too). */
 	CHECK(count_a + count_b == total + 2, "calls %ld, A %ld + B %ld", total, count_a, count_b);
 	CHECK(tgt_add(1, 1) == 2 && count_b > 0, "after the batch");
+}
+
+/* ------------------------------------------------------- one instant */
+
+/* Two sites switched in one batch change at one instant: with the committer
+ * held after the first site's int3, a thread calling both sites (in the
+ * order their int3s are written) never meets the first one new and the
+ * second one old. */
+static atomic_long torn, pairs;
+static uintptr_t add_site, mul_site;
+static int held;
+
+static void *pair_loop(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		long t0 = tls_count, t1, t2;
+		int ok;
+
+		if (add_site < mul_site) {
+			ok = tgt_add(1, 2) == 3;
+			t1 = tls_count;
+			ok &= tgt_mul(2, 3) == 6;
+		} else {
+			ok = tgt_mul(2, 3) == 6;
+			t1 = tls_count;
+			ok &= tgt_add(1, 2) == 3;
+		}
+		t2 = tls_count;
+		CHECK(ok, "results during the batch");
+		if (t1 - t0 == 1 && t2 - t1 == 0)
+			atomic_fetch_add(&torn, 1);
+		atomic_fetch_add(&pairs, 1);
+	}
+	return NULL;
+}
+
+static void held_hook(int step)
+{
+	struct poketrace_stats gs0, gs;
+
+	if (step != POKE_STEP_FIRST_INT3)
+		return;
+	/* the workers run into the first int3 meanwhile, however long the
+	 * scheduler keeps them off a core */
+	poketrace_get_stats(&gs0);
+	CHECK(WAIT_FOR((poketrace_get_stats(&gs), gs.traps_emulated - gs0.traps_emulated > 100), 60),
+	      "no thread met the first site's int3");
+	held++;
+}
+
+static void batch_at_once(void)
+{
+	pthread_t th[WORKERS];
+	struct poketrace_patch p[2];
+	struct poketrace_batch_stats st;
+	struct poketrace_site s;
+	long before;
+
+	OK(poketrace_init(NULL));
+	OK(poketrace_site_lookup((uintptr_t)tgt_add, &s));
+	add_site = s.addr;
+	OK(poketrace_site_lookup((uintptr_t)tgt_mul, &s));
+	mul_site = s.addr;
+	p[0] = patch_of((void *)add_site, POKETRACE_INSN_CALL, (void *)tramp_count_tls);
+	p[1] = patch_of((void *)mul_site, POKETRACE_INSN_CALL, (void *)tramp_count_tls);
+	for (long i = 0; i < WORKERS; i++)
+		pthread_create(&th[i], NULL, pair_loop, NULL);
+	WAIT_FOR(atomic_load(&pairs) > 1000, 60);
+	poke_test_hook = held_hook;
+	OK(poketrace_patch(p, 2, &st));
+	poke_test_hook = NULL;
+	before = atomic_load(&pairs);
+	WAIT_FOR(atomic_load(&pairs) > before + 1000, 60);
+	atomic_store(&stop, 1);
+	for (int i = 0; i < WORKERS; i++)
+		pthread_join(th[i], NULL);
+	CHECK(held == 1, "the hook ran %d times", held);
+	CHECK(st.traps > 100, "only %lu traps while the committer was held", (unsigned long)st.traps);
+	CHECK(atomic_load(&torn) == 0, "%ld of %ld pairs met the first site new and the second old",
+	      atomic_load(&torn), atomic_load(&pairs));
+	{
+		long t0 = tls_count;
+
+		CHECK(tgt_add(1, 2) == 3 && tgt_mul(2, 3) == 6 && tls_count == t0 + 2, "both sites attached after the batch");
+	}
 }
 
 /* ------------------------------------------------------- fork during batch */
@@ -468,5 +554,5 @@ static void execmem(void)
 	CHECK(wx_mappings() == 0, "W+X mapping after execmem writes");
 }
 
-TEST_MAIN(CASE(emulate_race), CASE(fork_during_batch), CASE(no_wx), CASE(procmem_mode),
+TEST_MAIN(CASE(emulate_race), CASE(batch_at_once), CASE(fork_during_batch), CASE(no_wx), CASE(procmem_mode),
 	  CASE(signal_sync), CASE(wx_refused), CASE(bad_input), CASE(execmem))

@@ -10,9 +10,14 @@
  * Between the syncs after steps 1 and 3 no core can decode a site from its
  * first byte without trapping, so the tail can be written non-atomically; the
  * only writes a running thread can observe are the two single-byte stores.
- * A thread that traps meanwhile is made to execute the NEW instruction
- * (trap.c), so every thread sees either the old instruction (before the
- * int3) or the new one — never a mix and never something else.
+ * A thread that traps meanwhile is made to execute the OLD instruction until
+ * the sync after step 1 has made every site trap, the NEW one from then on
+ * (trap.c): every thread sees either the old instruction or the new one —
+ * never a mix and never something else — and the whole batch changes at
+ * one instant (the flip), not site by site as the int3s are written: a
+ * committer descheduled between two sites' int3s cannot leave a thread
+ * running one new site and one old (fentry of one function and fexit of
+ * another, or a filter's two functions, switched apart).
  *
  * All or nothing: if a write or a sync fails before the last first byte is
  * written, the batch is rolled back by the same protocol in reverse (int3
@@ -63,6 +68,7 @@ static struct {
 	_Atomic size_t n;
 	_Atomic uint64_t traps;
 	_Atomic unsigned long gen;
+	_Atomic int flipped; /* every site traps: trapping threads execute the new instruction */
 	_Atomic int undoing; /* rolling back: trapping threads execute the old instruction */
 } bp;
 
@@ -163,7 +169,7 @@ PT_NOSANITIZE bool poke_trap_lookup(uintptr_t site, uint8_t *kind, uintptr_t *ta
 		size_t mid = lo + (hi - lo) / 2;
 
 		if (v[mid].addr == site) {
-			bool undo = atomic_load(&bp.undoing);
+			bool undo = atomic_load(&bp.undoing) || !atomic_load(&bp.flipped);
 
 			*kind = undo ? v[mid].old_kind : v[mid].kind;
 			*target = undo ? v[mid].old_target : v[mid].target;
@@ -470,8 +476,13 @@ static int run_protocol(struct protocol *p)
 		relocating = true;
 	}
 
-	/* step 1 */
-	k = put_all(p, INT3, 0, p->n);
+	/* step 1 (the test hook after the first site stands for a committer
+	 * descheduled between two int3s) */
+	k = put_all(p, INT3, 0, 1);
+	if (k == 1 && poke_test_hook)
+		poke_test_hook(POKE_STEP_FIRST_INT3);
+	if (k == 1)
+		k = put_all(p, INT3, 1, p->n);
 	p->res->began = k > 0;
 	if (k < p->n) {
 		r = pt_error_ctx(-EIO, "writing int3 at %#lx", (unsigned long)p->v[k].addr);
@@ -481,7 +492,7 @@ static int run_protocol(struct protocol *p)
 		sync_step(p, 0);
 		return r;
 	}
-	if ((r = sync_step(p, 1)) < 0) {
+	if ((r = sync_step(p, 0)) < 0) {
 		roll_back(p, 0);
 		return r;
 	}
@@ -502,6 +513,11 @@ static int run_protocol(struct protocol *p)
 			return r;
 		}
 	}
+	/* the flip: every site traps, so from this store on every thread
+	 * meets the new instruction at every site, and none met one before */
+	atomic_store(&bp.flipped, 1);
+	if (poke_test_hook)
+		poke_test_hook(1);
 	/* step 2 */
 	if ((k = put_all(p, NEW_TAIL, 0, p->n)) < p->n) {
 		r = pt_error_ctx(-EIO, "writing the tail at %#lx", (unsigned long)p->v[k].addr);
@@ -616,6 +632,7 @@ static void publish(struct poke_entry *v, size_t n)
 	atomic_store(&bp.n, n);
 	atomic_store(&bp.traps, 0);
 	atomic_store(&bp.undoing, 0);
+	atomic_store(&bp.flipped, 0);
 	atomic_fetch_add(&bp.gen, 1);
 	atomic_store(&bp.refs, 1);
 }

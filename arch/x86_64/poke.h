@@ -88,7 +88,9 @@ void poke_get_counters(struct poke_counters *c);
 extern void (*poke_orphan_done)(struct poke_entry *v, size_t n, bool undone);
 
 /* Test hook, called after each of the three protocol steps (1: int3 written
- * and synced, 2: tails written and synced, 3: first bytes written and synced). */
+ * and synced, the batch flipped, 2: tails written and synced, 3: first bytes
+ * written and synced), and in step 1 after the first site's int3 only. */
+#define POKE_STEP_FIRST_INT3 10
 extern void (*poke_test_hook)(int step);
 
 #endif
