@@ -565,6 +565,11 @@ static int plan_image(struct hook *h, const struct pt_module *m, const struct pt
 	/* A relocated entry's site holds no instruction to return to: the
 	 * image always calls the body (the copy) and returns from it. */
 	spec.call_orig = nm || nx || repl || s->rel;
+	/* A function without a patch site may have been built with gcc's
+	 * -fipa-ra (on at -O2; off where there is a site): its callers in the
+	 * same unit keep values in the registers it does not write. */
+	spec.keep_all = s->rel != NULL;
+	spec.keep_entry = spec.keep_all && repl; /* a replacement may write any */
 	spec.orig = repl ? (uintptr_t)repl->handler : relsite_body(s);
 	if (spec.call_orig &&
 	    (r = pad_for(h->site, spec.orig, h->symbol, guard_personality(), &spec.pad)) < 0) {
@@ -603,7 +608,9 @@ static int plan(struct hook *h, const struct pt_module *m, const struct pt_site 
 		memcpy(bytes, s->nop, INSN_SITE_LEN);
 		return 0;
 	}
-	if (!h->nops && l && !l->next && l->kind == POKETRACE_REPLACE) {
+	/* (a relocated function's replacement goes through an image too: its
+	 * callers may count on the registers the function itself keeps) */
+	if (!h->nops && l && !l->next && l->kind == POKETRACE_REPLACE && !s->rel) {
 		proto_of(h, m);
 		if ((r = refuse(h, 0)) < 0)
 			return r;

@@ -376,6 +376,17 @@ static inline void poketrace_ctx_set_ret_double(struct poketrace_ctx *c, double 
  * the environment prints each decision and its reason to stderr;
  * POKETRACE_VEC=sse|avx lowers the vector width images use (tests).
  *
+ * A function without a patch site (its entry relocated) may have callers
+ * that keep values in registers the ABI lets a call clobber: gcc's -fipa-ra,
+ * on at -O2, does so for callees in the same unit that do not write them
+ * (a patch site turns it off).  Its images therefore enter the body with
+ * every register as the caller left it and give the caller back rax rcx rdx
+ * rsi rdi r8-r11 and xmm/ymm/zmm0-15 as the body left them (a replacement:
+ * as they were at entry, but the return registers), whatever the handlers
+ * wrote; an FMOD_RET override returns ctx->ret in rax and leaves the other
+ * registers as they were at entry (without a prototype, xmm0-3 with their
+ * upper halves zero).  zmm16-31 and the mask registers are not saved.
+ *
  * Typed FENTRY handlers receive the stack arguments too (the exact area, or
  * the conservative copy).
  *

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arch/x86_64/poke.h"
@@ -280,4 +281,116 @@ static void storm(void)
 	OK(poketrace_quiesce(2000));
 }
 
-TEST_MAIN({ "every_kind", every_kind }, { "refused", refused }, { "storm", storm })
+/* ------------------------------------------------------ kept registers */
+
+long rl_keeper(long), rl_keep_check(long, int), ipa_leaf(long), ipa_sum(long, long, long);
+void rl_clobber(int);
+extern long rl_keep_result;
+static int use_avx;
+static struct poketrace_link *keep_repl;
+
+/* Handlers that write every register a call may (C code called from an
+ * image may, and memcpy's AVX2 code writes ymm) */
+static void clobber_entry(struct poketrace_ctx *ctx)
+{
+	(void)ctx;
+	rl_clobber(use_avx);
+}
+
+static int clobber_modret(struct poketrace_ctx *ctx)
+{
+	rl_clobber(use_avx);
+	if (ctx->args[0] == 5) {
+		ctx->ret = 555;
+		return 1;
+	}
+	return 0;
+}
+
+static long clobber_replacement(long x)
+{
+	long r = ((long (*)(long))poketrace_link_original(keep_repl))(x);
+
+	rl_clobber(use_avx);
+	return r + 1000;
+}
+
+/* five: what ipa_leaf(5) returns (fmod_ret overrides it) */
+static long ipa_want(long n, long b, long c, long five)
+{
+	long s = 0;
+
+	for (long i = 0; i < n; i++)
+		s += (i == 5 ? five : i * 3 + 1) ^ b ^ c;
+	return s;
+}
+
+/* Callers keep values in registers their callee does not write (gcc's
+ * -fipa-ra, on at -O2): a relocated function's images give back every
+ * register but the return's, whatever the handlers wrote, under every link
+ * kind; rl_keep_check checks the general registers and xmm/ymm0-15 exactly,
+ * ipa_sum is what gcc -O2 makes of such a caller. */
+static void kept_registers(void)
+{
+	static const struct {
+		const char *name;
+		enum poketrace_link_kind kind;
+		void *h;
+		long plus;
+	} kinds[] = {
+		{ "fentry", POKETRACE_FENTRY, (void *)clobber_entry, 0 },
+		{ "fexit", POKETRACE_FEXIT, (void *)clobber_entry, 0 },
+		{ "fmod_ret", POKETRACE_FMOD_RET, (void *)clobber_modret, 0 },
+		{ "replace", POKETRACE_REPLACE, (void *)clobber_replacement, 1000 },
+	};
+
+	/* ymm too where the CPU has them and images use them */
+	const char *vec = getenv("POKETRACE_VEC");
+	int avx = __builtin_cpu_supports("avx") && !(vec && !strcmp(vec, "sse"));
+
+	OK(poketrace_init(NULL));
+	for (use_avx = 0; use_avx <= avx; use_avx++) {
+		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+			struct poketrace_link *l[2];
+			long m;
+
+			OK(poketrace_link_attach(kinds[k].kind, "rl_keeper", kinds[k].h, NULL, &l[0]));
+			OK(poketrace_link_attach(kinds[k].kind, "ipa_leaf", kinds[k].h, NULL, &l[1]));
+			keep_repl = l[0];
+			m = rl_keep_check(4, use_avx);
+			/* a replacement's return registers are its own: rl_keeper has no
+			 * prototype, so rdx and xmm0-3 may be returned ones */
+			if (kinds[k].kind == POKETRACE_REPLACE)
+				m &= ~((1L << 1) | (0xfL << 8));
+			CHECK(m == 0, "%s%s: registers changed across the call (mask %#lx: bits 0-7 rcx rdx rsi rdi "
+			      "r8-r11, 8-23 vector 0-15)", kinds[k].name, use_avx ? " (ymm)" : "", m);
+			CHECK(rl_keep_result == 13 + kinds[k].plus, "%s: rl_keeper(4) = %ld", kinds[k].name,
+			      rl_keep_result);
+			if (kinds[k].kind == POKETRACE_FMOD_RET) {
+				/* the body skipped: the registers it was entered with, but
+				 * the return's (without a prototype: rax rdx xmm0-3; their
+				 * upper halves are zero, as after a VEX write) */
+				m = rl_keep_check(5, use_avx);
+				if (use_avx)
+					m &= ~(0xfL << 8);
+				CHECK(m == 0 && rl_keep_result == 555, "fmod_ret override: mask %#lx, result %ld", m,
+				      rl_keep_result);
+			}
+			keep_repl = l[1];
+			if (kinds[k].kind != POKETRACE_REPLACE) {
+				long five = kinds[k].kind == POKETRACE_FMOD_RET ? 555 : 16;
+
+				CHECK(ipa_sum(1000, 0x1234, 0x77) == ipa_want(1000, 0x1234, 0x77, five),
+				      "%s: ipa_sum %ld, want %ld", kinds[k].name, ipa_sum(1000, 0x1234, 0x77),
+				      ipa_want(1000, 0x1234, 0x77, five));
+			} else
+				CHECK(ipa_sum(3, 0, 0) == 1 + 4 + 7 + 3000, "replace: ipa_sum %ld", ipa_sum(3, 0, 0));
+			OK(poketrace_links_detach(l, 2));
+			printf("%-8s %s: every register kept\n", kinds[k].name, use_avx ? "ymm" : "xmm");
+		}
+	}
+	CHECK(rl_keep_check(4, 0) == 0 && ipa_sum(1000, 1, 2) == ipa_want(1000, 1, 2, 16), "after detach");
+}
+
+TEST_MAIN({ "every_kind", every_kind }, { "refused", refused }, { "storm", storm },
+	  { "kept_registers", kept_registers })

@@ -99,9 +99,14 @@ $(T)/t_reloc: tests/t_reloc.c $(TO)/reloc_fns.o $(STLIB) tests/harness.h
 	@echo "  TEST    $@"
 	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/reloc_fns.o $(TESTLIBS)
 
-$(T)/t_reloc_hooks: tests/t_reloc_hooks.c $(TO)/reloc_fns.o $(STLIB) tests/harness.h
+# ipara.o: gcc -O2 -g and nothing else, as a user builds (-fipa-ra on, no site)
+$(TO)/keepregs.o: tests/targets/keepregs.S $(TO)/.dir
+	@$(CC) -c $< -o $@
+$(TO)/ipara.o: tests/targets/ipara.c $(TO)/.dir
+	@$(GCC) -O2 -g -c $< -o $@
+$(T)/t_reloc_hooks: tests/t_reloc_hooks.c $(TO)/reloc_fns.o $(TO)/keepregs.o $(TO)/ipara.o $(STLIB) tests/harness.h
 	@echo "  TEST    $@"
-	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/reloc_fns.o $(TESTLIBS)
+	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/reloc_fns.o $(TO)/keepregs.o $(TO)/ipara.o $(TESTLIBS)
 
 $(T)/t_signals: tests/t_signals.c $(TO)/funcs_pfe_clang.o $(TO)/tramp.o $(T)/libt_shared.so $(STLIB) tests/harness.h
 	@echo "  TEST    $@"

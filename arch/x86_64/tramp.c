@@ -48,6 +48,11 @@
 #include "arch/x86_64/writer.h"
 
 static const enum xreg int_args[6] = { XREG_RDI, XREG_RSI, XREG_RDX, XREG_RCX, XREG_R8, XREG_R9 };
+/* keep_all: every register a call may clobber */
+#define KEEP_GPRS 9
+#define KEEP_VECS 16
+static const enum xreg keep_gprs[KEEP_GPRS] = { XREG_RAX, XREG_RCX, XREG_RDX, XREG_RSI, XREG_RDI,
+						XREG_R8,  XREG_R9,  XREG_R10, XREG_R11 };
 
 #define CTX(field) ((int32_t)offsetof(struct poketrace_ctx, field))
 #define CTX_SIZE (((int32_t)sizeof(struct poketrace_ctx) + 15) & ~15)
@@ -75,6 +80,7 @@ struct layout {
 	int32_t fsw;                     /* the x87 status word before the body */
 	int32_t xmm_hi, wide, wret, xret, x87;
 	int32_t gen;                     /* call-orig: the frame's generation */
+	int32_t keep, keep_flag, keep_x, keep_w; /* keep_all: GPRs, tier, xmm0-15, at full width */
 	int32_t size;
 };
 
@@ -126,6 +132,12 @@ static struct layout layout_of(const struct tramp_spec *s, bool ctx, int vec)
 	off += s->ret_full || fixed ? 2 * 16 : 0;
 	l.x87 = off;
 	off += s->ret_full || fixed || (s->ret_regs & (TRAMP_RET_ST0 | TRAMP_RET_ST1)) ? 32 : 0;
+	/* (keep_all is the same for every image of a function: see relsite) */
+	l.keep = off;
+	l.keep_flag = off + 8 * KEEP_GPRS;
+	l.keep_x = (l.keep_flag + 1 + 15) & ~15;
+	l.keep_w = l.keep_x + 16 * KEEP_VECS;
+	off = s->keep_all ? l.keep_w + KEEP_VECS * wide : off;
 	l.size = off;
 	return l;
 }
@@ -296,6 +308,46 @@ static void restore_args(struct em *e)
 		ld(e, XREG_RAX, l->rax);
 	if (s->save_r10)
 		ld(e, XREG_R10, l->r10);
+}
+
+/* keep_all: the registers as they are now, and back.  The general ones
+ * are stored first: the vectors' width probe (xgetbv) takes rax rcx rdx. */
+static void keep_save_gprs(struct em *e)
+{
+	for (int i = 0; e->s->keep_all && i < KEEP_GPRS; i++)
+		st(e, e->l.keep + 8 * i, keep_gprs[i]);
+}
+
+static void keep_save_vecs(struct em *e)
+{
+	int32_t xoff[KEEP_VECS];
+
+	if (!e->s->keep_all)
+		return;
+	for (int i = 0; i < KEEP_VECS; i++)
+		xoff[i] = e->l.keep_x + 16 * i;
+	if (e->vec > XW_VEC_SSE)
+		save_vec_wide(e, KEEP_VECS, xoff, e->l.keep_w, e->l.keep_flag);
+	else
+		for (int i = 0; i < KEEP_VECS; i++)
+			xw_store_xmm(&e->w, B(e), D(e, xoff[i]), i);
+}
+
+static void keep_load(struct em *e)
+{
+	int32_t xoff[KEEP_VECS];
+
+	if (!e->s->keep_all)
+		return;
+	for (int i = 0; i < KEEP_VECS; i++)
+		xoff[i] = e->l.keep_x + 16 * i;
+	if (e->vec > XW_VEC_SSE)
+		load_vec_wide(e, KEEP_VECS, xoff, e->l.keep_w, e->l.keep_flag);
+	else
+		for (int i = 0; i < KEEP_VECS; i++)
+			xw_load_xmm(&e->w, i, B(e), D(e, xoff[i]));
+	for (int i = 0; i < KEEP_GPRS; i++)
+		ld(e, keep_gprs[i], e->l.keep + 8 * i);
 }
 
 static size_t dynamic_bytes(const struct tramp_spec *s)
@@ -527,16 +579,27 @@ static void restore_ret(struct em *e)
 }
 
 /* An override that sets nothing returns 0 in every return register, not
- * what the stack held. */
+ * what the stack held; keep_all: 0 in rax, and in the others what they held
+ * at entry, as a body that does not write them would. */
 static void zero_ret(struct em *e)
 {
+	bool keep = e->s->keep_all;
+
 	xw_mov_imm64(&e->w, XREG_R11, 0);
 	st(e, CTX(ret), XREG_R11);
+	if (keep)
+		ld(e, XREG_R11, e->l.keep + 8 * 2); /* rdx */
 	st(e, CTX(ret2), XREG_R11);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 4; i++) {
+		if (keep)
+			ld(e, XREG_R11, e->l.keep_x + 8 * i); /* xmm0-1 */
 		st(e, CTX(fret) + 8 * i, XREG_R11);
-	for (int i = 0; e->s->ret_full && i < 4; i++)
+	}
+	for (int i = 0; e->s->ret_full && i < 4; i++) {
+		if (keep)
+			ld(e, XREG_R11, e->l.keep_x + 32 + 8 * i); /* xmm2-3 */
 		st(e, e->l.xret + 8 * i, XREG_R11);
+	}
 	xw_store_imm8(&e->w, B(e), D(e, e->l.rflag), TIER_XMM);
 	xw_store_imm8(&e->w, B(e), D(e, e->l.x87n), 0);
 }
@@ -567,11 +630,17 @@ static void emit_nested(struct xw *w, const struct tramp_spec *s, struct tramp_o
 {
 	size_t at;
 
+	if (s->miss_counter && s->keep_all)
+		xw_push(w, XREG_R11); /* the counter's address takes it */
 	if (s->miss_counter)
 		xw_lock_inc_abs(w, s->miss_counter);
+	if (s->miss_counter && s->keep_all)
+		xw_pop(w, XREG_R11);
 	at = w->len;
 	xw_leave(w);
-	if (s->call_orig)
+	if (s->call_orig && s->keep_all)
+		xw_jmp_keep_regs(w, s->orig);
+	else if (s->call_orig)
 		xw_jmp(w, s->orig); /* tail call: the body returns to the caller */
 	else
 		xw_ret(w);
@@ -631,22 +700,31 @@ static void emit_call_orig(struct em *e, struct tramp_out *o, int32_t above, boo
 	}
 	copy_stack(e, above + 8);
 	restore_args(e);
+	keep_load(e);
 	/* after the copy, which calls out of the image */
 	guard_off(e);
 	if (s->ret_full)
 		xw_fnstsw_mem(w, B(e), D(e, e->l.fsw)); /* TOP before: see save_x87_if_any */
-	xw_jmp(w, s->pad);
+	if (s->keep_all)
+		xw_jmp_keep_regs(w, s->pad);
+	else
+		xw_jmp(w, s->pad);
 
 	o->exit_entry = w->len;
 	e->at_base = false; /* whatever copy the frame's image made */
 	to_base(e);
+	if (!s->keep_entry)
+		keep_save_gprs(e);
 	save_ret(e);
+	if (!s->keep_entry)
+		keep_save_vecs(e);
 	if (ctx)
 		fill_ctx(e, above); /* the frame's image may have built none, or freed its fn */
 	guard_on(e);
 	xw_bind(w, exits);
 	call_handlers(e, s->exit, s->nexit, false, above + 8);
 	guard_off(e);
+	keep_load(e); /* an override skipped the body: the registers it entered with */
 	restore_ret(e);
 	leave_ret(w, o);
 }
@@ -678,7 +756,12 @@ int tramp_emit(const struct tramp_spec *s, uintptr_t at, uint8_t *buf, size_t ca
 		xw_jnz_label(w, nested);
 	}
 	xw_sub_rsp(w, e.frame);
+	keep_save_gprs(&e);
 	live = save_args(&e);
+	if (s->keep_all) {
+		keep_save_vecs(&e);
+		live = false;
+	}
 	if (ctx)
 		fill_ctx(&e, above);
 	o->fn_stored = w->len;
@@ -692,6 +775,7 @@ int tramp_emit(const struct tramp_spec *s, uintptr_t at, uint8_t *buf, size_t ca
 		guard_off(&e);
 		if (s->nentry || !live)
 			restore_args(&e);
+		keep_load(&e);
 		leave_ret(w, o);
 	} else {
 		emit_call_orig(&e, o, above, ctx);

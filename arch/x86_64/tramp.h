@@ -56,6 +56,17 @@ struct tramp_spec {
 	 * return's rax, rdx, xmm0-1 at full width and st0/st1 when not empty. */
 	bool full_vec;
 	bool save_xmm_hi;              /* xmm8-15 too: ms_abi callers keep xmm6-15 */
+	/* Callers may keep values in any register the body does not write
+	 * (gcc's -fipa-ra, on by default at -O2 and off only where a function
+	 * has a patch site): the body is entered with every register as the
+	 * caller left it, and the caller gets every register back as the body
+	 * left it, but the return's (what fmod_ret handlers set).  rax rcx rdx
+	 * rsi rdi r8-r11 and xmm/ymm/zmm0-15 at the width in use. */
+	bool keep_all;
+	/* keep_all with a body that is not the function's own code (a
+	 * replacement): the caller gets back the registers as they were at
+	 * entry, the return registers as the body left them */
+	bool keep_entry;
 	const struct tramp_handler *entry;
 	int nentry;
 	const struct tramp_handler *modret;

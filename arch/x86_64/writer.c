@@ -280,11 +280,11 @@ void xw_load_xmm(struct xw *w, int xmm, enum xreg base, int32_t disp)
 	movups(w, 0x10, xmm, base, disp);
 }
 
-/* vmovdqu ymmN: VEX.256.F3.0F 7F (store) / 6F (load); ymm0-7, base 0-7. */
+/* vmovdqu ymmN: VEX.256.F3.0F 7F (store) / 6F (load); ymm0-15, base 0-7. */
 static void vmovdqu256(struct xw *w, uint8_t op, int ymm, enum xreg base, int32_t disp)
 {
 	put1(w, 0xc5);
-	put1(w, 0xfe); /* R=1, vvvv=1111, L=1, pp=F3 */
+	put1(w, ymm & 8 ? 0x7e : 0xfe); /* R (inverted), vvvv=1111, L=1, pp=F3 */
 	put1(w, op);
 	modrm_mem(w, ymm & 7, base, disp);
 }
@@ -299,11 +299,11 @@ void xw_load_ymm(struct xw *w, int ymm, enum xreg base, int32_t disp)
 	vmovdqu256(w, 0x6f, ymm, base, disp);
 }
 
-/* vmovdqu64 zmmN: EVEX.512.F3.0F.W1 7F / 6F; zmm0-7, base 0-7. */
+/* vmovdqu64 zmmN: EVEX.512.F3.0F.W1 7F / 6F; zmm0-15, base 0-7. */
 static void vmovdqu512(struct xw *w, uint8_t op, int zmm, enum xreg base, int32_t disp)
 {
 	put1(w, 0x62);
-	put1(w, 0xf1); /* R X B R' inverted (all 1: low registers), map 0F */
+	put1(w, zmm & 8 ? 0x71 : 0xf1); /* R X B R' inverted (R: zmm8-15), map 0F */
 	put1(w, 0xfe); /* W=1, vvvv=1111, 1, pp=F3 */
 	put1(w, 0x48); /* z=0, L'L=10 (512), b=0, V'=1, aaa=0 */
 	put1(w, op);
