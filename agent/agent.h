@@ -22,6 +22,7 @@ struct agent_config {
 	enum tracer_mode mode;
 	char *filter, *notrace, *modules, *args, *rets; /* comma-separated globs, any length (malloc'd) */
 	char *focus, *hide_tree, *hide, *caller;         /* uftrace's -F, -N, -H, -C (graph) */
+	char *patch;                                     /* -P: functions without sites, relocated */
 	int max_depth;
 	bool paused;            /* record --paused: start with nothing attached */
 	uint64_t min_time_ns;

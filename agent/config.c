@@ -28,7 +28,7 @@ static const struct {
 	{ "modules", offsetof(struct agent_config, modules) }, { "args", offsetof(struct agent_config, args) },
 	{ "rets", offsetof(struct agent_config, rets) },       { "focus", offsetof(struct agent_config, focus) },
 	{ "hide_tree", offsetof(struct agent_config, hide_tree) }, { "hide", offsetof(struct agent_config, hide) },
-	{ "caller", offsetof(struct agent_config, caller) },
+	{ "caller", offsetof(struct agent_config, caller) }, { "patch", offsetof(struct agent_config, patch) },
 };
 
 static char **list_at(struct agent_config *c, size_t i)

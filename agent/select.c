@@ -225,6 +225,104 @@ static int visit(const struct poketrace_site *s, void *arg)
 	return 0;
 }
 
+/* -P (uftrace's --patch): functions without a compiler site that a glob
+ * matches get a relocated site (poketrace_site_make) and are then selected
+ * as the others are.  A glob without "MODULE:" means the program's own
+ * functions.  Functions that cannot be relocated are said once each (the
+ * first few by name) and not tried again. */
+static struct {
+	uintptr_t *v;
+	size_t n, cap;
+} refused_fns, cands;
+static size_t nrefused_said, said_none;
+static bool matched_any;
+
+static bool in_list(const uintptr_t *v, size_t n, uintptr_t a)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == a)
+			return true;
+	return false;
+}
+
+static int push(uintptr_t **v, size_t *n, size_t *cap, uintptr_t a)
+{
+	if (*n == *cap) {
+		uintptr_t *nv = realloc(*v, (*cap = *cap ? *cap * 2 : 256) * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+	}
+	(*v)[(*n)++] = a;
+	return 0;
+}
+
+static bool patch_match(const char *module, const char *sym)
+{
+	static char exe[4096];
+
+	if (!exe[0] && !realpath("/proc/self/exe", exe))
+		snprintf(exe, sizeof(exe), "?");
+	for (const char *g = sel.cfg.patch; *g;) {
+		size_t n = strcspn(g, ",");
+		char pat[n + 1], mod[256];
+		bool hit;
+
+		memcpy(pat, g, n);
+		pat[n] = '\0';
+		g += n + (g[n] == ',');
+		names_split_module(pat, mod, sizeof(mod));
+		/* without a module: the program's own */
+		if (!n || (!mod[0] && strcmp(module, exe)))
+			continue;
+		hit = match_names(pat, module, sym, false);
+		if (hit)
+			return true;
+	}
+	return false;
+}
+
+static int candidate(const struct poketrace_function *f, void *arg)
+{
+	(void)arg;
+	if (f->has_site || !f->size || in_list(refused_fns.v, refused_fns.n, f->addr) ||
+	    !patch_match(f->module, f->symbol))
+		return 0;
+	return push(&cands.v, &cands.n, &cands.cap, f->addr) < 0 ? -ENOMEM : 0;
+}
+
+static void patch_functions(struct walk *w)
+{
+	size_t made = 0, refused = 0;
+
+	if (!sel.cfg.patch[0])
+		return;
+	cands.n = 0;
+	if (poketrace_functions_foreach(NULL, NULL, candidate, NULL) < 0)
+		return;
+	for (size_t i = 0; i < cands.n; i++) {
+		struct poketrace_site site;
+
+		if (poketrace_site_make(cands.v[i], &site) == 0) {
+			made++;
+			visit(&site, w);
+			continue;
+		}
+		refused++;
+		push(&refused_fns.v, &refused_fns.n, &refused_fns.cap, cands.v[i]);
+		if (nrefused_said++ < 5)
+			fprintf(stderr, "poketrace: -P: %s\n", poketrace_last_error());
+	}
+	matched_any |= cands.n > 0; /* (made ones are no candidates the next time) */
+	if (!matched_any && !said_none++)
+		fprintf(stderr, "poketrace: -P '%s' matches no function without a patch site (a glob without "
+			"'MODULE:' names the program's own; 'poketrace sites --all PROG' lists them)\n", sel.cfg.patch);
+	if (refused > 5 || (refused && made))
+		fprintf(stderr, "poketrace: -P: %zu function%s relocated, %zu cannot be ('poketrace sites --all' says "
+			"why for each)\n", made, made == 1 ? "" : "s", refused);
+}
+
 /* Marks the functions the filters select (naming new ones). */
 static int refresh(void)
 {
@@ -241,6 +339,8 @@ static int refresh(void)
 	for (size_t i = 0; i < sel.n; i++)
 		sel.v[i].selected = false;
 	r = poketrace_sites_foreach(NULL, NULL, visit, &w);
+	if (r >= 0)
+		patch_functions(&w);
 	sel.nsites = w.sites;
 	sel.generation = w.visited ? w.generation : sites_generation();
 	fclose(w.funcs);
@@ -419,17 +519,17 @@ int select_start(const struct agent_config *c)
 	sel.cfg = *c;
 	/* its own lists: select_update replaces them */
 	sel.cfg.filter = sel.cfg.notrace = sel.cfg.modules = sel.cfg.args = sel.cfg.rets = NULL;
-	sel.cfg.focus = sel.cfg.hide_tree = sel.cfg.hide = sel.cfg.caller = NULL;
+	sel.cfg.focus = sel.cfg.hide_tree = sel.cfg.hide = sel.cfg.caller = sel.cfg.patch = NULL;
 	if (own_list(&sel.cfg.filter, c->filter) < 0 || own_list(&sel.cfg.notrace, c->notrace) < 0 ||
 	    own_list(&sel.cfg.modules, c->modules) < 0 || own_list(&sel.cfg.args, c->args) < 0 ||
 	    own_list(&sel.cfg.rets, c->rets) < 0 || own_list(&sel.cfg.focus, c->focus) < 0 ||
 	    own_list(&sel.cfg.hide_tree, c->hide_tree) < 0 || own_list(&sel.cfg.hide, c->hide) < 0 ||
-	    own_list(&sel.cfg.caller, c->caller) < 0) {
+	    own_list(&sel.cfg.caller, c->caller) < 0 || own_list(&sel.cfg.patch, c->patch) < 0) {
 		pthread_mutex_unlock(&sel.lock);
 		return -ENOMEM;
 	}
 	free(prev.filter), free(prev.notrace), free(prev.modules), free(prev.args), free(prev.rets);
-	free(prev.focus), free(prev.hide_tree), free(prev.hide), free(prev.caller);
+	free(prev.focus), free(prev.hide_tree), free(prev.hide), free(prev.caller), free(prev.patch);
 	tracer_set_focus(sel.cfg.focus[0] != '\0');
 	tracer_set_caller(sel.cfg.caller[0] != '\0');
 	sel.enabled = !c->paused;

@@ -61,6 +61,10 @@ static const char usage[] =
 	"  -C, --caller-filter GLOB\n"
 	"                         graph: only the calls of a matching function and the\n"
 	"                         calls that lead to it (its backtrace), not its callees\n"
+	"  -P, --patch GLOB       also trace functions that have no patch site: their first\n"
+	"                         instructions are relocated, where that is safe (GLOB:\n"
+	"                         the program's functions, or 'MODULE:GLOB', e.g.\n"
+	"                         'liblzma.so*:lzma_*'; the filters still apply)\n"
 	"      --no-follow        trace PROG only, not the processes it forks or execs\n"
 	"                         (followed by default, as uftrace does: each into\n"
 	"                         DIR/pid-PID, read with DIR by every command)\n"
@@ -299,6 +303,7 @@ static void progress(const char *dir, pid_t pid)
 struct rec_opts {
 	char *filter, *notrace, *modules, *args, *rets; /* comma-separated, malloc'd */
 	char *focus, *hide_tree, *hide, *caller;         /* -F, -N, -H, -C (graph) */
+	char *patch;                                     /* -P */
 	const char *dir, *mode;
 	int no_follow;
 	unsigned long long buffer, buffer_max, time_ns;
@@ -319,6 +324,8 @@ static char **list_of(struct rec_opts *o, int opt)
 		return &o->hide;
 	case 'C':
 		return &o->caller;
+	case 'P':
+		return &o->patch;
 	case 'S':
 		return &o->filter;
 	case 'E':
@@ -342,7 +349,7 @@ static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
 		{ "module", required_argument, NULL, 'm' }, { "depth", required_argument, NULL, 'D' },
 		{ "time-filter", required_argument, NULL, 't' }, { "buffer", required_argument, NULL, 'b' },
 		{ "args", required_argument, NULL, 'A' }, { "retval", required_argument, NULL, 'R' },
-		{ "paused", no_argument, NULL, 'P' }, { "pid", required_argument, NULL, 'p' },
+		{ "paused", no_argument, NULL, 'Q' }, { "patch", required_argument, NULL, 'P' }, { "pid", required_argument, NULL, 'p' },
 		{ "buffer-max", required_argument, NULL, 'X' }, { "on-full", required_argument, NULL, 'W' },
 		{ "hide", required_argument, NULL, 'H' }, { "select", required_argument, NULL, 'S' },
 		{ "exclude", required_argument, NULL, 'E' }, { "caller-filter", required_argument, NULL, 'C' },
@@ -358,7 +365,7 @@ static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
 	o->buffer = 2 * 1024 * 1024;
 	o->on_full = "wait";
 	optind = 1;
-	while ((c = getopt_long(argc, argv, attach ? "ho:F:N:H:C:m:D:t:b:A:R:p:" : "+ho:F:N:H:C:m:D:t:b:A:R:", longopts,
+	while ((c = getopt_long(argc, argv, attach ? "ho:F:N:H:C:P:m:D:t:b:A:R:p:" : "+ho:F:N:H:C:P:m:D:t:b:A:R:", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'h':
@@ -373,11 +380,11 @@ static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
 			}
 			o->mode = optarg;
 			break;
-		case 'F': case 'N': case 'H': case 'C': case 'S': case 'E': case 'm': case 'A': case 'R':
+		case 'F': case 'N': case 'H': case 'C': case 'P': case 'S': case 'E': case 'm': case 'A': case 'R':
 			if (append(list_of(o, c), optarg) < 0)
 				return -1;
 			break;
-		case 'P':
+		case 'Q':
 			o->paused = 1;
 			break;
 		case 'Y':
@@ -466,8 +473,8 @@ static int write_config(const struct rec_opts *o)
 		cli_error("cannot write %s: %s", path, strerror(errno));
 		return -1;
 	}
-	fprintf(f, "focus=%s\nhide_tree=%s\nhide=%s\ncaller=%s\nfollow=%d\n", str(o->focus), str(o->hide_tree),
-		str(o->hide), str(o->caller), !o->no_follow);
+	fprintf(f, "focus=%s\nhide_tree=%s\nhide=%s\ncaller=%s\npatch=%s\nfollow=%d\n", str(o->focus),
+		str(o->hide_tree), str(o->hide), str(o->caller), str(o->patch), !o->no_follow);
 	if (!o->pid) /* record, not attach: it sums up all processes at the end */
 		fprintf(f, "summary=record\n");
 	fprintf(f, "mode=%s\nfilter=%s\nnotrace=%s\nmodules=%s\nargs=%s\nrets=%s\ndepth=%d\ntime_ns=%llu\n"
@@ -696,11 +703,13 @@ int cmd_attach(int argc, char **argv)
 		cli_error("cannot attach to process %ld: %s", o.pid, err);
 		return 1;
 	}
-	/* nothing to trace: the agent is not loaded for nothing */
-	if (sites_of_pid(o.pid) == 0) {
+	/* nothing to trace: the agent is not loaded for nothing (with -P,
+	 * functions without sites are what is asked for) */
+	if (!o.patch && sites_of_pid(o.pid) == 0) {
 		cli_error("process %ld has no function with a patch site in any module it has loaded, so nothing "
 			  "can be traced: rebuild it with -fpatchable-function-entry=5 (gcc or clang) or gcc -pg -mfentry "
-			  "-mnop-mcount -mrecord-mcount ('poketrace sites -p %ld' lists what it has)", o.pid, o.pid);
+			  "-mnop-mcount -mrecord-mcount, or trace functions without sites with -P GLOB "
+			  "('poketrace sites --all -p %ld' lists what it has)", o.pid, o.pid);
 		return 1;
 	}
 	/* Files are touched only once ptrace holds the process: a refusal

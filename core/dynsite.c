@@ -56,6 +56,12 @@ int dynsite_judge(const struct pt_module *m, const struct es_sym *sym, module_re
 		snprintf(v->why, sizeof(v->why), "poketrace itself calls it (%s is one of poketrace's imports)", own);
 		return 0;
 	}
+	if (m->elf.entry && sym->vaddr == m->elf.entry) {
+		/* _start: the kernel jumps there with no return address */
+		v->refusal = RELOC_NOT_CALLED;
+		snprintf(v->why, sizeof(v->why), "%s", reloc_refusal_text(RELOC_NOT_CALLED));
+		return 0;
+	}
 	if (!size) {
 		v->refusal = RELOC_NO_SIZE;
 		snprintf(v->why, sizeof(v->why), "%s", reloc_refusal_text(RELOC_NO_SIZE));

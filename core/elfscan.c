@@ -325,6 +325,7 @@ int es_open_at(const char *name, const char *path, struct es_file *f)
 		return pt_error(ENOEXEC, "%s is not an x86-64 executable or shared object", path);
 	}
 	f->type = eh.e_type;
+	f->entry = eh.e_entry;
 	read_build_id(f, elf);
 	if ((r = load_segments(f, elf)) < 0) {
 		es_close(f);

@@ -31,6 +31,7 @@ struct es_file {
 	int fd;
 	void *elf; /* Elf * */
 	uint16_t type; /* ET_EXEC or ET_DYN */
+	uint64_t entry; /* e_entry: where the kernel starts a program (0: none) */
 	struct es_entry *entries;
 	size_t nentries;
 	struct es_sym *syms; /* functions, sorted by vaddr */

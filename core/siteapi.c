@@ -4,6 +4,7 @@
 
 #include "base/error.h"
 #include "core/engine.h"
+#include "core/relsite.h"
 #include "core/sites.h"
 #include "poketrace.h"
 
@@ -74,6 +75,63 @@ POKETRACE_API long poketrace_sites_foreach(const char *sym_glob, const char *mod
 			module_site_public(m, s, &pub);
 			visited++;
 			if ((ret = cb(&pub, ctx)) != 0) {
+				engine_leave();
+				return ret;
+			}
+		}
+	}
+	engine_leave();
+	return visited;
+}
+
+POKETRACE_API int poketrace_site_make(uintptr_t func, struct poketrace_site *out)
+{
+	struct pt_module *m;
+	struct pt_site *s;
+	int r;
+
+	if (!out)
+		return pt_error(EINVAL, "poketrace_site_make: out must not be NULL");
+	if ((r = engine_enter_change()) < 0)
+		return r;
+	s = sites_find(func, &m);
+	if (!s && !m)
+		r = pt_error(ENOENT, "%#lx is not in any loaded module", (unsigned long)func);
+	else if (!s)
+		r = relsite_make(m, func, &s);
+	if (r == 0)
+		module_site_public(m, s, out);
+	engine_leave();
+	return r;
+}
+
+POKETRACE_API long poketrace_functions_foreach(const char *sym_glob, const char *mod_glob,
+					       poketrace_function_cb cb, void *ctx)
+{
+	long visited = 0;
+	int r;
+
+	if (!cb)
+		return pt_error(EINVAL, "poketrace_functions_foreach: cb must not be NULL");
+	if ((r = engine_enter()) < 0)
+		return r;
+	for (size_t i = 0; i < sites_nmodules(); i++) {
+		struct pt_module *m = sites_module(i);
+
+		if (!match_module(m, mod_glob))
+			continue;
+		for (size_t j = 0; j < m->elf.nsyms; j++) {
+			const struct es_sym *e = &m->elf.syms[j];
+			struct poketrace_function f = { m->bias + e->vaddr, e->size, e->name, m->path, false };
+			int ret;
+
+			if (!e->name || (sym_glob && fnmatch(sym_glob, e->name, 0) != 0))
+				continue;
+			if (j && m->elf.syms[j - 1].vaddr == e->vaddr)
+				continue; /* an alias: the first name stands for all */
+			f.has_site = module_site_find(m, f.addr) != NULL;
+			visited++;
+			if ((ret = cb(&f, ctx)) != 0) {
 				engine_leave();
 				return ret;
 			}

@@ -179,6 +179,29 @@ typedef int (*poketrace_site_cb)(const struct poketrace_site *site, void *ctx);
 POKETRACE_API long poketrace_sites_foreach(const char *sym_glob, const char *mod_glob,
 					   poketrace_site_cb cb, void *ctx);
 
+/* Functions without a compiler site.  A link on one (by name or address)
+ * makes its site by relocating its first instructions (kind
+ * POKETRACE_SITE_RELOC) when that is safe; poketrace_site_make makes it
+ * now, without a link: then it is in the table like any site, for
+ * poketrace_links_attach batches.  -errno, the reason in
+ * poketrace_last_error(), when the function cannot be relocated (a branch
+ * into its first bytes, a jump table, one of poketrace's own imports ...). */
+POKETRACE_API int poketrace_site_make(uintptr_t func, struct poketrace_site *out);
+
+/* Every function of every loaded module (its symbol table: .symtab, else
+ * .dynsym), with or without a site, whose name matches sym_glob and whose
+ * module path or file name matches mod_glob (NULL: all).  Like
+ * poketrace_sites_foreach: cb must not patch (nor make sites). */
+struct poketrace_function {
+	uintptr_t addr;
+	size_t size;
+	const char *symbol, *module;
+	int has_site;            /* 1: a compiler site, or one made already */
+};
+typedef int (*poketrace_function_cb)(const struct poketrace_function *fn, void *ctx);
+POKETRACE_API long poketrace_functions_foreach(const char *sym_glob, const char *mod_glob,
+					       poketrace_function_cb cb, void *ctx);
+
 /* ---------------------------------------------------------------- patching */
 
 struct poketrace_batch_stats {

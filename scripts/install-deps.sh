@@ -3,7 +3,8 @@
 # Idempotent: does nothing (and needs no root) when everything is there.
 set -euo pipefail
 
-pkgs=(gcc g++ make clang gdb libelf-dev libdw-dev libiberty-dev libzydis-dev babeltrace2 python3)
+# xz-utils: t_patch.sh traces Debian's own xz and liblzma, as built
+pkgs=(gcc g++ make clang gdb libelf-dev libdw-dev libiberty-dev libzydis-dev babeltrace2 python3 xz-utils)
 if [ "${1:-}" = "--bench" ]; then
 	# make bench / bench-real: the tools compared (uftrace; LLVM XRay's
 	# runtime, from the compiler-rt of the installed clang), apt-get source

@@ -365,6 +365,8 @@ const char *reloc_refusal_text(enum reloc_refusal r)
 		return "an operand of its first bytes cannot be reached from the trampoline";
 	case RELOC_STACK:
 		return "its first bytes change the stack in a way unwinding could not follow";
+	case RELOC_NOT_CALLED:
+		return "it is the program's entry point: the kernel jumps there, nothing calls it";
 	}
 	return "?";
 }

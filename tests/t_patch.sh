@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# record/attach -P (issue 16): functions without a patch site traced by
+# relocating their entries, in programs not rebuilt for poketrace — one
+# built with plain gcc -O2 -g (tests/targets/plainprog.c: its results and
+# its calls per function are its own), and Debian's own xz and liblzma.
+set -u
+B=${B:-build}
+P="$B/poketrace"
+. "$(dirname "$0")/lib.sh"
+T="$B/tests"
+W="$T/patch.$$"
+trap 'exec 7>&- 2>/dev/null; kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
+mkdir -p "$W"
+
+calls() { awk -v f="$1" '$NF == f { print ($1 == "-" ? $3 : $5) }' <<<"$2"; }
+
+own_functions() {
+	local plain want f n
+	plain=$("$T/plainprog" 3000)
+	expect 0 P_REC -o "$W/d" -P '*' -- "$T/plainprog" 3000
+	# the results are the untraced program's, to the byte
+	[ "$out" = "$plain" ] || fail "traced output differs:"$'\n'"$out"$'\n'"untraced:"$'\n'"$plain"
+	has "$err" "functions relocated, 1 cannot be"
+	has "$err" "_start .*the program's entry point"
+	expect 0 "$P" report "$W/d"
+	want=$(sed -n 's/^calls //p' <<<"$plain")
+	set -- $want
+	while [ $# -ge 2 ]; do
+		f=$1 n=$2; shift 2
+		[ "$(calls "$f" "$out")" = "$n" ] || fail "$f: $(calls "$f" "$out") calls, the program made $n:"$'\n'"$out"
+	done
+	[ "$(calls main "$out")" = 1 ] || fail "main: $(calls main "$out") calls"
+	# without -P nothing of it is traced (it has no site)
+	expect 0 "$P" sites --all "$T/plainprog"
+	has "$out" "0 with a compiler site, [1-9][0-9]* relocatable"
+	has "$out" "entry point: the kernel jumps there"
+}
+
+# a glob naming nothing that exists, and one naming a refused function
+says_why() {
+	expect 0 P_REC -o "$W/d" -P 'no_such_fn' -- "$T/plainprog" 10
+	has "$err" "-P 'no_such_fn' matches no function without a patch site"
+	expect 0 P_REC -o "$W/d2" -P '_start' -- "$T/plainprog" 10
+	has "$err" "_start has no patch site, and its entry cannot be relocated: it is the program's entry point"
+}
+
+have_xz() { command -v xz >/dev/null && ldd "$(command -v xz)" | grep -q liblzma; }
+
+# Debian's xz, multi-threaded, its liblzma's exported functions relocated:
+# the compressed bytes are the untraced run's
+xz_identical() {
+	have_xz || fail "xz with liblzma is missing (scripts/install-deps.sh installs xz-utils)"
+	head -c 3000000 /dev/urandom | base64 >"$W/in"
+	xz -T2 --block-size=262144 -c "$W/in" >"$W/plain.xz"
+	P_REC -o "$W/x" -P 'liblzma.so*:lzma_*' -- xz -T2 --block-size=262144 -c "$W/in" >"$W/traced.xz" 2>"$W/err" ||
+		fail "record xz: $(cat "$W/err")"
+	cmp -s "$W/plain.xz" "$W/traced.xz" || fail "xz's output differs when traced"
+	has "$(cat "$W/err")" "functions relocated"
+	expect 0 "$P" report "$W/x"
+	local c; c=$(calls lzma_crc64 "$out")
+	[ -n "$c" ] && [ "$c" -gt 0 ] || fail "no call of lzma_crc64:"$'\n'"$out"
+	expect 0 "$P" info "$W/x"
+	has "$out" "^lost: *0$"
+}
+
+# attach to a running multi-threaded xz reading a pipe, trace liblzma, detach:
+# it goes on and its output is the untraced run's
+attach_xz() {
+	have_xz || fail "xz with liblzma is missing (scripts/install-deps.sh installs xz-utils)"
+	local i pid
+	head -c 4000000 /dev/urandom | base64 >"$W/in"
+	split -n 6 -d "$W/in" "$W/part."
+	xz -T2 --block-size=65536 -c "$W/in" >"$W/plain.xz"
+	mkfifo "$W/fifo"
+	xz -T2 --block-size=65536 -c <"$W/fifo" >"$W/traced.xz" &
+	pid=$!
+	exec 7>"$W/fifo"
+	cat "$W/part.00" "$W/part.01" >&7
+	threads() { [ "$(ls /proc/$pid/task 2>/dev/null | wc -l)" -ge 2 ]; }
+	wait_until 60 threads || fail "xz started no thread"
+	expect 0 "$P" attach -o "$W/a" -P 'liblzma.so*:lzma_*' -p "$pid"
+	expect 0 "$P" live -p "$pid" status
+	has "$out" "^attached [1-9]"
+	cat "$W/part.02" "$W/part.03" >&7
+	traced() { "$P" live -p "$pid" status 2>/dev/null | grep -q "^events [1-9]"; }
+	wait_until 60 traced || fail "no event while xz compressed"
+	expect 0 "$P" detach -p "$pid"
+	cat "$W/part.04" "$W/part.05" >&7
+	exec 7>&-
+	wait "$pid" || fail "xz failed after detach"
+	cmp -s "$W/plain.xz" "$W/traced.xz" || fail "xz's output differs after attach and detach"
+	expect 0 "$P" report "$W/a"
+	has "$out" "lzma_"
+	expect 0 "$P" info "$W/a"
+	has "$out" "^lost: *0$"
+}
+
+cases="own_functions says_why xz_identical attach_xz"
+dispatch "$cases" "$@"
