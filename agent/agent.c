@@ -397,11 +397,13 @@ static int attach_request(char *buf, size_t cap, const char **sock)
 	return 0;
 }
 
-void agent_thread_signals(void)
+void agent_thread_start(void)
 {
 	/* (SIGTRAP and the engine's signals stay open; not through
 	 * pthread_sigmask, which after attach is glibc's) */
 	sigguard_block_others();
+	/* the library functions it calls may be traced (library calls) */
+	tb_untraced = true;
 }
 
 /* poketrace live flush.  A thread's current packet may be closed from

@@ -18,6 +18,7 @@ struct agent_config {
 	char dir[4096];         /* the trace: its configuration, the first process's files */
 	char out[4096];         /* this process image's files: dir, or dir/pid-PID[.N] */
 	bool follow;            /* children (fork) and new images (exec) traced too */
+	int libcall;            /* library calls: 0 none, 1 the program's (default), 2 nested too */
 	bool defer_warnings;    /* "nothing matched" left for record's summary */
 	enum tracer_mode mode;
 	char *filter, *notrace, *modules, *args, *rets; /* comma-separated globs, any length (malloc'd) */
@@ -35,8 +36,9 @@ struct agent_config {
 int agent_config_read(const char *dir, struct agent_config *c);
 /* The agent's own threads (writer, watcher, control) take no signal of the
  * program's: a handler of the program running in one would be traced, and
- * the writer must never wait for a buffer itself.  Call first thing. */
-void agent_thread_signals(void);
+ * the writer must never wait for a buffer itself; and nothing they call is
+ * traced (library calls).  Call first thing. */
+void agent_thread_start(void);
 /* A module was loaded: trace its functions that match the filters. */
 void agent_module_loaded(void);
 

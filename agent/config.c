@@ -66,6 +66,8 @@ static void set(const char *key, const char *v, void *ctx)
 		c->defer_warnings = !strcmp(v, "record");
 	else if (!strcmp(key, "follow"))
 		c->follow = atoi(v) != 0;
+	else if (!strcmp(key, "libcall"))
+		c->libcall = atoi(v);
 }
 
 int agent_config_read(const char *dir, struct agent_config *c)

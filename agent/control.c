@@ -172,7 +172,7 @@ __attribute__((visibility("default"))) int poketrace_agent_request(const char *r
 static void *loop(void *arg)
 {
 	(void)arg;
-	agent_thread_signals();
+	agent_thread_start();
 	for (;;) {
 		int fd = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
 

@@ -25,7 +25,7 @@ static void *loop(void *arg)
 	unsigned long long adds = 0;
 
 	(void)arg;
-	agent_thread_signals();
+	agent_thread_start();
 	while (!atomic_load(&stop)) {
 		unsigned long long now = 0;
 

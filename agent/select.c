@@ -3,8 +3,10 @@
  * a change of filters, tracing on or off, or a new module is turned into
  * one batch of link changes (poketrace_links_update): links detached from
  * functions no longer wanted, attached to functions newly wanted. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <fnmatch.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 
 #include "agent/agent.h"
 #include "base/names.h"
+#include "core/dynrel.h"
 #include "core/proto.h"
 #include "core/sites.h"
 #include "poketrace.h"
@@ -170,9 +173,10 @@ static void name_it(FILE *f, const struct poketrace_site *s, const struct tfn *t
 
 struct walk {
 	FILE *funcs;
-	size_t sites; /* with a symbol, patchable */
+	size_t sites; /* with a symbol, patchable (library calls not counted) */
 	int err;
 	bool visited;
+	bool libcall; /* visiting the library functions the program calls */
 	unsigned generation;
 };
 
@@ -191,7 +195,7 @@ static int visit(const struct poketrace_site *s, void *arg)
 	if (sel.cfg.modules[0] && !match_list(sel.cfg.modules, mod, true) &&
 	    !match_list(sel.cfg.modules, s->module, true))
 		return 0;
-	w->sites++;
+	w->sites += !w->libcall;
 	if (!match_names(sel.cfg.filter, s->module, s->symbol, true) ||
 	    match_names(sel.cfg.notrace, s->module, s->symbol, false))
 		return 0;
@@ -218,7 +222,8 @@ static int visit(const struct poketrace_site *s, void *arg)
 		tracer_set_flags(t->id, (uint8_t)((match_names(sel.cfg.focus, s->module, s->symbol, false) ? TRACER_FOCUS : 0) |
 						  (match_names(sel.cfg.hide_tree, s->module, s->symbol, false) ? TRACER_HIDE_TREE : 0) |
 						  (match_names(sel.cfg.hide, s->module, s->symbol, false) ? TRACER_HIDE : 0) |
-						  (match_names(sel.cfg.caller, s->module, s->symbol, false) ? TRACER_CALLER : 0)));
+						  (match_names(sel.cfg.caller, s->module, s->symbol, false) ? TRACER_CALLER : 0) |
+						  (w->libcall ? TRACER_LIBCALL : 0)));
 		name_it(w->funcs, s, t);
 	}
 	t->selected = true;
@@ -323,6 +328,100 @@ static void patch_functions(struct walk *w)
 			"why for each)\n", made, made == 1 ? "" : "s", refused);
 }
 
+/* Library calls (uftrace's default view): the functions the program
+ * imports, where the dynamic linker finds them (their compiler sites, or
+ * their entries relocated), traced when the program's own code calls them
+ * (tracer_set_libcall) — calls through a dlsym'd pointer too, which PLT
+ * hooks miss.  Not poketrace's own functions (its interposers) nor those
+ * poketrace calls (refused by relsite), and only once the program has
+ * traced functions of its own. */
+static struct {
+	char **names;
+	size_t n, cap;
+	bool *done; /* made or refused: not looked up again */
+	bool scanned;
+} imp;
+
+static void import_name(void *ctx, const char *name, uintptr_t slot)
+{
+	(void)ctx, (void)slot;
+	for (size_t i = 0; i < imp.n; i++)
+		if (!strcmp(imp.names[i], name))
+			return;
+	if (imp.n == imp.cap) {
+		size_t cap = imp.cap ? imp.cap * 2 : 256;
+		char **nv = realloc(imp.names, cap * sizeof(*nv));
+		bool *nd = nv ? realloc(imp.done, cap * sizeof(*nd)) : NULL;
+
+		if (nv)
+			imp.names = nv;
+		if (!nd)
+			return;
+		imp.done = nd;
+		imp.cap = cap;
+	}
+	if ((imp.names[imp.n] = strdup(name)))
+		imp.done[imp.n++] = false;
+}
+
+/* The program (the first object): its imports, and its code's ranges. */
+static int program_object(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+	uintptr_t (*r)[2] = ctx;
+	int n = 0;
+
+	(void)size;
+	dynrel_imports(info, import_name, NULL);
+	for (int i = 0; i < info->dlpi_phnum && n < TRACER_LC_RANGES; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+			r[n][0] = info->dlpi_addr + ph->p_vaddr;
+			r[n][1] = r[n][0] + ph->p_memsz;
+			n++;
+		}
+	}
+	tracer_set_libcall((const uintptr_t (*)[2])r, n, sel.cfg.libcall == 2);
+	return 1;
+}
+
+static void libcall_functions(struct walk *w)
+{
+	Dl_info me, where;
+
+	if (!sel.cfg.libcall || (!w->sites && !cands.n))
+		return;
+	if (!imp.scanned) {
+		uintptr_t ranges[TRACER_LC_RANGES][2];
+
+		imp.scanned = true;
+		dl_iterate_phdr(program_object, ranges);
+	}
+	if (!dladdr((void *)libcall_functions, &me))
+		return;
+	w->libcall = true;
+	for (size_t i = 0; i < imp.n; i++) {
+		void *a;
+		struct poketrace_site site;
+
+		/* (__libc_start_main calls main and never returns) */
+		if (imp.done[i] || !strncmp(imp.names[i], "__libc_start_main", 17))
+			continue;
+		/* an import the program has no definition for yet stays to try
+		 * after the next dlopen */
+		if (!(a = dlsym(RTLD_DEFAULT, imp.names[i])))
+			continue;
+		imp.done[i] = true;
+		if (!dladdr(a, &where) || where.dli_fbase == me.dli_fbase)
+			continue; /* poketrace's own (an interposer) */
+		if (poketrace_site_make((uintptr_t)a, &site) == 0) {
+			site.symbol = imp.names[i]; /* the name the program calls, not an alias */
+			visit(&site, w);
+		}
+	}
+	w->libcall = false;
+}
+
 /* Marks the functions the filters select (naming new ones). */
 static int refresh(void)
 {
@@ -341,6 +440,8 @@ static int refresh(void)
 	r = poketrace_sites_foreach(NULL, NULL, visit, &w);
 	if (r >= 0)
 		patch_functions(&w);
+	if (r >= 0)
+		libcall_functions(&w);
 	sel.nsites = w.sites;
 	sel.generation = w.visited ? w.generation : sites_generation();
 	fclose(w.funcs);

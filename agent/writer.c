@@ -123,7 +123,7 @@ static bool drain(void)
 static void *loop(void *arg)
 {
 	(void)arg;
-	agent_thread_signals();
+	agent_thread_start();
 	while (!atomic_load(&stop)) {
 		if (!drain())
 			tb_writer_sleep(1000000000L); /* woken by the first chunk queued */
@@ -222,7 +222,7 @@ void writer_totals(struct writer_totals *t)
 		t->waits += b->waits;
 		t->wait_ns += b->wait_ns;
 		t->wait_timeouts += b->wait_timeouts;
-		t->threads++;
+		t->threads += b->events || b->lost; /* (a thread whose calls were all left out traced nothing) */
 	}
 	t->buffer_bytes = tb_mapped_bytes();
 	t->buffer_peak = tb_peak_bytes();

@@ -73,10 +73,26 @@ $(BO)/call_pg: bench/call_bench.c $(BO)/gen1k-pg.o
 $(BO)/rec_target_pg: bench/rec_target.c $(BO)/gen1k-pg.o
 	@$(GCC) -O2 -o $@ $^
 
+# issue 16: the same 10,000 functions with compiler sites (sb_*) and
+# without (nb_*, plain gcc -O2: their entries are relocated)
+$(BO)/sb10k.c: tests/gen_funcs.sh
+	@mkdir -p $(BO)
+	@sh tests/gen_funcs.sh 10000 sb > $@
+$(BO)/nb10k.c: tests/gen_funcs.sh
+	@mkdir -p $(BO)
+	@sh tests/gen_funcs.sh 10000 nb > $@
+$(BO)/sb10k.o: $(BO)/sb10k.c
+	@$(CLANG) -O2 -g -fPIE $(PFE_FLAGS) -c $< -o $@
+$(BO)/nb10k.o: $(BO)/nb10k.c
+	@$(GCC) -O2 -g -fPIE -c $< -o $@
+$(BO)/reloc_bench: bench/reloc_bench.c $(BO)/sb10k.o $(BO)/nb10k.o $(STLIB)
+	@echo "  BENCH   $@"
+	@$(CC) -std=gnu11 -O2 -Iinclude -o $@ bench/reloc_bench.c $(BO)/sb10k.o $(BO)/nb10k.o $(STLIB) $(LIBS)
+
 $(BO)/rdtsc_cost: bench/rdtsc_cost.c
 	@$(GCC) -O2 -o $@ $<
 
-BENCH_BINS = $(addprefix $(BO)/,rdtsc_cost patch_bench hook_bench rec_target rec_target_pg \
+BENCH_BINS = $(addprefix $(BO)/,rdtsc_cost patch_bench hook_bench reloc_bench rec_target rec_target_pg \
 	xray_patch_1k xray_patch_10k xray_patch_40k \
 	call_gcc call_clang call_mcount call_gccpfe call_clangpfe call_xray call_pg)
 

@@ -65,6 +65,10 @@ static const char usage[] =
 	"                         instructions are relocated, where that is safe (GLOB:\n"
 	"                         the program's functions, or 'MODULE:GLOB', e.g.\n"
 	"                         'liblzma.so*:lzma_*'; the filters still apply)\n"
+	"      --no-libcall       do not show the program's calls into shared libraries\n"
+	"                         (shown by default, as uftrace does: printf, qsort ...;\n"
+	"                         not the functions poketrace itself calls: malloc ...)\n"
+	"      --nest-libcall     show library calls made by libraries too\n"
 	"      --no-follow        trace PROG only, not the processes it forks or execs\n"
 	"                         (followed by default, as uftrace does: each into\n"
 	"                         DIR/pid-PID, read with DIR by every command)\n"
@@ -306,6 +310,7 @@ struct rec_opts {
 	char *patch;                                     /* -P */
 	const char *dir, *mode;
 	int no_follow;
+	int libcall, libcall_set;  /* 0 --no-libcall, 1 the default, 2 --nest-libcall */
 	unsigned long long buffer, buffer_max, time_ns;
 	const char *on_full;
 	int depth, paused;
@@ -353,7 +358,8 @@ static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
 		{ "buffer-max", required_argument, NULL, 'X' }, { "on-full", required_argument, NULL, 'W' },
 		{ "hide", required_argument, NULL, 'H' }, { "select", required_argument, NULL, 'S' },
 		{ "exclude", required_argument, NULL, 'E' }, { "caller-filter", required_argument, NULL, 'C' },
-		{ "no-follow", no_argument, NULL, 'Y' },
+		{ "no-follow", no_argument, NULL, 'Y' }, { "no-libcall", no_argument, NULL, 'L' },
+		{ "nest-libcall", no_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	char *end;
@@ -389,6 +395,14 @@ static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
 			break;
 		case 'Y':
 			o->no_follow = 1;
+			break;
+		case 'L':
+			o->libcall = 0;
+			o->libcall_set = 1;
+			break;
+		case 'K':
+			o->libcall = 2;
+			o->libcall_set = 1;
 			break;
 		case 'p':
 			errno = 0;
@@ -473,8 +487,9 @@ static int write_config(const struct rec_opts *o)
 		cli_error("cannot write %s: %s", path, strerror(errno));
 		return -1;
 	}
-	fprintf(f, "focus=%s\nhide_tree=%s\nhide=%s\ncaller=%s\npatch=%s\nfollow=%d\n", str(o->focus),
-		str(o->hide_tree), str(o->hide), str(o->caller), str(o->patch), !o->no_follow);
+	fprintf(f, "focus=%s\nhide_tree=%s\nhide=%s\ncaller=%s\npatch=%s\nfollow=%d\nlibcall=%d\n", str(o->focus),
+		str(o->hide_tree), str(o->hide), str(o->caller), str(o->patch), !o->no_follow,
+		o->libcall_set ? o->libcall : 1);
 	if (!o->pid) /* record, not attach: it sums up all processes at the end */
 		fprintf(f, "summary=record\n");
 	fprintf(f, "mode=%s\nfilter=%s\nnotrace=%s\nmodules=%s\nargs=%s\nrets=%s\ndepth=%d\ntime_ns=%llu\n"

@@ -364,11 +364,21 @@ POKETRACE_API const struct poketrace_fn *poketrace_link_fn(const struct poketrac
 	return link ? &link->fn : NULL;
 }
 
+static long long ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
 POKETRACE_API int poketrace_quiesce(int timeout_ms)
 {
 	struct timespec pause = { 0, 1000000 };
+	/* by the clock: one look at every thread's stack may take long */
+	long long end = ms_now() + (timeout_ms > 0 ? timeout_ms : 0);
 
-	for (long waited = 0;; waited++) {
+	for (;;) {
 		int left, r = engine_enter_change();
 
 		if (r < 0)
@@ -377,7 +387,7 @@ POKETRACE_API int poketrace_quiesce(int timeout_ms)
 		engine_leave();
 		if (!left)
 			return 0;
-		if (timeout_ms >= 0 && waited >= timeout_ms)
+		if (timeout_ms >= 0 && ms_now() >= end)
 			return pt_error(ETIMEDOUT, "%d retired trampoline(s) may still be in use: a thread "
 					"is inside one (or running, so it could not be checked)", left);
 		nanosleep(&pause, NULL);

@@ -95,5 +95,36 @@ attach_xz() {
 	has "$out" "^lost: *0$"
 }
 
-cases="own_functions says_why xz_identical attach_xz"
+# the program's calls into libraries, uftrace's default: the calls it makes
+# (also through a dlsym'd pointer, also where a library calls back into it),
+# not those the libraries make, unless --nest-libcall; none with --no-libcall
+libcalls() {
+	local plain f n
+	plain=$("$T/libcalls")
+	expect 0 P_REC -o "$W/d" -- "$T/libcalls"
+	[ "$out" = "$plain" ] || fail "traced output differs: $out"
+	expect 0 "$P" report "$W/d"
+	set -- $(sed -n 's/^calls //p' <<<"$plain")
+	while [ $# -ge 2 ]; do
+		f=$1 n=$2; shift 2
+		[ "$(calls "$f" "$out")" = "$n" ] || fail "$f: $(calls "$f" "$out") calls, the program made $n:"$'\n'"$out"
+	done
+	# the program's comparator, called back from libc, under tsearch
+	expect 0 "$P" graph "$W/d"
+	grep -A1 -- "-([0-9]*) tsearch$" <<<"$out" | grep -q -- "-([0-9]*) cmp$" ||
+		fail "cmp is not under tsearch:"$'\n'"$out"
+	# nested: lc_outer's own calls of lc_inner too
+	expect 0 P_REC -o "$W/n" --nest-libcall -- "$T/libcalls"
+	expect 0 "$P" report "$W/n"
+	[ "$(calls lc_inner "$out")" = 8 ] || fail "--nest-libcall: lc_inner $(calls lc_inner "$out") calls, want 8"
+	expect 0 "$P" info "$W/n"
+	has "$out" "^threads: *1$"
+	# none
+	expect 0 P_REC -o "$W/o" --no-libcall -- "$T/libcalls"
+	expect 0 "$P" report "$W/o"
+	lacks "$out" " strtod$"; lacks "$out" " lc_outer$"
+	has "$out" " main$"
+}
+
+cases="own_functions says_why xz_identical attach_xz libcalls"
 dispatch "$cases" "$@"

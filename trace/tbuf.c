@@ -14,6 +14,7 @@ static _Atomic(struct tbuf *) all;
 static _Atomic size_t mapped, peak;
 static _Atomic int no_waits; /* the trace is ending: nobody waits */
 __thread struct tbuf *tb_current __attribute__((tls_model("initial-exec")));
+__thread bool tb_untraced __attribute__((tls_model("initial-exec")));
 
 /* The writer's futex: a counter bumped by the thread that wakes it. */
 static _Atomic uint32_t writer_seq;
@@ -118,7 +119,7 @@ struct tbuf *tb_create(void)
 {
 	struct tbuf *b = tb_current;
 
-	if (b)
+	if (b || tb_untraced)
 		return b;
 	b = raw_mmap_anon(sizeof(*b));
 	if (!b)

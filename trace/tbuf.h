@@ -68,6 +68,7 @@ struct tb_queue {
 struct tb_frame {
 	uint32_t fn;
 	bool traced;           /* an entry event was written */
+	bool left_out;         /* a library call from the library side (tracer_set_libcall) */
 	uint8_t scope;         /* TB_IN_FOCUS, TB_HIDDEN: inherited by callees */
 	bool pending;          /* -C: wanted, its entry written only if a -C call comes below it */
 	uint16_t fdepth;       /* depth for -D: 1 at a -F function, else the caller's + 1 */
@@ -119,6 +120,8 @@ void tb_configure(const struct tb_config *c);
 /* This thread's buffer, created (mmap) at its first event; NULL if that failed. */
 struct tbuf *tb_create(void);
 extern __thread struct tbuf *tb_current __attribute__((tls_model("initial-exec")));
+/* Set in poketrace's own threads: they get no buffer, their calls no event. */
+extern __thread bool tb_untraced __attribute__((tls_model("initial-exec")));
 
 static inline struct tbuf *tb_self(void)
 {

@@ -13,6 +13,7 @@
 
 #include "arch/x86_64/saferead.h"
 #include "arch/x86_64/sync.h"
+#include "arch/x86_64/tramp.h"
 #include "core/proto.h"
 #include "trace/tbuf.h"
 
@@ -52,6 +53,7 @@ void tracer_set_caller(bool any)
 	caller_any = any;
 }
 
+
 /* A -C call is being entered: the entries of the calls it is in that were
  * kept back are written first, outermost first.  Their timestamps are in
  * order: nothing was written since the outermost of them began (anything
@@ -73,6 +75,43 @@ static void write_pending(struct tbuf *b)
 static inline uint8_t flags_of(uint32_t fn)
 {
 	return fnflags && fn < PROF_CAP ? fnflags[fn] : 0;
+}
+
+static uintptr_t lc_range[TRACER_LC_RANGES][2];
+static _Atomic int lc_n;
+static bool lc_nest;
+
+void tracer_set_libcall(const uintptr_t (*ranges)[2], int n, bool nest)
+{
+	n = n < TRACER_LC_RANGES ? n : TRACER_LC_RANGES;
+	/* (set before the libcall functions' links, added to after: a reader
+	 * sees the old count or the new one with its ranges written) */
+	for (int i = 0; i < n; i++)
+		lc_range[i][0] = ranges[i][0], lc_range[i][1] = ranges[i][1];
+	lc_nest = nest;
+	atomic_store(&lc_n, n);
+}
+
+/* A library function called from the library side (not the program's own
+ * code): left out.  stack is just above the return address.  A return into
+ * a landing pad is a tail call from the body the pad called: the caller is
+ * the innermost traced call, the program's if it is no library call. */
+static bool libcall_left_out(const struct tbuf *b, uint8_t fl, const void *stack)
+{
+	uintptr_t ret;
+	int n;
+
+	if (!(fl & TRACER_LIBCALL) || lc_nest)
+		return false;
+	ret = ((const uintptr_t *)stack)[-1];
+	n = atomic_load_explicit(&lc_n, memory_order_acquire);
+	for (int i = 0; i < n; i++)
+		if (ret >= lc_range[i][0] && ret < lc_range[i][1])
+			return false;
+	if (b->depth && !b->frames[b->depth - 1].left_out &&
+	    !(flags_of(b->frames[b->depth - 1].fn) & TRACER_LIBCALL) && tramp_is_pad_return(ret))
+		return false;
+	return true;
 }
 
 void tracer_configure(const struct tracer_config *c)
@@ -134,7 +173,7 @@ static void resync_slow(struct tbuf *b, const void *sp, bool entering, uint64_t 
 		b->depth--;
 		if (cfg.mode == TRACER_GRAPH)
 			close_frame(b, f, ts, NULL);
-		else if (cfg.mode == TRACER_PROFILE && my_table && f->fn < PROF_CAP)
+		else if (cfg.mode == TRACER_PROFILE && my_table && f->fn < PROF_CAP && !f->left_out)
 			my_table->e[f->fn].active--;
 	}
 }
@@ -171,30 +210,45 @@ static void entry(uint32_t fn, const void *stack, const struct poketrace_ctx *ct
 	struct tbuf *b = tb_self();
 	uint64_t ts = clock_now(cfg.clock);
 	struct tb_frame *f;
+	bool out;
 
 	if (!b)
 		return;
-	{
+	out = libcall_left_out(b, flags_of(fn), stack);
+	if (!out) {
 		struct prof_table *t = table();
 
 		if (t && fn < PROF_CAP)
 			t->e[fn].hits++;
 	}
 	if (cfg.mode == TRACER_FUNCTION) {
+		if (out)
+			return;
 		tb_put(b, EV_ENTRY, fn, ts);
 		return;
 	}
 	resync(b, stack, true, ts);
 	if (b->depth == TB_MAX_DEPTH) {
-		b->lost++;
+		b->lost += !out;
 		return;
 	}
 	f = &b->frames[b->depth++];
-	if (cfg.mode == TRACER_PROFILE && my_table && fn < PROF_CAP)
+	if (cfg.mode == TRACER_PROFILE && my_table && fn < PROF_CAP && !out)
 		my_table->e[fn].active++; /* a recursive call's time is in its outermost call's */
 	f->fn = fn;
 	f->sp = stack;
 	f->child = 0;
+	f->left_out = out;
+	if (out) {
+		/* its exit pops this frame: the calls below stay in the caller's scope */
+		const struct tb_frame *up = b->depth > 1 ? &b->frames[b->depth - 2] : NULL;
+
+		f->scope = up ? up->scope : focus_any ? 0 : TB_IN_FOCUS;
+		f->fdepth = up ? up->fdepth : 0;
+		f->traced = f->pending = false;
+		f->ts = ts;
+		return;
+	}
 	{
 		/* the caller's scope, this function's filters added */
 		uint8_t fl = flags_of(fn);
@@ -249,6 +303,8 @@ static void leave(uint32_t fn, const void *stack, const uint64_t *ret)
 	if (b->depth == 0 || b->frames[b->depth - 1].fn != fn)
 		return; /* its entry was not seen (lost, or before tracing began) */
 	f = &b->frames[--b->depth];
+	if (f->left_out)
+		return; /* its time is its caller's own */
 	dur = ts - f->ts;
 	if (b->depth > 0)
 		b->frames[b->depth - 1].child += dur;

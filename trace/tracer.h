@@ -32,7 +32,7 @@ void tracer_configure(const struct tracer_config *c);
  * and what it calls), HIDE_TREE (-N: neither), HIDE (-H: the function
  * only, its callees shown).  With any FOCUS function, calls outside every
  * focused call are not written.  Set before the function's links. */
-enum { TRACER_FOCUS = 1, TRACER_HIDE_TREE = 2, TRACER_HIDE = 4, TRACER_CALLER = 8 };
+enum { TRACER_FOCUS = 1, TRACER_HIDE_TREE = 2, TRACER_HIDE = 4, TRACER_CALLER = 8, TRACER_LIBCALL = 16 };
 void tracer_set_flags(uint32_t fn, uint8_t flags);
 /* Whether some function has TRACER_FOCUS (before any link). */
 void tracer_set_focus(bool any);
@@ -40,6 +40,13 @@ void tracer_set_focus(bool any);
  * calls of such functions and the calls they are in are written (each
  * entry kept back until a CALLER call below it, or dropped at its exit). */
 void tracer_set_caller(bool any);
+/* Library calls (uftrace's default view): a TRACER_LIBCALL function is
+ * traced when called from the program's own code, a return address in one
+ * of the n ranges [lo, hi), or from anywhere but poketrace with nest
+ * (--nest-libcall).  Calls that are not are left out of every view, their
+ * time their caller's own.  Replaces the ranges (at most TRACER_LC_RANGES). */
+#define TRACER_LC_RANGES 16
+void tracer_set_libcall(const uintptr_t (*ranges)[2], int n, bool nest);
 /* Functions known so far (ids below it); grows as modules are loaded. */
 void tracer_set_nfuncs(uint32_t n);
 /* Raw link handlers (POKETRACE_LINK_RAW): data is the function's id, stack

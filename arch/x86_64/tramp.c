@@ -813,6 +813,15 @@ size_t tramp_emit_pad(uintptr_t at, uintptr_t orig, uint8_t *buf, size_t cap, st
 	return w.len;
 }
 
+bool tramp_is_pad_return(uintptr_t ret)
+{
+	uint8_t b[7];
+
+	/* the first byte is code after a call: mapped; the rest maybe not */
+	return *(const volatile uint8_t *)ret == 0xe9 && safe_read(b, ret, sizeof(b)) == sizeof(b) &&
+	       b[5] == 0xc9 && b[6] == 0xc3;
+}
+
 size_t tramp_emit_stub(uintptr_t at, uintptr_t shared, uintptr_t info, uint8_t *buf, size_t cap)
 {
 	struct xw w;

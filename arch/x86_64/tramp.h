@@ -125,6 +125,9 @@ int tramp_emit(const struct tramp_spec *s, uintptr_t at, uint8_t *buf, size_t ca
  * too small. */
 #define TRAMP_PAD_NONE 2
 size_t tramp_emit_pad(uintptr_t at, uintptr_t orig, uint8_t *buf, size_t cap, struct tramp_out *o);
+/* Whether a return address looks like a pad's, right after its call:
+ * `jmp rel32; leave; ret` (a body that tail-calls returns there). */
+bool tramp_is_pad_return(uintptr_t ret);
 
 /* The per-site stub of a shared trampoline: mov r11, info; jmp shared.
  * Writes the code and returns its length, 0 if cap is too small. */
