@@ -127,13 +127,17 @@ int main(void)
 	long (*f[2])(long) = { sb_table[7], nb_table[7] };
 	double plain[2][RUNS], fentry[2][RUNS], fexit[2][RUNS];
 	struct poketrace_link **links = calloc((size_t)nb_count, sizeof(*links));
+	long n = nb_count;
+	int runs = RUNS;
 	double first, later[5], site[5], det[5], sdet[5];
 	pthread_t th;
 	long sum = 0;
 
 	if (poketrace_init(NULL) < 0 || !links)
 		die("init");
-	for (int r = 0; r < RUNS; r++) {
+	if (getenv("RELOC_BENCH_N")) /* fewer functions, batches only (profiling) */
+		n = atol(getenv("RELOC_BENCH_N")), runs = 0;
+	for (int r = 0; r < runs; r++) {
 		for (int k = SITE; k <= RELOC; k++) {
 			struct poketrace_link *l;
 
@@ -148,7 +152,7 @@ int main(void)
 	}
 	printf("ns per call, one function in a loop (medians of %d runs of %ld calls):\n", RUNS, CALLS);
 	printf("  %-18s %8s %14s %14s\n", "", "plain", "fentry added", "fexit added");
-	for (int k = SITE; k <= RELOC; k++) {
+	for (int k = SITE; k <= RELOC && runs; k++) {
 		double p = median(plain[k], RUNS);
 
 		printf("  %-18s %8.2f %14.2f %14.2f\n", what[k], p, median(fentry[k], RUNS) - p,
@@ -156,17 +160,17 @@ int main(void)
 	}
 
 	pthread_create(&th, NULL, runner, &sum);
-	first = batch(nb_table, nb_count, links);
-	unbatch(links, nb_count);
+	first = batch(nb_table, n, links);
+	unbatch(links, n);
 	for (int r = 0; r < 5; r++) {
-		site[r] = batch(sb_table, sb_count, links);
-		sdet[r] = unbatch(links, sb_count);
-		later[r] = batch(nb_table, nb_count, links);
-		det[r] = unbatch(links, nb_count);
+		site[r] = batch(sb_table, n, links);
+		sdet[r] = unbatch(links, n);
+		later[r] = batch(nb_table, n, links);
+		det[r] = unbatch(links, n);
 	}
 	atomic_store(&stop, 1);
 	pthread_join(th, NULL);
-	printf("one batch of fentry on %ld functions, a thread calling them (ms, medians of 5):\n", nb_count);
+	printf("one batch of fentry on %ld functions, a thread calling them (ms, medians of 5):\n", n);
 	printf("  compiler sites        attach %8.1f   detach %8.1f\n", median(site, 5), median(sdet, 5));
 	printf("  relocated, first      attach %8.1f   (analysis and copies made)\n", first);
 	printf("  relocated, later      attach %8.1f   detach %8.1f   (%.2fx the compiler sites' attach)\n",

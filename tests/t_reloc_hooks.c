@@ -13,7 +13,7 @@
 #include "harness.h"
 
 int rl_ripmov(int), rl_riplea(int), rl_ripcmp(int), rl_jcc8(int), rl_jmp8(int), rl_calllast(int), rl_endbr(int);
-long rl_frame(long);
+long rl_frame(long), rl_leaf5(long);
 int rl_loopback(int), rl_switch(int), rl_callfirst(int), rl_sys(int), rl_tiny(int), rl_stackodd(int);
 extern int rl_val, rl_table[];
 
@@ -28,6 +28,7 @@ static long w_jmp8(long x) { return x + 7; }
 static long w_calllast(long x) { return x + 11; }
 static long w_frame(long x) { return 3 * x; }
 static long w_endbr(long x) { return x - 1; }
+static long w_leaf5(long x) { return x + 8; }
 
 /* Each relocation class with what it computes. */
 static const struct {
@@ -44,7 +45,8 @@ static const struct {
 #define w_rl_calllast w_calllast
 #define w_rl_frame w_frame
 #define w_rl_endbr w_endbr
-	C(rl_ripmov), C(rl_riplea), C(rl_ripcmp), C(rl_jcc8), C(rl_jmp8), C(rl_calllast), C(rl_frame), C(rl_endbr),
+#define w_rl_leaf5 w_leaf5
+	C(rl_ripmov), C(rl_riplea), C(rl_ripcmp), C(rl_jcc8), C(rl_jmp8), C(rl_calllast), C(rl_frame), C(rl_endbr), C(rl_leaf5),
 #undef C
 };
 #define NCLASSES (sizeof(classes) / sizeof(classes[0]))
@@ -89,7 +91,7 @@ static long call(size_t i, long x)
 {
 	long r = classes[i].fn(x);
 
-	return classes[i].fn == (fn_t)(void *)rl_frame ? r : (long)(int)r;
+	return classes[i].fn == (fn_t)(void *)rl_frame || classes[i].fn == (fn_t)(void *)rl_leaf5 ? r : (long)(int)r;
 }
 
 static void attach_or_die(enum poketrace_link_kind k, size_t i, void *h, struct poketrace_link **out)

@@ -26,6 +26,7 @@ struct chunk {
 	uintptr_t base;
 	size_t size; /* bytes, a multiple of CHUNK */
 	uint64_t *used, *start;
+	size_t hint; /* every unit below it is used: first fit starts there */
 	struct chunk *next;
 };
 
@@ -47,11 +48,18 @@ static void set_bit(uint64_t *m, size_t i, bool v)
 		m[i / 64] &= ~(1ULL << (i % 64));
 }
 
+/* First fit, from the hint, a used word of 64 units skipped at once (a
+ * scan from the start made 10,000 allocations quadratic). */
 static long carve(struct chunk *c, size_t units)
 {
 	size_t total = c->size / UNIT, run = 0;
 
-	for (size_t i = 0; i < total; i++) {
+	for (size_t i = c->hint; i < total; i++) {
+		if (i % 64 == 0 && c->used[i / 64] == ~0ULL) {
+			run = 0;
+			i += 63;
+			continue;
+		}
 		run = bit(c->used, i) ? 0 : run + 1;
 		if (run == units) {
 			size_t first = i + 1 - units;
@@ -59,6 +67,9 @@ static long carve(struct chunk *c, size_t units)
 			for (size_t j = first; j <= i; j++)
 				set_bit(c->used, j, true);
 			set_bit(c->start, first, true);
+			if (first == c->hint)
+				for (c->hint = i + 1; c->hint < total && bit(c->used, c->hint); c->hint++)
+					;
 			return (long)first;
 		}
 	}
@@ -222,6 +233,8 @@ int execmem_free(void *p)
 	}
 	i = ((uintptr_t)p - c->base) / UNIT;
 	total = c->size / UNIT;
+	if (i < c->hint)
+		c->hint = i;
 	set_bit(c->start, i, false);
 	for (; i < total && bit(c->used, i) && (i == ((uintptr_t)p - c->base) / UNIT || !bit(c->start, i)); i++)
 		set_bit(c->used, i, false);

@@ -179,7 +179,8 @@ enum reloc_refusal reloc_analyse(const uint8_t *code, uintptr_t entry, size_t si
 				      "overwritten bytes", off);
 		p->last_is_call = x.in.meta.category == ZYDIS_CATEGORY_CALL;
 		p->cfa[i + 1] = p->cfa[i];
-		if (!p->last_is_call && !stack_effect(&x, &p->cfa[i + 1]))
+		/* (a ret ends the copy: no boundary after it to describe) */
+		if (!p->last_is_call && x.in.meta.category != ZYDIS_CATEGORY_RET && !stack_effect(&x, &p->cfa[i + 1]))
 			return refuse(RELOC_STACK, why, cap, "the instruction at +%lu changes the stack in a way "
 				      "the copy's unwind information could not describe", off);
 		p->old_off[i] = (uint8_t)(off - skip);
