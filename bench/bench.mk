@@ -72,6 +72,9 @@ $(BO)/call_pg: bench/call_bench.c $(BO)/gen1k-pg.o
 	@$(GCC) -O2 -o $@ $^
 $(BO)/rec_target_pg: bench/rec_target.c $(BO)/gen1k-pg.o
 	@$(GCC) -O2 -o $@ $^
+# plain gcc -O2, no site: recorded with -P (relocated entries)
+$(BO)/rec_target_plain: bench/rec_target.c $(BO)/gen1k-gcc.o
+	@$(GCC) -O2 -o $@ $^
 
 # issue 16: the same 10,000 functions with compiler sites (sb_*) and
 # without (nb_*, plain gcc -O2: their entries are relocated)
@@ -92,7 +95,7 @@ $(BO)/reloc_bench: bench/reloc_bench.c $(BO)/sb10k.o $(BO)/nb10k.o $(STLIB)
 $(BO)/rdtsc_cost: bench/rdtsc_cost.c
 	@$(GCC) -O2 -o $@ $<
 
-BENCH_BINS = $(addprefix $(BO)/,rdtsc_cost patch_bench hook_bench reloc_bench rec_target rec_target_pg \
+BENCH_BINS = $(addprefix $(BO)/,rdtsc_cost patch_bench hook_bench reloc_bench rec_target rec_target_pg rec_target_plain \
 	xray_patch_1k xray_patch_10k xray_patch_40k \
 	call_gcc call_clang call_mcount call_gccpfe call_clangpfe call_xray call_pg)
 

@@ -73,6 +73,10 @@ echo
 "$BO/hook_bench" || exit 1
 echo
 
+# 2b. Functions without a patch site (relocated entries) beside compiler sites
+"$BO/reloc_bench" || exit 1
+echo
+
 # 3. Recording
 bash bench/record_bench.sh "$B" || exit 1
 echo

@@ -68,7 +68,11 @@ if [ -n "${OLD_B:-}" ]; then
 	row old_graph "$OLD_B: record (graph)" "$X" "$OLD_B/poketrace" record -o "$W/d" -b 4M --
 	row old_profile "$OLD_B: record --tracer profile" "$X" "$OLD_B/poketrace" record -o "$W/d" --tracer profile --
 fi
+# no site (plain gcc -O2): entries relocated by both
+XPL="$B/bench/rec_target_plain"
+row plain_graph "poketrace record -P 'hb_*' (plain build)" "$XPL" "$P" record -o "$W/d" -b 4M -P 'hb_*' --
 if command -v uftrace >/dev/null; then
+	row uftrace_plain "uftrace record -P 'hb_*' (plain build)" "$XPL" uftrace record -d "$W/d" -P 'hb_*' --
 	row uftrace_pfe "uftrace record -P . (patchable build)" "$X" uftrace record -d "$W/d" -P . --
 	row pg_untraced "-pg build, untraced (mcount stub)" "$XPG"
 	row uftrace_pg "uftrace record (-pg build)" "$XPG" uftrace record -d "$W/d" --

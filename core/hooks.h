@@ -34,6 +34,7 @@ struct poketrace_ops {
 	void *data;
 	uint64_t seq;
 	char **filter, **modules, **notrace; /* NULL-terminated glob lists */
+	bool relocate;              /* POKETRACE_OPS_RELOCATE */
 	uintptr_t *sites;           /* sorted: the sites it is attached to */
 	size_t nsites;
 	struct poketrace_ops *next;

@@ -2,6 +2,7 @@
  * every change patches exactly the sites whose set of ops changes. */
 #include <errno.h>
 #include <fnmatch.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 #include "base/ptrset.h"
 #include "core/engine.h"
 #include "core/hooks.h"
+#include "core/relsite.h"
 
 static uint64_t ops_seq;
 static struct ptrset live;
@@ -75,6 +77,30 @@ static bool matches(const struct filters *f, const struct pt_module *m, const st
 	if (f->filter && !any(f->filter, sym, NULL))
 		return false;
 	return !any(f->notrace, sym, NULL);
+}
+
+/* POKETRACE_OPS_RELOCATE: sites made for the functions without one that
+ * the filters name (one symbol per address; refusals left alone). */
+static void relocate_named(const struct filters *f)
+{
+	for (size_t i = 0; i < sites_nmodules(); i++) {
+		struct pt_module *m = sites_module(i);
+
+		if (f->modules && !any(f->modules, m->path, m->name))
+			continue;
+		for (size_t j = 0; j < m->elf.nsyms; j++) {
+			const struct es_sym *e = &m->elf.syms[j];
+			uintptr_t a = m->bias + e->vaddr;
+			struct pt_site *s;
+
+			if (!e->name || !e->size || (j && m->elf.syms[j - 1].vaddr == e->vaddr))
+				continue;
+			if ((f->filter && !any(f->filter, e->name, NULL)) || any(f->notrace, e->name, NULL))
+				continue;
+			if (!module_site_find(m, a))
+				relsite_make(m, a, &s);
+		}
+	}
 }
 
 static int collect(const struct filters *f, uintptr_t **out, size_t *n)
@@ -209,6 +235,8 @@ static int change(struct poketrace_ops *o, const char *filter, const char *modul
 	if ((r = engine_enter_change()) < 0)
 		goto out;
 	hooks_sync();
+	if (!detach && o->relocate)
+		relocate_named(&f);
 	if (!detach && collect(&f, &want, &nwant) < 0)
 		r = pt_error(ENOMEM, "out of memory");
 	if (r == 0)
@@ -243,13 +271,16 @@ POKETRACE_API int poketrace_ops_register(poketrace_ops_fn fn, const struct poket
 
 	if (!fn || !out)
 		return pt_error(EINVAL, "poketrace_ops_register: fn and out must not be NULL");
-	if (opts && opts->sz != sizeof(*opts))
+	if (opts && opts->sz != sizeof(*opts) && opts->sz != offsetof(struct poketrace_ops_opts, flags))
 		return pt_error(EINVAL, "opts->sz is %zu; set it to sizeof(struct poketrace_ops_opts)",
 				opts->sz);
+	if (opts && opts->sz == sizeof(*opts) && (opts->flags & ~POKETRACE_OPS_RELOCATE))
+		return pt_error(EINVAL, "opts->flags %#x: unknown flags", opts->flags);
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return pt_error(ENOMEM, "out of memory");
 	o->fn = fn;
+	o->relocate = opts && opts->sz == sizeof(*opts) && (opts->flags & POKETRACE_OPS_RELOCATE);
 	o->data = opts ? opts->data : NULL;
 	o->seq = __atomic_add_fetch(&ops_seq, 1, __ATOMIC_RELAXED);
 	r = change(o, opts ? opts->filter : NULL, opts ? opts->modules : NULL, opts ? opts->notrace : NULL,

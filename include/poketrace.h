@@ -508,7 +508,13 @@ struct poketrace_ops_opts {
 	const char *filter;      /* comma-separated symbol globs; NULL or "": every function */
 	const char *modules;     /* comma-separated module globs (path or file name); NULL: all */
 	const char *notrace;     /* comma-separated symbol globs never traced */
+	unsigned flags;          /* POKETRACE_OPS_*; a caller built before it passes the older sz */
 };
+/* The functions without a compiler site that the filter (and modules) names
+ * are hooked too, their entries relocated where that is safe (the others
+ * are left alone, poketrace_sites_all-style reasons aside).  A NULL filter
+ * then means every function of every module: name them. */
+#define POKETRACE_OPS_RELOCATE 1u
 
 struct poketrace_ops;
 POKETRACE_API int poketrace_ops_register(poketrace_ops_fn fn, const struct poketrace_ops_opts *opts,

@@ -394,5 +394,50 @@ static void kept_registers(void)
 	CHECK(rl_keep_check(4, 0) == 0 && ipa_sum(1000, 1, 2) == ipa_want(1000, 1, 2, 16), "after detach");
 }
 
+/* ------------------------------------------------------ ops by glob */
+
+static atomic_long ops_calls;
+static void count_ops(struct poketrace_ctx *ctx)
+{
+	(void)ctx;
+	atomic_fetch_add(&ops_calls, 1);
+}
+
+/* Ops with POKETRACE_OPS_RELOCATE hook the functions without a site their
+ * glob names (the relocatable ones: every class here, exactly); without
+ * it they find none; unregistering puts the bytes back. */
+static void ops_relocate(void)
+{
+	struct poketrace_ops_opts oo = { sizeof(oo), NULL, "rl_*", NULL, NULL, 0 };
+	struct poketrace_ops *o;
+	uint8_t before[NCLASSES][8];
+
+	OK(poketrace_init(NULL));
+	for (size_t i = 0; i < NCLASSES; i++)
+		memcpy(before[i], (void *)classes[i].fn, 8);
+	OK(poketrace_ops_register(count_ops, &oo, &o));
+	CHECK(poketrace_ops_nsites(o) == 0, "without the flag, %ld sites", poketrace_ops_nsites(o));
+	OK(poketrace_ops_unregister(o));
+	oo.flags = POKETRACE_OPS_RELOCATE;
+	OK(poketrace_ops_register(count_ops, &oo, &o));
+	CHECK(poketrace_ops_nsites(o) >= (long)NCLASSES, "%ld sites for %zu relocatable functions",
+	      poketrace_ops_nsites(o), NCLASSES);
+	for (size_t i = 0; i < NCLASSES; i++) {
+		long c0 = atomic_load(&ops_calls);
+
+		for (long x = 0; x < 4; x++)
+			CHECK(call(i, x) == classes[i].want(x), "%s(%ld) under ops", classes[i].name, x);
+		CHECK(atomic_load(&ops_calls) - c0 == 4, "%s: %ld ops calls for 4", classes[i].name,
+		      atomic_load(&ops_calls) - c0);
+	}
+	CHECK(rl_loopback(3) == rl_loopback(3), "a refused function still runs");
+	OK(poketrace_ops_unregister(o));
+	OK(poketrace_quiesce(2000));
+	for (size_t i = 0; i < NCLASSES; i++)
+		CHECK(!memcmp(before[i], (void *)classes[i].fn, 8), "%s: bytes not back", classes[i].name);
+	oo.flags = 1u << 7;
+	CHECK(poketrace_ops_register(count_ops, &oo, &o) == -EINVAL, "unknown flag accepted");
+}
+
 TEST_MAIN({ "every_kind", every_kind }, { "refused", refused }, { "storm", storm },
-	  { "kept_registers", kept_registers })
+	  { "kept_registers", kept_registers }, { "ops_relocate", ops_relocate })
