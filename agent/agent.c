@@ -146,6 +146,9 @@ static void write_info(void)
 		(unsigned long long)t.wait_ns, (unsigned long long)t.wait_timeouts);
 	if (t.error)
 		of_printf(&f, "error=writing %s failed: %s\n", t.error_file, strerror(t.error));
+	if (cfg.max_size)
+		of_printf(&f, "max_size=%llu\nover_max=%llu\n", (unsigned long long)cfg.max_size,
+			  (unsigned long long)t.over_max);
 	of_close(&f);
 	if (t.error)
 		say("writing %s failed: %s; the trace holds what was written before", t.error_file,
@@ -495,6 +498,7 @@ static int start(const char *dir, const char *sock, bool from_env)
 	tracer_configure(&(struct tracer_config){
 		cfg.mode, cfg.max_depth, (uint64_t)((double)cfg.min_time_ns * (double)clk.freq / 1e9), 0, &clk });
 	ctf_trace_init(&ctf, &clk);
+	writer_set_max(cfg.max_size);
 	if ((r = write_metadata(cfg.out)) < 0 || (r = writer_start(cfg.out, true)) < 0) {
 		say("cannot start: %s", strerror(-r));
 		return r;

@@ -19,6 +19,7 @@ struct agent_config {
 	char out[4096];         /* this process image's files: dir, or dir/pid-PID[.N] */
 	bool follow;            /* children (fork) and new images (exec) traced too */
 	int libcall;            /* library calls: 0 none, 1 the program's (default), 2 nested too */
+	uint64_t max_size;      /* record --max-size: bytes this process writes at most (0: no cap) */
 	bool defer_warnings;    /* "nothing matched" left for record's summary */
 	enum tracer_mode mode;
 	char *filter, *notrace, *modules, *args, *rets; /* comma-separated globs, any length (malloc'd) */
@@ -109,6 +110,9 @@ void control_forget(void);
 /* The writer thread: moves full chunks to the stream files; fresh: every
  * buffer's counts and shadow stack start again (a new trace). */
 int writer_start(const char *dir, bool fresh);
+/* --max-size: past max bytes of this process's streams, chunks are counted,
+ * not written (0: no cap). */
+void writer_set_max(uint64_t max);
 /* Seals every thread's chunk, writes everything, stops the thread. */
 void writer_finish(void);
 /* Writes every full chunk now (and, if seal, every thread's current one:
@@ -120,6 +124,7 @@ void writer_forget(void);
 void writer_emergency(void);
 struct writer_totals {
 	uint64_t events, lost, bytes, lost_on_disk;
+	uint64_t over_max;      /* events not written: --max-size reached */
 	uint64_t waits, wait_ns, wait_timeouts; /* threads waiting for a free chunk */
 	uint64_t buffer_bytes, buffer_peak;     /* all threads' chunks, now and at most */
 	uint32_t threads;

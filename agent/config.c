@@ -68,6 +68,8 @@ static void set(const char *key, const char *v, void *ctx)
 		c->follow = atoi(v) != 0;
 	else if (!strcmp(key, "libcall"))
 		c->libcall = atoi(v);
+	else if (!strcmp(key, "max_size"))
+		c->max_size = strtoull(v, NULL, 10);
 }
 
 int agent_config_read(const char *dir, struct agent_config *c)

@@ -27,7 +27,7 @@ static char dir[4096];
 static pthread_t thread;
 static atomic_int stop, running;
 static pthread_mutex_t drain_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t bytes, lost_on_disk;
+static uint64_t bytes, lost_on_disk, over_max, max_bytes;
 static int first_error;
 /* Tests: POKETRACE_WRITER_DELAY_MS makes the writer pause after every chunk
  * (a writer left off-CPU, or a slow disk): gaps of a known length. */
@@ -59,9 +59,21 @@ static void fail(struct tbuf *b, int err, off_t good)
 	}
 }
 
+void writer_set_max(uint64_t max)
+{
+	max_bytes = max;
+}
+
 static void write_chunk(struct tbuf *b, struct tb_chunk *c)
 {
-	int fd = stream_fd(b);
+	int fd;
+
+	/* --max-size: the trace so far stays whole, what comes after is counted */
+	if (max_bytes && bytes + c->len > max_bytes) {
+		over_max += c->nevents;
+		return;
+	}
+	fd = stream_fd(b);
 
 	if (fd >= 0 && !b->write_failed) {
 		off_t at = lseek(fd, 0, SEEK_END);
@@ -150,7 +162,7 @@ int writer_start(const char *d, bool fresh)
 		b->waits = b->wait_ns = b->wait_timeouts = 0;
 		b->depth = 0;
 	}
-	bytes = lost_on_disk = 0;
+	bytes = lost_on_disk = over_max = 0;
 	first_error = 0;
 	error_file[0] = '\0';
 	atomic_store(&stop, 0);
@@ -228,6 +240,7 @@ void writer_totals(struct writer_totals *t)
 	t->buffer_peak = tb_peak_bytes();
 	t->bytes = bytes;
 	t->lost_on_disk = lost_on_disk;
+	t->over_max = over_max;
 	t->error = first_error;
 	snprintf(t->error_file, sizeof(t->error_file), "%s", error_file);
 }

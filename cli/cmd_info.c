@@ -112,6 +112,9 @@ int cmd_info(int argc, char **argv)
 	if (gaps)
 		printf("gaps:       %llu (places where events are missing: no call is timed across one)\n",
 		       (unsigned long long)gaps);
+	if (t.info_over_max)
+		printf("unwritten:  %llu (past --max-size %llu bytes)\n", (unsigned long long)t.info_over_max,
+		       (unsigned long long)t.max_size);
 	if (t.info_lost_on_disk)
 		printf("unwritten:  %llu (a write to the trace failed)\n", (unsigned long long)t.info_lost_on_disk);
 	printf("bytes:      %llu (%.1f per event)\n", (unsigned long long)bytes, events ? (double)bytes / events : 0);

@@ -65,6 +65,8 @@ static const char usage[] =
 	"                         instructions are relocated, where that is safe (GLOB:\n"
 	"                         the program's functions, or 'MODULE:GLOB', e.g.\n"
 	"                         'liblzma.so*:lzma_*'; the filters still apply)\n"
+	"      --max-size SIZE    write at most SIZE of trace per process (like 1G); what\n"
+	"                         comes after is counted, not written\n"
 	"      --no-libcall       do not show the program's calls into shared libraries\n"
 	"                         (shown by default, as uftrace does: printf, qsort ...;\n"
 	"                         not the functions poketrace itself calls: malloc ...)\n"
@@ -311,6 +313,7 @@ struct rec_opts {
 	const char *dir, *mode;
 	int no_follow;
 	int libcall, libcall_set;  /* 0 --no-libcall, 1 the default, 2 --nest-libcall */
+	unsigned long long max_size; /* --max-size, per process (0: none) */
 	unsigned long long buffer, buffer_max, time_ns;
 	const char *on_full;
 	int depth, paused;
@@ -359,7 +362,7 @@ static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
 		{ "hide", required_argument, NULL, 'H' }, { "select", required_argument, NULL, 'S' },
 		{ "exclude", required_argument, NULL, 'E' }, { "caller-filter", required_argument, NULL, 'C' },
 		{ "no-follow", no_argument, NULL, 'Y' }, { "no-libcall", no_argument, NULL, 'L' },
-		{ "nest-libcall", no_argument, NULL, 'K' },
+		{ "nest-libcall", no_argument, NULL, 'K' }, { "max-size", required_argument, NULL, 'Z' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	char *end;
@@ -395,6 +398,12 @@ static int parse_opts(int argc, char **argv, struct rec_opts *o, bool attach)
 			break;
 		case 'Y':
 			o->no_follow = 1;
+			break;
+		case 'Z':
+			if (parse_size(optarg, &o->max_size) < 0 || o->max_size < 65536) {
+				cli_error("--max-size needs a size of 64K or more, like 100M or 2G, not '%s'", optarg);
+				return -1;
+			}
 			break;
 		case 'L':
 			o->libcall = 0;
@@ -487,9 +496,9 @@ static int write_config(const struct rec_opts *o)
 		cli_error("cannot write %s: %s", path, strerror(errno));
 		return -1;
 	}
-	fprintf(f, "focus=%s\nhide_tree=%s\nhide=%s\ncaller=%s\npatch=%s\nfollow=%d\nlibcall=%d\n", str(o->focus),
-		str(o->hide_tree), str(o->hide), str(o->caller), str(o->patch), !o->no_follow,
-		o->libcall_set ? o->libcall : 1);
+	fprintf(f, "focus=%s\nhide_tree=%s\nhide=%s\ncaller=%s\npatch=%s\nfollow=%d\nlibcall=%d\nmax_size=%llu\n",
+		str(o->focus), str(o->hide_tree), str(o->hide), str(o->caller), str(o->patch), !o->no_follow,
+		o->libcall_set ? o->libcall : 1, o->max_size);
 	if (!o->pid) /* record, not attach: it sums up all processes at the end */
 		fprintf(f, "summary=record\n");
 	fprintf(f, "mode=%s\nfilter=%s\nnotrace=%s\nmodules=%s\nargs=%s\nrets=%s\ndepth=%d\ntime_ns=%llu\n"

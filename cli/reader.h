@@ -99,6 +99,7 @@ struct trace {
 	char on_full[16];
 	int pid;
 	uint64_t info_events, info_lost, info_lost_on_disk, info_bytes, duration_ns, info_threads;
+	uint64_t info_over_max, max_size; /* record --max-size: events not written past it */
 	uint64_t buffer_max, waits, wait_ns;
 	bool have_info, have_buffer_max, have_waits, have_wait_ns;
 	struct {

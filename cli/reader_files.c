@@ -169,6 +169,10 @@ static void info_item(const char *key, const char *v, void *ctx)
 		t->info_lost = n;
 	else if (!strcmp(key, "lost_on_disk"))
 		t->info_lost_on_disk = n;
+	else if (!strcmp(key, "over_max"))
+		t->info_over_max = n;
+	else if (!strcmp(key, "max_size"))
+		t->max_size = n;
 	else if (!strcmp(key, "bytes"))
 		t->info_bytes = n;
 	else if (!strcmp(key, "threads"))
@@ -223,6 +227,7 @@ static void load_info(struct trace *t, struct rd_image *img)
 	t->info_events += one.info_events;
 	t->info_lost += one.info_lost;
 	t->info_lost_on_disk += one.info_lost_on_disk;
+	t->info_over_max += one.info_over_max;
 	t->info_bytes += one.info_bytes;
 	t->info_threads += one.info_threads;
 	if (!t->tracer[0])

@@ -245,6 +245,7 @@ uint64_t trace_print_summary(const char *dir, double secs, bool exited)
 		}
 	}
 	first_silent = !t.images[0].have_info && has_sites(&t, 0);
+	events -= events > t.info_over_max ? t.info_over_max : events; /* in the trace */
 	if (!strcmp(t.tracer, "profile"))
 		fprintf(stderr, "poketrace: profile of %zu thread%s", threads, threads == 1 ? "" : "s");
 	else
@@ -262,6 +263,10 @@ uint64_t trace_print_summary(const char *dir, double secs, bool exited)
 			"last events are not in the trace\n", silent - first_silent);
 	if (t.error[0])
 		fprintf(stderr, "poketrace: %s\n", t.error);
+	if (t.info_over_max)
+		fprintf(stderr, "poketrace: the trace reached --max-size (%llu bytes%s): the %llu events after that "
+			"were not written\n", (unsigned long long)t.max_size, t.nimages > 1 ? " per process" : "",
+			(unsigned long long)t.info_over_max);
 	if (unwritten)
 		fprintf(stderr, "poketrace: %llu events could not be written (a write to the trace failed: a full "
 			"disk or a file size limit?): the trace is incomplete\n", (unsigned long long)unwritten);

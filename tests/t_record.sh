@@ -151,6 +151,21 @@ full_disk() {
 	if command -v babeltrace2 >/dev/null; then expect 0 babeltrace2 "$W/d"; fi
 }
 
+# --max-size: what fits is a whole trace, the rest is counted and said
+max_size() {
+	record "$W/d" --max-size 100K
+	has "$(cat "$W/rec.err")" "reached --max-size (102400 bytes): the [1-9][0-9]* events after that were not written"
+	local bytes; bytes=$(cat "$W"/d/stream_* | wc -c)
+	[ "$bytes" -le 102400 ] || fail "$bytes bytes of streams past a cap of 102400"
+	expect 0 "$P" info "$W/d"
+	has "$out" "^unwritten:  [1-9][0-9]* (past --max-size 102400 bytes)"
+	expect 0 "$P" report "$W/d"
+	has "$out" " main$"
+	if command -v babeltrace2 >/dev/null; then expect 0 babeltrace2 "$W/d"; fi
+	expect 2 "$P" record -o "$W/e" --max-size 1K -- "$T/e2e"
+	has "$err" "max-size needs a size of 64K or more"
+}
+
 lost_events() {
 	record "$W/d" -b 16K --on-full=drop -F leaf -F worker_step
 	expect 0 "$P" info "$W/d"
@@ -252,5 +267,5 @@ modules() {
 	has "$out" "lib_twice$"
 }
 
-cases="counts_match views babeltrace tracers filters modules damaged full_disk lost_events crashed killed arguments cplusplus"
+cases="counts_match views babeltrace tracers filters modules damaged full_disk max_size lost_events crashed killed arguments cplusplus"
 dispatch "$cases" "$@"
