@@ -63,7 +63,7 @@ static void set(const char *key, const char *v, void *ctx)
 	else if (!strcmp(key, "paused"))
 		c->paused = atoi(v) != 0;
 	else if (!strcmp(key, "summary"))
-		c->defer_warnings = !strcmp(v, "record");
+		c->defer_warnings = !strcmp(v, "record") || !strcmp(v, "attach");
 	else if (!strcmp(key, "follow"))
 		c->follow = atoi(v) != 0;
 	else if (!strcmp(key, "libcall"))

@@ -9,6 +9,7 @@
 #include <link.h>
 #include <fnmatch.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -297,6 +298,27 @@ static int candidate(const struct poketrace_function *f, void *arg)
 	return push(&cands.v, &cands.n, &cands.cap, f->addr) < 0 ? -ENOMEM : 0;
 }
 
+/* A message about the selection: to standard error, or, under record and
+ * attach (whose command says it, once for all processes), as a "say" line
+ * of poketrace/unmatched — not into the output of a program attached to. */
+static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...)
+{
+	char path[4200], msg[1024];
+	va_list ap;
+	FILE *f;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(path, sizeof(path), "%s/poketrace/unmatched", sel.cfg.out);
+	if (!sel.cfg.defer_warnings || !(f = fopen(path, "ae"))) {
+		fprintf(stderr, "poketrace: %s\n", msg);
+		return;
+	}
+	fprintf(f, "say\t%s\n", msg);
+	fclose(f);
+}
+
 static void patch_functions(struct walk *w)
 {
 	size_t made = 0, refused = 0;
@@ -317,15 +339,15 @@ static void patch_functions(struct walk *w)
 		refused++;
 		push(&refused_fns.v, &refused_fns.n, &refused_fns.cap, cands.v[i]);
 		if (nrefused_said++ < 5)
-			fprintf(stderr, "poketrace: -P: %s\n", poketrace_last_error());
+			say("-P: %s", poketrace_last_error());
 	}
 	matched_any |= cands.n > 0; /* (made ones are no candidates the next time) */
 	if (!matched_any && !said_none++)
-		fprintf(stderr, "poketrace: -P '%s' matches no function without a patch site (a glob without "
-			"'MODULE:' names the program's own; 'poketrace sites --all PROG' lists them)\n", sel.cfg.patch);
+		say("-P '%s' matches no function without a patch site (a glob without 'MODULE:' names the "
+		    "program's own; 'poketrace sites --all PROG' lists them)", sel.cfg.patch);
 	if (refused > 5 || (refused && made))
-		fprintf(stderr, "poketrace: -P: %zu function%s relocated, %zu cannot be ('poketrace sites --all' says "
-			"why for each)\n", made, made == 1 ? "" : "s", refused);
+		say("-P: %zu function%s relocated, %zu cannot be ('poketrace sites --all' says why for each)", made,
+		    made == 1 ? "" : "s", refused);
 }
 
 /* Library calls (uftrace's default view): the functions the program
@@ -576,7 +598,7 @@ static void say_unmatched(void)
 
 	if (sel.cfg.defer_warnings) {
 		snprintf(path, sizeof(path), "%s/poketrace/unmatched", sel.cfg.out);
-		if (!(f = fopen(path, "we")))
+		if (!(f = fopen(path, "ae")))
 			return;
 	}
 	if (!sel.nsites) {
@@ -634,6 +656,14 @@ int select_start(const struct agent_config *c)
 	tracer_set_focus(sel.cfg.focus[0] != '\0');
 	tracer_set_caller(sel.cfg.caller[0] != '\0');
 	sel.enabled = !c->paused;
+	if (sel.cfg.defer_warnings) {
+		char path[4200];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/poketrace/unmatched", sel.cfg.out);
+		if ((f = fopen(path, "we"))) /* this trace's: say() and say_unmatched append */
+			fclose(f);
+	}
 	r = refresh();
 	if (r == 0)
 		r = apply();

@@ -499,8 +499,9 @@ static int write_config(const struct rec_opts *o)
 	fprintf(f, "focus=%s\nhide_tree=%s\nhide=%s\ncaller=%s\npatch=%s\nfollow=%d\nlibcall=%d\nmax_size=%llu\n",
 		str(o->focus), str(o->hide_tree), str(o->hide), str(o->caller), str(o->patch), !o->no_follow,
 		o->libcall_set ? o->libcall : 1, o->max_size);
-	if (!o->pid) /* record, not attach: it sums up all processes at the end */
-		fprintf(f, "summary=record\n");
+	/* record sums up all processes at the end; attach says what the
+	 * agent had to say as it starts (not into the program's output) */
+	fprintf(f, "summary=%s\n", o->pid ? "attach" : "record");
 	fprintf(f, "mode=%s\nfilter=%s\nnotrace=%s\nmodules=%s\nargs=%s\nrets=%s\ndepth=%d\ntime_ns=%llu\n"
 		"chunk_size=%llu\nchunks=4\non_full=%s\npaused=%d\n", o->mode, str(o->filter), str(o->notrace),
 		str(o->modules), str(o->args), str(o->rets), o->depth, o->time_ns, o->buffer / 4, o->on_full, o->paused);
@@ -770,6 +771,7 @@ int cmd_attach(int argc, char **argv)
 		cli_error("process %ld loaded the agent but it did not start (its standard error says why)", o.pid);
 		return 1;
 	}
+	trace_print_agent_said(req.dir);
 	fprintf(stderr, "poketrace: tracing process %ld into %s; 'poketrace detach -p %ld' stops\n", o.pid, req.dir,
 		o.pid);
 	return 0;

@@ -167,6 +167,8 @@ void trace_format_ret(const struct trace *t, const struct rd_event *e, char *buf
 void trace_remove_files(const char *dir);
 double trace_streams_bytes(const char *dir);
 uint64_t trace_print_summary(const char *dir, double secs, bool exited);
+/* What an attached agent had to say as it started (poketrace/unmatched). */
+void trace_print_agent_said(const char *dir);
 int parse_duration(const char *s, unsigned long long *ns);
 
 #endif

@@ -112,14 +112,70 @@ double trace_streams_bytes(const char *dir)
 	return sum;
 }
 
+static void say_nosites(bool children)
+{
+	fprintf(stderr, "poketrace: no function of this program or its libraries has a patch site%s, so "
+		"nothing can be traced: build with -fpatchable-function-entry=5 (gcc or clang) or gcc "
+		"-pg -mfentry -mnop-mcount -mrecord-mcount, or name functions to relocate with -P GLOB "
+		"('poketrace sites PROG' shows what a binary has)\n", children ? " (nor of any process it started)" : "");
+}
+
+static void say_glob(const char *glob, bool children)
+{
+	fprintf(stderr, "poketrace: -F '%s' matches no function with a patch site%s (names match "
+		"mangled, demangled or without parameters: 'ns::Class::method')\n", glob,
+		children ? " in any of its processes" : "");
+}
+
+/* A "say" line, once: lines already said are in *said (a list of n). */
+static void say_once(const char *msg, char ***said, size_t *n)
+{
+	char **v;
+
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp((*said)[i], msg))
+			return;
+	fprintf(stderr, "poketrace: %s\n", msg);
+	if (!(v = realloc(*said, (*n + 1) * sizeof(*v))))
+		return; /* said, not remembered */
+	*said = v;
+	if ((v[*n] = strdup(msg)))
+		(*n)++;
+}
+
+void trace_print_agent_said(const char *dir)
+{
+	char path[4200], line[8192], **said = NULL;
+	size_t nsaid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/poketrace/unmatched", dir);
+	if (!(f = fopen(path, "re")))
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!strcmp(line, "nosites"))
+			say_nosites(false);
+		else if (!strncmp(line, "glob\t", 5))
+			say_glob(line + 5, false);
+		else if (!strncmp(line, "say\t", 4))
+			say_once(line + 4, &said, &nsaid);
+	}
+	fclose(f);
+	for (size_t i = 0; i < nsaid; i++)
+		free(said[i]);
+	free(said);
+}
+
 /* What the agents left in poketrace/unmatched: "nosites" (no function of
- * that process has a patch site) or "glob\tPATTERN" (a -F or --select glob
- * that selected nothing there).  Said once for all the processes: a glob
- * that matched nothing in any process with sites; no site in any. */
+ * that process has a patch site), "glob\tPATTERN" (a -F or --select glob
+ * that selected nothing there) and "say\tMESSAGE".  Said once for all the
+ * processes: a glob that matched nothing in any process with sites; no
+ * site in any; each message. */
 static void say_unmatched(const struct trace *t)
 {
-	char **globs = NULL, names[256] = "";
-	size_t nglobs = 0, with_sites = 0, without = 0;
+	char **globs = NULL, names[256] = "", **said = NULL;
+	size_t nglobs = 0, with_sites = 0, without = 0, nsaid = 0;
 	int *misses = NULL;
 
 	for (size_t k = 0; k < t->nimages; k++) {
@@ -136,6 +192,8 @@ static void say_unmatched(const struct trace *t)
 			line[strcspn(line, "\n")] = '\0';
 			if (!strcmp(line, "nosites")) {
 				nosites = true;
+			} else if (!strncmp(line, "say\t", 4)) {
+				say_once(line + 4, &said, &nsaid);
 			} else if (!strncmp(line, "glob\t", 5)) {
 				size_t i;
 
@@ -171,19 +229,17 @@ static void say_unmatched(const struct trace *t)
 		fprintf(stderr, "poketrace: %zu process%s had no patch site, not traced: %s%s\n", without,
 			without == 1 ? "" : "es", names, without > 4 ? ", ..." : "");
 	if (!with_sites)
-		fprintf(stderr, "poketrace: no function of this program or its libraries has a patch site%s, so "
-			"nothing can be traced: build with -fpatchable-function-entry=5 (gcc or clang) or gcc "
-			"-pg -mfentry -mnop-mcount -mrecord-mcount ('poketrace sites PROG' shows what a binary has)\n",
-			t->nimages > 1 ? " (nor of any process it started)" : "");
+		say_nosites(t->nimages > 1);
 	for (size_t i = 0; i < nglobs; i++) {
 		if (with_sites && (size_t)misses[i] >= with_sites)
-			fprintf(stderr, "poketrace: -F '%s' matches no function with a patch site%s (names match "
-				"mangled, demangled or without parameters: 'ns::Class::method')\n", globs[i],
-				t->nimages > 1 ? " in any of its processes" : "");
+			say_glob(globs[i], t->nimages > 1);
 		free(globs[i]);
 	}
+	for (size_t i = 0; i < nsaid; i++)
+		free(said[i]);
 	free(globs);
 	free(misses);
+	free(said);
 }
 
 /* Whether image k had any function with a patch site (what it could lose). */
