@@ -318,34 +318,33 @@ static void keep_save_gprs(struct em *e)
 		st(e, e->l.keep + 8 * i, keep_gprs[i]);
 }
 
-static void keep_save_vecs(struct em *e)
+static void keep_vecs(struct em *e, bool save)
 {
 	int32_t xoff[KEEP_VECS];
 
-	if (!e->s->keep_all)
-		return;
 	for (int i = 0; i < KEEP_VECS; i++)
 		xoff[i] = e->l.keep_x + 16 * i;
 	if (e->vec > XW_VEC_SSE)
-		save_vec_wide(e, KEEP_VECS, xoff, e->l.keep_w, e->l.keep_flag);
+		(save ? save_vec_wide : load_vec_wide)(e, KEEP_VECS, xoff, e->l.keep_w, e->l.keep_flag);
 	else
 		for (int i = 0; i < KEEP_VECS; i++)
-			xw_store_xmm(&e->w, B(e), D(e, xoff[i]), i);
+			if (save)
+				xw_store_xmm(&e->w, B(e), D(e, xoff[i]), i);
+			else
+				xw_load_xmm(&e->w, i, B(e), D(e, xoff[i]));
+}
+
+static void keep_save_vecs(struct em *e)
+{
+	if (e->s->keep_all)
+		keep_vecs(e, true);
 }
 
 static void keep_load(struct em *e)
 {
-	int32_t xoff[KEEP_VECS];
-
 	if (!e->s->keep_all)
 		return;
-	for (int i = 0; i < KEEP_VECS; i++)
-		xoff[i] = e->l.keep_x + 16 * i;
-	if (e->vec > XW_VEC_SSE)
-		load_vec_wide(e, KEEP_VECS, xoff, e->l.keep_w, e->l.keep_flag);
-	else
-		for (int i = 0; i < KEEP_VECS; i++)
-			xw_load_xmm(&e->w, i, B(e), D(e, xoff[i]));
+	keep_vecs(e, false);
 	for (int i = 0; i < KEEP_GPRS; i++)
 		ld(e, keep_gprs[i], e->l.keep + 8 * i);
 }
