@@ -72,7 +72,8 @@ attach_xz() {
 	split -n 6 -d "$W/in" "$W/part."
 	xz -T2 --block-size=65536 -c "$W/in" >"$W/plain.xz"
 	mkfifo "$W/fifo"
-	xz -T2 --block-size=65536 -c <"$W/fifo" >"$W/traced.xz" 2>"$W/xz.err" &
+	# (under check-asan the agent needs ASan's runtime in the process it joins)
+	LD_PRELOAD="$ASAN_RT" xz -T2 --block-size=65536 -c <"$W/fifo" >"$W/traced.xz" 2>"$W/xz.err" &
 	pid=$!
 	exec 7>"$W/fifo"
 	cat "$W/part.00" "$W/part.01" >&7
