@@ -59,7 +59,14 @@ int dynsite_judge(const struct pt_module *m, const struct es_sym *sym, module_re
 	if (m->elf.entry && sym->vaddr == m->elf.entry) {
 		/* _start: the kernel jumps there with no return address */
 		v->refusal = RELOC_NOT_CALLED;
-		snprintf(v->why, sizeof(v->why), "%s", reloc_refusal_text(RELOC_NOT_CALLED));
+		snprintf(v->why, sizeof(v->why), "it is the program's entry point: the kernel jumps there, nothing "
+			 "calls it");
+		return 0;
+	}
+	if (sym->name && strstr(sym->name, ".cold")) {
+		/* gcc's cold part of a function: its hot part jumps there */
+		v->refusal = RELOC_NOT_CALLED;
+		snprintf(v->why, sizeof(v->why), "it is the cold part of a function (gcc's .cold): jumped to, not called");
 		return 0;
 	}
 	if (!size) {

@@ -20,8 +20,10 @@ own_functions() {
 	expect 0 P_REC -o "$W/d" -P '*' -- "$T/plainprog" 3000
 	# the results are the untraced program's, to the byte
 	[ "$out" = "$plain" ] || fail "traced output differs:"$'\n'"$out"$'\n'"untraced:"$'\n'"$plain"
-	has "$err" "functions relocated, 1 cannot be"
+	has "$err" "6 functions relocated, 2 cannot be"
 	has "$err" "_start .*the program's entry point"
+	# gcc's cold part of mk: its hot part jumps there
+	has "$err" "mk.cold has no patch site, and its entry cannot be relocated: it is the cold part"
 	expect 0 "$P" report "$W/d"
 	want=$(sed -n 's/^calls //p' <<<"$plain")
 	set -- $want
@@ -34,6 +36,21 @@ own_functions() {
 	expect 0 "$P" sites --all "$T/plainprog"
 	has "$out" "0 with a compiler site, [1-9][0-9]* relocatable"
 	has "$out" "entry point: the kernel jumps there"
+}
+
+# C++ as users build it: exceptions thrown through .cold parts, in threads
+cxx_program() {
+	local plain f n
+	plain=$("$T/plaincxx")
+	expect 0 P_REC -o "$W/d" -P '*' -- "$T/plaincxx"
+	[ "$out" = "$plain" ] || fail "traced output differs:"$'\n'"$out"$'\n'"untraced:"$'\n'"$plain"
+	expect 0 "$P" report "$W/d"
+	set -- $(sed -n 's/^calls //p' <<<"$plain")
+	while [ $# -ge 2 ]; do
+		f=$1 n=$2; shift 2
+		[ "$(calls "$f" "$out")" = "$n" ] || fail "$f: $(calls "$f" "$out") calls, the program made $n:"$'\n'"$out"
+	done
+	has "$out" " __cxa_throw$"
 }
 
 # a glob naming nothing that exists, and one naming a refused function
@@ -130,5 +147,5 @@ libcalls() {
 	has "$out" " main$"
 }
 
-cases="own_functions says_why xz_identical attach_xz libcalls"
+cases="own_functions cxx_program says_why xz_identical attach_xz libcalls"
 dispatch "$cases" "$@"

@@ -17,7 +17,7 @@ TEST_BINS = $(SITE_FLAVORS:%=$(T)/t_sites_%) $(T)/t_poke $(T)/t_engine $(T)/t_co
 	$(T)/t_signals $(T)/t_stress $(T)/t_gcc_threaded $(T)/t_links $(T)/t_reclaim $(T)/t_nopie $(T)/t_ops $(T)/t_links_cpp $(T)/t_abi $(T)/t_abi_cpp \
 	$(T)/abi_prog $(T)/abi_prog_cpp $(T)/libbid_v1.so $(T)/libbid_v2.so $(T)/gdb_target \
 	$(T)/e2e $(T)/cpp_prog $(T)/live_target $(T)/ctl_target $(T)/flood $(T)/late_target $(T)/late_target2 \
-	$(T)/gen_trace $(T)/calltree $(T)/family $(T)/plainprog $(T)/libcalls
+	$(T)/gen_trace $(T)/calltree $(T)/family $(T)/plainprog $(T)/plaincxx $(T)/libcalls
 TEST_LIBS = $(T)/libt_lc.so $(T)/libt_shared.so $(T)/libt_dl.so $(T)/libt_dl_clang.so
 
 tests: $(TEST_BINS) $(TEST_LIBS) $(CLI) examples
@@ -191,6 +191,8 @@ $(T)/family: tests/targets/family.c $(TO)/.dir
 # --- issue 16: built as users build, no patch site
 $(T)/plainprog: tests/targets/plainprog.c $(TO)/.dir
 	@$(GCC) -O2 -g -o $@ $<
+$(T)/plaincxx: tests/targets/plaincxx.cc $(TO)/.dir
+	@$(CXX) -O2 -g -pthread -o $@ $<
 $(T)/libt_lc.so: tests/targets/lc_lib.c $(TO)/.dir
 	@$(GCC) -O2 -g -fPIC -shared -o $@ $<
 $(T)/libcalls: tests/targets/libcalls.c $(T)/libt_lc.so $(TO)/.dir

@@ -367,7 +367,7 @@ const char *reloc_refusal_text(enum reloc_refusal r)
 	case RELOC_STACK:
 		return "its first bytes change the stack in a way unwinding could not follow";
 	case RELOC_NOT_CALLED:
-		return "it is the program's entry point: the kernel jumps there, nothing calls it";
+		return "it is entered by a jump, not called (the program's entry point, a .cold part)";
 	}
 	return "?";
 }

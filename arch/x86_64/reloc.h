@@ -27,7 +27,7 @@ enum reloc_refusal {
 	RELOC_SYSTEM,            /* syscall, int, ud2, hlt, xbegin ... in the region */
 	RELOC_UNREACHABLE_OPERAND, /* a RIP-relative operand or branch cannot be re-encoded there */
 	RELOC_STACK,             /* the region changes the stack in a way the copy's CFI cannot say */
-	RELOC_NOT_CALLED,        /* entered by a jump, not a call (the program's entry point) */
+	RELOC_NOT_CALLED,        /* entered by a jump, not a call (the entry point, a .cold part) */
 };
 
 /* What unwinding needs at an instruction boundary of the copy: the CFA is
