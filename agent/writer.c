@@ -234,7 +234,7 @@ void writer_totals(struct writer_totals *t)
 		t->waits += b->waits;
 		t->wait_ns += b->wait_ns;
 		t->wait_timeouts += b->wait_timeouts;
-		t->threads += b->events || b->lost; /* (a thread whose calls were all left out traced nothing) */
+		t->threads += b->traced || b->events || b->lost; /* (not one whose calls were all left out) */
 	}
 	t->buffer_bytes = tb_mapped_bytes();
 	t->buffer_peak = tb_peak_bytes();

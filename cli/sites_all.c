@@ -85,14 +85,14 @@ void sites_all_summary(const struct sites_all_totals *t)
 {
 	size_t refused = t->own;
 
-	for (int i = 0; i <= RELOC_NOT_CALLED; i++)
+	for (int i = 0; i < RELOC_NREASONS; i++)
 		refused += t->refused[i];
 	printf("%zu functions in %zu module%s: %zu with a compiler site, %zu relocatable, %zu refused", t->functions,
 	       t->modules, t->modules == 1 ? "" : "s", t->compiler, t->relocatable, refused);
 	if (refused) {
 		const char *sep = " (";
 
-		for (int i = 0; i <= RELOC_NOT_CALLED; i++) {
+		for (int i = 0; i < RELOC_NREASONS; i++) {
 			if (t->refused[i]) {
 				printf("%s%zu: %s", sep, t->refused[i], reloc_refusal_text((enum reloc_refusal)i));
 				sep = "; ";

@@ -10,7 +10,7 @@
 
 struct sites_all_totals {
 	size_t functions, modules, compiler, relocatable, own;
-	size_t refused[RELOC_NOT_CALLED + 1]; /* by the analysis' reason */
+	size_t refused[RELOC_NREASONS]; /* by the analysis' reason */
 };
 
 /* Lists (unless quiet) and counts the functions of m matching glob (NULL:

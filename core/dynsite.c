@@ -36,6 +36,20 @@ static const char *own_name(const struct pt_module *m, const struct es_sym *sym)
 	return sym->name && dynrel_own_import(sym->name) ? sym->name : NULL;
 }
 
+/* What gcc knows as returns_twice (special_function_p), and libc's names
+ * of them: an image calls its body through a landing pad and returns from
+ * its own frame, which the second return finds reused. */
+static bool returns_twice(const char *name)
+{
+	static const char *const names[] = { "setjmp", "_setjmp", "__setjmp", "sigsetjmp", "__sigsetjmp",
+					     "savectx", "qsetjmp", "getcontext", "vfork", "__vfork" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			return true;
+	return false;
+}
+
 int dynsite_judge(const struct pt_module *m, const struct es_sym *sym, module_read_fn rd, void *ctx,
 		  struct dynsite_verdict *v)
 {
@@ -61,6 +75,11 @@ int dynsite_judge(const struct pt_module *m, const struct es_sym *sym, module_re
 		v->refusal = RELOC_NOT_CALLED;
 		snprintf(v->why, sizeof(v->why), "it is the program's entry point: the kernel jumps there, nothing "
 			 "calls it");
+		return 0;
+	}
+	if (sym->name && returns_twice(sym->name)) {
+		v->refusal = RELOC_RETURNS_TWICE;
+		snprintf(v->why, sizeof(v->why), "%s", reloc_refusal_text(RELOC_RETURNS_TWICE));
 		return 0;
 	}
 	if (sym->name && strstr(sym->name, ".cold")) {

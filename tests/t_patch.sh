@@ -12,6 +12,7 @@ W="$T/patch.$$"
 trap 'exec 7>&- 2>/dev/null; kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 mkdir -p "$W"
 
+sites_all_libc() { "$P" sites --all "$(ldd "$T/libcalls" | awk '/libc.so.6/ { print $3 }')"; }
 calls() { awk -v f="$1" '$NF == f { print ($1 == "-" ? $3 : $5) }' <<<"$2"; }
 
 own_functions() {
@@ -130,6 +131,7 @@ libcalls() {
 		f=$1 n=$2; shift 2
 		[ "$(calls "$f" "$out")" = "$n" ] || fail "$f: $(calls "$f" "$out") calls, the program made $n:"$'\n'"$out"
 	done
+	has "$(sites_all_libc)" "_setjmp .*why: it returns twice"
 	# the program's comparator, called back from libc, under tsearch
 	expect 0 "$P" graph "$W/d"
 	grep -A1 -- "-([0-9]*) tsearch$" <<<"$out" | grep -q -- "-([0-9]*) cmp$" ||

@@ -89,6 +89,7 @@ struct tbuf {
 	uint64_t lost;         /* events lost so far (free-running, as CTF wants) */
 	uint64_t events;
 	uint32_t tid;
+	bool traced;           /* a traced call was entered (not only left-out library calls) */
 	char name[16];         /* the thread's name at its first event */
 	int idx;               /* current chunk (-1: none) */
 	int nchunks;           /* chunks mapped */

@@ -218,6 +218,7 @@ static void entry(uint32_t fn, const void *stack, const struct poketrace_ctx *ct
 	if (!out) {
 		struct prof_table *t = table();
 
+		b->traced = true;
 		if (t && fn < PROF_CAP)
 			t->e[fn].hits++;
 	}

@@ -366,6 +366,11 @@ const char *reloc_refusal_text(enum reloc_refusal r)
 		return "an operand of its first bytes cannot be reached from the trampoline";
 	case RELOC_STACK:
 		return "its first bytes change the stack in a way unwinding could not follow";
+	case RELOC_RETURNS_TWICE:
+		return "it returns twice (setjmp, vfork, getcontext): the second return would run a trampoline "
+		       "whose frame is gone";
+	case RELOC_NREASONS:
+		break;
 	case RELOC_NOT_CALLED:
 		return "it is entered by a jump, not called (the program's entry point, a .cold part)";
 	}

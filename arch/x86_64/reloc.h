@@ -28,6 +28,8 @@ enum reloc_refusal {
 	RELOC_UNREACHABLE_OPERAND, /* a RIP-relative operand or branch cannot be re-encoded there */
 	RELOC_STACK,             /* the region changes the stack in a way the copy's CFI cannot say */
 	RELOC_NOT_CALLED,        /* entered by a jump, not a call (the entry point, a .cold part) */
+	RELOC_RETURNS_TWICE,     /* setjmp, vfork, getcontext: returns again after its frame is gone */
+	RELOC_NREASONS
 };
 
 /* What unwinding needs at an instruction boundary of the copy: the CFA is

@@ -1,16 +1,26 @@
 /* The program's calls into shared libraries (tests/t_patch.sh libcalls):
  * tsearch/tfind calling back into the program, strtod called directly
- * and through a dlsym'd pointer, lc_outer/lc_inner of libt_lc.so.  It
+ * and through a dlsym'd pointer, lc_outer/lc_inner of libt_lc.so, and
+ * setjmp, which returns twice (not hooked: its second return would run a
+ * trampoline whose frame is gone).  It
  * prints the calls it makes itself, whatever the libraries do inside:
  *   calls strtod 8 tsearch 10 tfind 10 lc_outer 3 lc_inner 2
  * and lc_outer makes 2 calls of lc_inner each (6 more, nested). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <search.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 long lc_inner(long x), lc_outer(long x);
+
+static jmp_buf jb;
+
+__attribute__((noinline)) static void jump_back(int i)
+{
+	longjmp(jb, i + 1);
+}
 
 static int cmp(const void *a, const void *b)
 {
@@ -43,6 +53,13 @@ int main(void)
 	for (long i = 0; i < 3; i++)
 		v += lc_outer(i);
 	v += lc_inner(10) + lc_inner(11);
+	for (volatile int i = 0; i < 5; i++) {
+		int r = setjmp(jb);
+
+		if (r == 0)
+			jump_back(i);
+		v += r;
+	}
 	printf("found %ld sum %.1f v %ld\n", found, s, v);
 	printf("calls strtod 8 tsearch 10 tfind 10 lc_outer 3 lc_inner 2\n");
 	return 0;
