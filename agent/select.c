@@ -240,7 +240,7 @@ static struct {
 	uintptr_t *v;
 	size_t n, cap;
 } refused_fns, cands;
-static size_t nrefused_said, said_none;
+static size_t nrefused_said, said_none, said_made;
 static bool matched_any;
 
 static bool in_list(const uintptr_t *v, size_t n, uintptr_t a)
@@ -319,6 +319,30 @@ static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...)
 	fclose(f);
 }
 
+/* The same as a line KIND\tMESSAGE the command weighs against the other
+ * processes' (a -P glob that matched nothing here but did elsewhere is not
+ * said); without a message, only the kind. */
+static void __attribute__((format(printf, 2, 3))) say_structured(const char *kind, const char *fmt, ...)
+{
+	char path[4200], msg[1024] = "";
+	va_list ap;
+	FILE *f;
+
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+	}
+	snprintf(path, sizeof(path), "%s/poketrace/unmatched", sel.cfg.out);
+	if (!sel.cfg.defer_warnings || !(f = fopen(path, "ae"))) {
+		if (msg[0])
+			fprintf(stderr, "poketrace: %s\n", msg);
+		return;
+	}
+	fprintf(f, "%s\t%s\n", kind, msg);
+	fclose(f);
+}
+
 static void patch_functions(struct walk *w)
 {
 	size_t made = 0, refused = 0;
@@ -343,8 +367,11 @@ static void patch_functions(struct walk *w)
 	}
 	matched_any |= cands.n > 0; /* (made ones are no candidates the next time) */
 	if (!matched_any && !said_none++)
-		say("-P '%s' matches no function without a patch site (a glob without 'MODULE:' names the "
-		    "program's own; 'poketrace sites --all PROG' lists them)", sel.cfg.patch);
+		say_structured("nopatch", "-P '%s' matches no function without a patch site (a glob without "
+			       "'MODULE:' names the program's own; 'poketrace sites --all PROG' lists them)",
+			       sel.cfg.patch);
+	if (made && !said_made++)
+		say_structured("patched", NULL);
 	if (refused > 5 || (refused && made))
 		say("-P: %zu function%s relocated, %zu cannot be ('poketrace sites --all' says why for each)", made,
 		    made == 1 ? "" : "s", refused);

@@ -143,10 +143,43 @@ static void say_once(const char *msg, char ***said, size_t *n)
 		(*n)++;
 }
 
+/* Lines of an agent's poketrace/unmatched (one process). */
+static void say_lines(FILE *f, char ***said, size_t *nsaid, bool *patched, char ***nopatch, size_t *nnopatch)
+{
+	char line[8192];
+
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!strncmp(line, "say\t", 4))
+			say_once(line + 4, said, nsaid);
+		else if (!strncmp(line, "patched\t", 8))
+			*patched = true;
+		else if (!strncmp(line, "nopatch\t", 8)) {
+			char **v = realloc(*nopatch, (*nnopatch + 1) * sizeof(*v));
+
+			if (v && (*nopatch = v) && (v[*nnopatch] = strdup(line + 8)))
+				(*nnopatch)++;
+		}
+	}
+}
+
+/* A -P glob that matched nothing is said when no process relocated
+ * anything: in a trace of many processes the glob names some one's. */
+static void say_nopatch(bool patched, char **nopatch, size_t n, char ***said, size_t *nsaid)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!patched)
+			say_once(nopatch[i], said, nsaid);
+		free(nopatch[i]);
+	}
+	free(nopatch);
+}
+
 void trace_print_agent_said(const char *dir)
 {
-	char path[4200], line[8192], **said = NULL;
-	size_t nsaid = 0;
+	char path[4200], line[8192], **said = NULL, **nopatch = NULL;
+	size_t nsaid = 0, nnopatch = 0;
+	bool patched = false;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/poketrace/unmatched", dir);
@@ -158,10 +191,11 @@ void trace_print_agent_said(const char *dir)
 			say_nosites(false);
 		else if (!strncmp(line, "glob\t", 5))
 			say_glob(line + 5, false);
-		else if (!strncmp(line, "say\t", 4))
-			say_once(line + 4, &said, &nsaid);
 	}
+	rewind(f);
+	say_lines(f, &said, &nsaid, &patched, &nopatch, &nnopatch);
 	fclose(f);
+	say_nopatch(patched, nopatch, nnopatch, &said, &nsaid);
 	for (size_t i = 0; i < nsaid; i++)
 		free(said[i]);
 	free(said);
@@ -174,8 +208,9 @@ void trace_print_agent_said(const char *dir)
  * site in any; each message. */
 static void say_unmatched(const struct trace *t)
 {
-	char **globs = NULL, names[256] = "", **said = NULL;
-	size_t nglobs = 0, with_sites = 0, without = 0, nsaid = 0;
+	char **globs = NULL, names[256] = "", **said = NULL, **nopatch = NULL;
+	size_t nglobs = 0, with_sites = 0, without = 0, nsaid = 0, nnopatch = 0;
+	bool patched = false;
 	int *misses = NULL;
 
 	for (size_t k = 0; k < t->nimages; k++) {
@@ -192,8 +227,6 @@ static void say_unmatched(const struct trace *t)
 			line[strcspn(line, "\n")] = '\0';
 			if (!strcmp(line, "nosites")) {
 				nosites = true;
-			} else if (!strncmp(line, "say\t", 4)) {
-				say_once(line + 4, &said, &nsaid);
 			} else if (!strncmp(line, "glob\t", 5)) {
 				size_t i;
 
@@ -214,6 +247,8 @@ static void say_unmatched(const struct trace *t)
 				misses[i]++;
 			}
 		}
+		rewind(f);
+		say_lines(f, &said, &nsaid, &patched, &nopatch, &nnopatch);
 		fclose(f);
 		with_sites += !nosites;
 		if (nosites && without++ < 4) {
@@ -235,6 +270,7 @@ static void say_unmatched(const struct trace *t)
 			say_glob(globs[i], t->nimages > 1);
 		free(globs[i]);
 	}
+	say_nopatch(patched, nopatch, nnopatch, &said, &nsaid);
 	for (size_t i = 0; i < nsaid; i++)
 		free(said[i]);
 	free(globs);
