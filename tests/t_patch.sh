@@ -13,10 +13,20 @@ trap 'exec 7>&- 2>/dev/null; kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 mkdir -p "$W"
 
 sites_all_libc() { "$P" sites --all "$(ldd "$T/libcalls" | awk '/libc.so.6/ { print $3 }')"; }
+# counts_are_programs OUTPUT REPORT: each "calls F N ..." the program printed
+# is the report's count of F
+counts_are_programs() {
+	local f n
+	set -- $(sed -n 's/^calls //p' <<<"$1") "$2"
+	while [ $# -ge 3 ]; do
+		f=$1 n=$2; shift 2
+		[ "$(calls "$f" "${!#}")" = "$n" ] || fail "$f: $(calls "$f" "${!#}") calls, the program made $n:"$'\n'"${!#}"
+	done
+}
 calls() { awk -v f="$1" '$NF == f { print ($1 == "-" ? $3 : $5) }' <<<"$2"; }
 
 own_functions() {
-	local plain want f n
+	local plain
 	plain=$("$T/plainprog" 3000)
 	expect 0 P_REC -o "$W/d" -P '*' -- "$T/plainprog" 3000
 	# the results are the untraced program's, to the byte
@@ -26,12 +36,7 @@ own_functions() {
 	# gcc's cold part of mk: its hot part jumps there
 	has "$err" "mk.cold has no patch site, and its entry cannot be relocated: it is the cold part"
 	expect 0 "$P" report "$W/d"
-	want=$(sed -n 's/^calls //p' <<<"$plain")
-	set -- $want
-	while [ $# -ge 2 ]; do
-		f=$1 n=$2; shift 2
-		[ "$(calls "$f" "$out")" = "$n" ] || fail "$f: $(calls "$f" "$out") calls, the program made $n:"$'\n'"$out"
-	done
+	counts_are_programs "$plain" "$out"
 	[ "$(calls main "$out")" = 1 ] || fail "main: $(calls main "$out") calls"
 	# without -P nothing of it is traced (it has no site)
 	expect 0 "$P" sites --all "$T/plainprog"
@@ -41,16 +46,12 @@ own_functions() {
 
 # C++ as users build it: exceptions thrown through .cold parts, in threads
 cxx_program() {
-	local plain f n
+	local plain
 	plain=$("$T/plaincxx")
 	expect 0 P_REC -o "$W/d" -P '*' -- "$T/plaincxx"
 	[ "$out" = "$plain" ] || fail "traced output differs:"$'\n'"$out"$'\n'"untraced:"$'\n'"$plain"
 	expect 0 "$P" report "$W/d"
-	set -- $(sed -n 's/^calls //p' <<<"$plain")
-	while [ $# -ge 2 ]; do
-		f=$1 n=$2; shift 2
-		[ "$(calls "$f" "$out")" = "$n" ] || fail "$f: $(calls "$f" "$out") calls, the program made $n:"$'\n'"$out"
-	done
+	counts_are_programs "$plain" "$out"
 	has "$out" " __cxa_throw$"
 }
 
@@ -121,16 +122,12 @@ attach_xz() {
 # (also through a dlsym'd pointer, also where a library calls back into it),
 # not those the libraries make, unless --nest-libcall; none with --no-libcall
 libcalls() {
-	local plain f n
+	local plain
 	plain=$("$T/libcalls")
 	expect 0 P_REC -o "$W/d" -- "$T/libcalls"
 	[ "$out" = "$plain" ] || fail "traced output differs: $out"
 	expect 0 "$P" report "$W/d"
-	set -- $(sed -n 's/^calls //p' <<<"$plain")
-	while [ $# -ge 2 ]; do
-		f=$1 n=$2; shift 2
-		[ "$(calls "$f" "$out")" = "$n" ] || fail "$f: $(calls "$f" "$out") calls, the program made $n:"$'\n'"$out"
-	done
+	counts_are_programs "$plain" "$out"
 	has "$(sites_all_libc)" "_setjmp .*why: it returns twice"
 	# the program's comparator, called back from libc, under tsearch
 	expect 0 "$P" graph "$W/d"
