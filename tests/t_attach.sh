@@ -116,8 +116,20 @@ refusals() {
 # Workers that block every signal (before any poketrace is there): attach
 # unblocks SIGTRAP and the engine's signal in each thread through ptrace,
 # or no batch could ever be written safely.
+# (attached once its workers have blocked every signal: a thread inside
+# glibc's sigprocmask as the agent arrives blocks SIGTRAP again after the
+# agent unblocked it, and may meet a site mid-batch: see README "attach")
+workers_blocked() {
+	local n=0 f m
+	for f in /proc/"$PID"/task/*/status; do
+		m=$(awk '/^SigBlk:/ { print $2 }' "$f" 2>/dev/null)
+		[ -n "$m" ] && (( 0x$m & 0x10 )) && n=$((n + 1))
+	done
+	[ "$n" -ge 3 ]
+}
 blocked_workers() {
 	LIVE_TARGET_BLOCK=1 start 600
+	wait_until 60 workers_blocked || fail "the workers did not block their signals"
 	expect 0 "$P" attach -p "$PID" -o "$W/d" -F 'work_*'
 	hits_of work_a
 	for _ in 1 2 3 4 5; do
