@@ -436,7 +436,9 @@ static int program_object(struct dl_phdr_info *info, size_t size, void *ctx)
 
 static void libcall_functions(struct walk *w)
 {
+	static void *self;
 	Dl_info me, where;
+	void *own;
 
 	if (!sel.cfg.libcall || (!w->sites && !cands.n))
 		return;
@@ -448,6 +450,16 @@ static void libcall_functions(struct walk *w)
 	}
 	if (!dladdr((void *)libcall_functions, &me))
 		return;
+	/* (the agent itself: what it defines it interposes — signal masks and
+	 * handlers, exec — and glibc's own of those, which a late load finds
+	 * first, is poketrace's business, never hooked) */
+	if (!self) {
+		/* glibc's dlopen, not the agent's (which would run a module
+		 * refresh: this is one, under sel.lock) */
+		void *(*open_real)(const char *, int) = (void *(*)(const char *, int))dlsym(RTLD_NEXT, "dlopen");
+
+		self = open_real ? open_real(me.dli_fname, RTLD_LAZY | RTLD_NOLOAD) : NULL;
+	}
 	w->libcall = true;
 	for (size_t i = 0; i < imp.n; i++) {
 		void *a;
@@ -463,6 +475,8 @@ static void libcall_functions(struct walk *w)
 		imp.done[i] = true;
 		if (!dladdr(a, &where) || where.dli_fbase == me.dli_fbase)
 			continue; /* poketrace's own (an interposer) */
+		if (self && (own = dlsym(self, imp.names[i])) && dladdr(own, &where) && where.dli_fbase == me.dli_fbase)
+			continue; /* glibc's of a function poketrace interposes */
 		if (poketrace_site_make((uintptr_t)a, &site) == 0) {
 			site.symbol = imp.names[i]; /* the name the program calls, not an alias */
 			visit(&site, w);
