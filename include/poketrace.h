@@ -405,7 +405,9 @@ static inline void poketrace_ctx_set_ret_double(struct poketrace_ctx *c, double 
  * (a patch site turns it off).  Its images therefore enter the body with
  * every register as the caller left it and give the caller back rax rcx rdx
  * rsi rdi r8-r11 and xmm/ymm/zmm0-15 as the body left them (a replacement:
- * as they were at entry, but the return registers), whatever the handlers
+ * as they were at entry, but the return registers — without a prototype
+ * rax and xmm0 only, so a replaced function returning in rdx needs its
+ * DWARF), whatever the handlers
  * wrote; an FMOD_RET override returns ctx->ret in rax and leaves the other
  * registers as they were at entry (without a prototype, xmm0-3 with their
  * upper halves zero).  zmm16-31 and the mask registers are not saved.

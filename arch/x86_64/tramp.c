@@ -235,7 +235,8 @@ static void save_vec_wide(struct em *e, int n, const int32_t *xoff, int32_t wide
 	xw_bind(&e->w, done);
 }
 
-static void load_vec_wide(struct em *e, int n, const int32_t *xoff, int32_t wide_area, int32_t flag)
+/* Registers first..n-1. */
+static void load_vec_wide(struct em *e, int first, int n, const int32_t *xoff, int32_t wide_area, int32_t flag)
 {
 	int top = e->vec == XW_VEC_AVX512 ? TIER_ZMM : TIER_YMM, done = xw_new_label(&e->w);
 	int lymm = xw_new_label(&e->w), lzmm = xw_new_label(&e->w);
@@ -243,16 +244,16 @@ static void load_vec_wide(struct em *e, int n, const int32_t *xoff, int32_t wide
 	xw_cmp_imm8(&e->w, B(e), D(e, flag), TIER_YMM);
 	xw_jcc_label(&e->w, XCC_E, lymm);
 	xw_jcc_label(&e->w, XCC_A, lzmm);
-	for (int i = 0; i < n; i++)
+	for (int i = first; i < n; i++)
 		xw_load_xmm(&e->w, i, B(e), D(e, xoff[i]));
 	xw_jmp_label(&e->w, done);
 	xw_bind(&e->w, lymm);
-	for (int i = 0; i < n; i++)
+	for (int i = first; i < n; i++)
 		vec_load(e, TIER_YMM, i, wide_area);
 	if (top == TIER_ZMM)
 		xw_jmp_label(&e->w, done);
 	xw_bind(&e->w, lzmm);
-	for (int i = 0; top == TIER_ZMM && i < n; i++)
+	for (int i = first; top == TIER_ZMM && i < n; i++)
 		vec_load(e, TIER_ZMM, i, wide_area);
 	xw_bind(&e->w, done);
 }
@@ -296,7 +297,7 @@ static void restore_args(struct em *e)
 	for (int i = 0; i < 8; i++)
 		xoff[i] = l->xmm + 16 * i;
 	if (s->full_vec && e->vec > XW_VEC_SSE)
-		load_vec_wide(e, 8, xoff, l->wide, l->vflag);
+		load_vec_wide(e, 0, 8, xoff, l->wide, l->vflag);
 	else
 		for (int i = 0; i < (s->full_vec ? 8 : s->nsse); i++)
 			xw_load_xmm(&e->w, i, B(e), D(e, l->xmm + 16 * i));
@@ -325,7 +326,10 @@ static void keep_vecs(struct em *e, bool save)
 	for (int i = 0; i < KEEP_VECS; i++)
 		xoff[i] = e->l.keep_x + 16 * i;
 	if (e->vec > XW_VEC_SSE)
-		(save ? save_vec_wide : load_vec_wide)(e, KEEP_VECS, xoff, e->l.keep_w, e->l.keep_flag);
+		if (save)
+			save_vec_wide(e, KEEP_VECS, xoff, e->l.keep_w, e->l.keep_flag);
+		else
+			load_vec_wide(e, 0, KEEP_VECS, xoff, e->l.keep_w, e->l.keep_flag);
 	else
 		for (int i = 0; i < KEEP_VECS; i++)
 			if (save)
@@ -560,7 +564,7 @@ static void restore_ret(struct em *e)
 		int32_t xoff[RET_VECS] = { CTX(fret), CTX(fret) + 16, e->l.xret, e->l.xret + 16 };
 
 		if (e->vec > XW_VEC_SSE) {
-			load_vec_wide(e, RET_VECS, xoff, e->l.wret, e->l.rflag);
+			load_vec_wide(e, 0, RET_VECS, xoff, e->l.wret, e->l.rflag);
 		} else {
 			for (int i = 0; i < RET_VECS; i++)
 				xw_load_xmm(&e->w, i, B(e), D(e, xoff[i]));
@@ -725,6 +729,21 @@ static void emit_call_orig(struct em *e, struct tramp_out *o, int32_t above, boo
 	guard_off(e);
 	keep_load(e); /* an override skipped the body: the registers it entered with */
 	restore_ret(e);
+	if (s->keep_entry && s->ret_full) {
+		/* a replacement of a function without a prototype: rax and xmm0
+		 * are its return, rdx and xmm1-3 the caller's (gcc keeps loop
+		 * counters in rdx across a call to a leaf) */
+		int32_t xoff[RET_VECS];
+
+		for (int i = 0; i < RET_VECS; i++)
+			xoff[i] = e->l.keep_x + 16 * i;
+		ld(e, XREG_RDX, e->l.keep + 8 * 2);
+		if (e->vec > XW_VEC_SSE)
+			load_vec_wide(e, 1, RET_VECS, xoff, e->l.keep_w, e->l.keep_flag);
+		else
+			for (int i = 1; i < RET_VECS; i++)
+				xw_load_xmm(&e->w, i, B(e), D(e, xoff[i]));
+	}
 	leave_ret(w, o);
 }
 
