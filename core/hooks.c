@@ -579,6 +579,12 @@ static int plan_image(struct hook *h, const struct pt_module *m, const struct pt
 	regs_for(h, typed, &spec);
 	guard_spec(&spec);
 	describe(h, &spec, &d);
+	/* what poketrace_link_fn says: the same as a handler's ctx->fn */
+	for (struct poketrace_link *l = h->links; l; l = l->next) {
+		l->fn.nargs = d.nargs;
+		l->fn.nfargs = d.nfargs;
+		l->fn.flags = d.flags;
+	}
 	/* Typed-only images build no ctx: they need no poketrace_fn. */
 	if (typed_only(&spec) && (*img = typed_share_get(&spec, h->module, h->site)))
 		r = 0;

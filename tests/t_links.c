@@ -144,6 +144,9 @@ static void fentry_ctx(void)
 	l = attach(POKETRACE_FENTRY, "h6", (void *)ctx_record, (void *)0x1234, 0, 0);
 	fn = poketrace_link_fn(l);
 	CHECK(!strcmp(fn->symbol, "h6") && fn->addr == (uintptr_t)h6, "fn %s %#lx", fn->symbol, fn->addr);
+	/* the link's description is the handlers' ctx->fn (h6: six integers, prototype known) */
+	CHECK(fn->nargs == 6 && (fn->flags & POKETRACE_FN_PROTO), "poketrace_link_fn: nargs %u flags %#x",
+	      fn->nargs, fn->flags);
 	CHECK(h6(1, 2, 3, 4, 5, 6) == 91, "h6 result");
 	for (int i = 0; i < 6; i++)
 		CHECK(seen[i] == i + 1, "ctx->args[%d] = %ld", i, seen[i]);
