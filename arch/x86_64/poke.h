@@ -73,8 +73,12 @@ int poke_commit(struct poke_entry *v, size_t n, struct poke_result *res);
 /* For the SIGTRAP handler: if site is in the batch in flight, the kind and
  * target of the instruction being written there.  Lock-free. */
 bool poke_trap_lookup(uintptr_t site, uint8_t *kind, uintptr_t *target);
-/* Threads moved out of relocated regions so far. */
+/* Threads moved out of relocated regions so far (poke_region.c). */
 uint64_t poke_moved(void);
+/* A region about to be installed is recorded (false: no room); the engine's
+ * signal moves a thread stopped inside one (sync_ip_fixup). */
+bool poke_region_note(const struct poke_entry *e);
+void poke_region_move_out(void *rip);
 /* Whether poketrace ever wrote an int3 at a (lock-free, for the handler). */
 bool poke_ever_written(uintptr_t a);
 /* Changes whenever a batch is published or withdrawn: a handler that found
