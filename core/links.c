@@ -203,8 +203,11 @@ static void undo(struct poketrace_link_spec *specs, size_t n)
 }
 
 /* Detaches links[] and attaches specs[] in one batch; all or nothing. */
-POKETRACE_API int poketrace_links_update(struct poketrace_link **links, size_t nd,
-					 struct poketrace_link_spec *specs, size_t n)
+/* out, for one spec: where the caller keeps the link, written before the
+ * batch makes it live, so that its handler, running at once in another
+ * thread, finds it there (a replacement's poketrace_link_original). */
+static int links_change(struct poketrace_link **links, size_t nd, struct poketrace_link_spec *specs,
+			size_t n, struct poketrace_link **out)
 {
 	struct touched t = { 0 };
 	struct ptrset seen = { 0 };
@@ -282,10 +285,14 @@ POKETRACE_API int poketrace_links_update(struct poketrace_link **links, size_t n
 		}
 		insert(h, sp->link);
 	}
+	if (out)
+		__atomic_store_n(out, r == 0 ? specs[0].link : NULL, __ATOMIC_RELEASE);
 	if (r == 0)
 		r = hooks_apply(t.v, t.n);
 	touched_clear(&t); /* before undo, which may free hooks */
 	if (r < 0) {
+		if (out)
+			*out = NULL;
 		undo(specs, n);
 		/* Nothing changed: put the detached links back. */
 		for (size_t i = 0; i < nd; i++)
@@ -300,9 +307,15 @@ POKETRACE_API int poketrace_links_update(struct poketrace_link **links, size_t n
 	return r;
 }
 
+POKETRACE_API int poketrace_links_update(struct poketrace_link **links, size_t nd,
+					 struct poketrace_link_spec *specs, size_t n)
+{
+	return links_change(links, nd, specs, n, NULL);
+}
+
 POKETRACE_API int poketrace_links_attach(struct poketrace_link_spec *specs, size_t n)
 {
-	return poketrace_links_update(NULL, 0, specs, n);
+	return links_change(NULL, 0, specs, n, NULL);
 }
 
 POKETRACE_API int poketrace_links_detach(struct poketrace_link **links, size_t n)
@@ -325,8 +338,8 @@ POKETRACE_API int poketrace_link_attach_addr(enum poketrace_link_kind kind, uint
 		s.opts = *opts;
 	if (!addr)
 		return pt_error(EINVAL, "%s link: address 0", kind_name(kind));
-	r = poketrace_links_attach(&s, 1);
-	*out = s.link;
+	if ((r = links_change(NULL, 0, &s, 1, out)) < 0)
+		*out = NULL;
 	return r;
 }
 
@@ -342,8 +355,8 @@ POKETRACE_API int poketrace_link_attach(enum poketrace_link_kind kind, const cha
 		return pt_error(EINVAL, "poketrace_link_attach: the function name is NULL");
 	if (opts)
 		s.opts = *opts;
-	r = poketrace_links_attach(&s, 1);
-	*out = s.link;
+	if ((r = links_change(NULL, 0, &s, 1, out)) < 0)
+		*out = NULL;
 	return r;
 }
 

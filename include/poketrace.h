@@ -452,7 +452,10 @@ struct poketrace_link;
 
 /* Attaches handler to the function named func ("name", or "module:name" when
  * several modules have one; module is a path or file name glob) or, with
- * poketrace_link_attach_addr, at a function or site address. */
+ * poketrace_link_attach_addr, at a function or site address.  *out (like
+ * each spec's link for poketrace_links_attach) is written before the link
+ * goes live: a handler other threads run at once finds it there if out is
+ * the variable it reads; NULL on failure. */
 POKETRACE_API int poketrace_link_attach(enum poketrace_link_kind kind, const char *func,
 					void *handler, const struct poketrace_link_opts *opts,
 					struct poketrace_link **out);
@@ -476,7 +479,11 @@ POKETRACE_API int poketrace_links_detach(struct poketrace_link **links, size_t n
 POKETRACE_API int poketrace_links_update(struct poketrace_link **links, size_t nd,
 					 struct poketrace_link_spec *specs, size_t n);
 POKETRACE_API int poketrace_link_detach(struct poketrace_link *link);
-/* The function's body (site+5): what a REPLACE handler calls for the original. */
+/* The function's body (site+5, or the copy of a relocated entry): what a
+ * REPLACE handler calls for the original.  That address stays valid while
+ * the module is loaded, after the link is detached too, unlike the link: a
+ * replacement that may still run when its link is detached (quiesce does
+ * not wait for replacements) keeps the address, not the link. */
 POKETRACE_API void *poketrace_link_original(const struct poketrace_link *link);
 POKETRACE_API const struct poketrace_fn *poketrace_link_fn(const struct poketrace_link *link);
 

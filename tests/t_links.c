@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "arch/x86_64/poke.h"
 #include "harness.h"
 #include "targets/hookfns.h"
 
@@ -256,6 +257,45 @@ static long my_h2(long a, long b)
 	long (*orig)(long, long) = (long (*)(long, long))poketrace_link_original(repl_link);
 
 	return orig(a, b) * 10;
+}
+
+/* A replacement runs as soon as the batch's first bytes are written, in
+ * any thread, before poketrace_link_attach returns: the link it reads must
+ * be in *out by then.  The test hook calls h2 at that instant (step 3). */
+static struct poketrace_link *early_link;
+static long early_ret = -1;
+static int early_null;
+
+static long early_h2(long a, long b)
+{
+	struct poketrace_link *l = __atomic_load_n(&early_link, __ATOMIC_ACQUIRE);
+
+	if (!l) {
+		early_null++;
+		return -1;
+	}
+	return ((long (*)(long, long))poketrace_link_original(l))(a, b) * 100;
+}
+
+static void call_h2_when_live(int step)
+{
+	if (step == 3)
+		early_ret = h2(2, 3);
+}
+
+static void replace_sees_its_link(void)
+{
+	OK(poketrace_init(NULL));
+	poke_test_hook = call_h2_when_live;
+	OK(poketrace_link_attach(POKETRACE_REPLACE, "h2", (void *)early_h2, NULL, &early_link));
+	poke_test_hook = NULL;
+	CHECK(early_null == 0 && early_ret == 500, "the replacement ran %d time(s) before its link was "
+	      "written out; h2(2, 3) gave %ld", early_null, early_ret);
+	CHECK(h2(2, 3) == 500, "replaced: %ld", h2(2, 3));
+	OK(poketrace_link_detach(early_link));
+	CHECK(h2(2, 3) == 5, "restored: %ld", h2(2, 3));
+	CHECK(poketrace_link_attach(POKETRACE_REPLACE, "no_such_function_xyz", (void *)early_h2, NULL,
+				    &early_link) < 0 && !early_link, "a failed attach leaves *out NULL");
 }
 
 static void fmod_ret_replace(void)
@@ -888,6 +928,6 @@ static void perf_map(void)
 	OK(poketrace_link_detach(l));
 }
 
-TEST_MAIN(CASE(fentry_typed), CASE(typed_shared), CASE(fentry_ctx), CASE(fexit_shapes), CASE(varargs_stacks), CASE(fmod_ret_replace),
+TEST_MAIN(CASE(fentry_typed), CASE(typed_shared), CASE(fentry_ctx), CASE(fexit_shapes), CASE(varargs_stacks), CASE(fmod_ret_replace), CASE(replace_sees_its_link),
 	  CASE(stacking_order), CASE(kinds_by_shape), CASE(update_one_batch), CASE(no_prototype), CASE(attach_detach_stress), CASE(recursion_guard), CASE(longjmp_from_handler),
 	  CASE(sleeping_detach), CASE(unwinding), CASE(bad_input), CASE(module_unloaded), CASE(perf_map))
