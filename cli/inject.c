@@ -117,14 +117,24 @@ bool inject_loaded(pid_t pid, const char *lib)
 	return module_base(pid, lib) != 0;
 }
 
-static int wait_stop(pid_t pid, int *sig)
+/* A stop of pid: its signal, and in *event a ptrace event's number (0 for
+ * a signal to deliver). */
+static int wait_stop_event(pid_t pid, int *sig, int *event)
 {
 	int st;
 
 	if (waitpid(pid, &st, __WALL) < 0 || !WIFSTOPPED(st))
 		return -1;
 	*sig = WSTOPSIG(st);
+	*event = st >> 16;
 	return 0;
+}
+
+static int wait_stop(pid_t pid, int *sig)
+{
+	int event;
+
+	return wait_stop_event(pid, sig, &event);
 }
 
 /* SIGTRAP and the engine's default signal in a stopped thread's mask are
@@ -214,13 +224,18 @@ static int call_in(pid_t pid, uintptr_t fn, const char *str, long arg2, int (*st
 	if (ptrace(PTRACE_SETREGS, pid, 0, &regs) < 0 || ptrace(PTRACE_CONT, pid, 0, 0) < 0)
 		goto restore;
 	/* The call returns to address 0: the fault stops it.  Other signals
-	 * arriving meanwhile are delivered. */
+	 * arriving meanwhile are delivered — SIGTRAP too: the thread meets
+	 * the int3 of the agent's first batches (a function it calls being
+	 * hooked), which the engine's handler emulates.  Only ptrace's own
+	 * stops (group stops, events) are not signals. */
 	for (;;) {
-		if (wait_stop(pid, &sig) < 0)
+		int event;
+
+		if (wait_stop_event(pid, &sig, &event) < 0)
 			return fail(err, cap, "%s", "the process ended during the call");
-		if (sig == SIGSEGV)
+		if (sig == SIGSEGV && !event)
 			break;
-		ptrace(PTRACE_CONT, pid, 0, sig == SIGTRAP || sig == SIGSTOP ? 0 : sig);
+		ptrace(PTRACE_CONT, pid, 0, event || sig == SIGSTOP ? 0 : sig);
 	}
 	if (ptrace(PTRACE_GETREGS, pid, 0, &regs) < 0 || regs.rip != 0) {
 		ptrace(PTRACE_SETREGS, pid, 0, &saved);

@@ -10,6 +10,7 @@
 #include "base/error.h"
 #include "base/names.h"
 #include "cli/sites_all.h"
+#include "core/dynrel.h"
 #include "core/dynsite.h"
 
 static const char *how_name(const struct dynsite_verdict *v)
@@ -45,6 +46,7 @@ int sites_all_module(const struct pt_module *m, module_read_fn rd, void *ctx, co
 	uint64_t last = UINT64_MAX;
 	char mod[256];
 
+	dynrel_judge_for_agent(); /* what record and attach can hook */
 	if (glob) { /* "MODULE:GLOB": that module only */
 		glob = names_split_module(glob, mod, sizeof(mod));
 		if (!names_module_match(mod, m->name))
@@ -99,7 +101,7 @@ void sites_all_summary(const struct sites_all_totals *t)
 			}
 		}
 		if (t->own)
-			printf("%s%zu: poketrace itself calls them", sep, t->own);
+			printf("%s%zu: poketrace interposes them", sep, t->own);
 		putchar(')');
 	}
 	putchar('\n');

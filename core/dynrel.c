@@ -5,9 +5,13 @@
 
 #include <dlfcn.h>
 #include <elf.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#include "base/maps.h"
 
 static void each(uintptr_t bias, const ElfW(Rela) *r, size_t size, const ElfW(Sym) *symtab, const char *strtab,
 		 void (*cb)(void *, const char *, uintptr_t), void *ctx)
@@ -48,60 +52,147 @@ void dynrel_imports(const struct dl_phdr_info *info, void (*cb)(void *ctx, const
 	each(info->dlpi_addr, rela, relasz, symtab, strtab, cb, ctx);
 }
 
+/* One slot: made writable for the moment of the store if it is read-only
+ * (RELRO); one aligned 8-byte store, which a thread calling through the
+ * slot sees either before or after. */
+int dynrel_write_slot(const struct maps *maps, uintptr_t slot, void *fn)
+{
+	uintptr_t page = slot & ~4095UL;
+	const struct maps_entry *m = maps_find(maps, slot);
+	bool ro = m && !(m->prot & PROT_WRITE);
+
+	if (!m || (slot & 7))
+		return -EINVAL;
+	if (*(void **)slot == fn)
+		return 0;
+	if (ro && mprotect((void *)page, 4096, m->prot | PROT_WRITE) < 0)
+		return -errno;
+	__atomic_store_n((void **)slot, fn, __ATOMIC_RELEASE);
+	if (ro)
+		mprotect((void *)page, 4096, m->prot);
+	return 0;
+}
+
 /* ------------------------------------------------------------ our own */
 
+struct own_import {
+	char *name;
+	uintptr_t slot;
+};
+
 static struct {
-	char **name;
+	struct own_import *v;    /* by name */
 	size_t n, cap;
-	uintptr_t self;
-} own;
+	uintptr_t self;          /* an address of our code */
+	bool shared;             /* our module is not the program (the library, the agent) */
+	bool as_agent;           /* judging for the agent (the command) */
+	pthread_mutex_t lock;    /* the slots' stores */
+} own = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void add_own(void *ctx, const char *name, uintptr_t slot)
 {
 	(void)ctx;
-	(void)slot;
 	if (own.n == own.cap) {
-		char **nv = realloc(own.name, sizeof(*nv) * (own.cap = own.cap ? own.cap * 2 : 128));
+		struct own_import *nv = realloc(own.v, sizeof(*nv) * (own.cap = own.cap ? own.cap * 2 : 128));
 
 		if (!nv)
 			return;
-		own.name = nv;
+		own.v = nv;
 	}
-	if ((own.name[own.n] = strdup(name)))
-		own.n++;
-}
-
-static int find_own(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	(void)size;
-	(void)arg;
-	if (info->dlpi_addr != own.self)
-		return 0;
-	dynrel_imports(info, add_own, NULL);
-	return 1;
+	if ((own.v[own.n].name = strdup(name)))
+		own.v[own.n++].slot = slot;
 }
 
 static int cmp_name(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(((const struct own_import *)a)->name, ((const struct own_import *)b)->name);
+}
+
+static bool holds_self(const struct dl_phdr_info *info)
+{
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type == PT_LOAD && own.self >= lo && own.self < lo + ph->p_memsz)
+			return true;
+	}
+	return false;
+}
+
+static int find_own(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	int *index = arg;
+
+	(void)size;
+	if (!holds_self(info)) {
+		++*index;
+		return 0;
+	}
+	/* the first object is the program */
+	own.shared = *index > 0;
+	dynrel_imports(info, add_own, NULL);
+	return 1;
 }
 
 static void load_own(void)
 {
-	Dl_info self;
+	int index = 0;
 
-	if (!dladdr((void *)dynrel_own_import, &self))
-		return;
-	own.self = (uintptr_t)self.dli_fbase;
-	dl_iterate_phdr(find_own, NULL);
+	own.self = (uintptr_t)load_own;
+	dl_iterate_phdr(find_own, &index);
 	if (own.n)
-		qsort(own.name, own.n, sizeof(*own.name), cmp_name);
+		qsort(own.v, own.n, sizeof(*own.v), cmp_name);
 }
 
-bool dynrel_own_import(const char *name)
+static void own_once(void)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 	pthread_once(&once, load_own);
-	return own.n && bsearch(&name, own.name, own.n, sizeof(*own.name), cmp_name);
+}
+
+bool dynrel_own_import(const char *name)
+{
+	struct own_import key = { (char *)name, 0 };
+
+	own_once();
+	return own.n && bsearch(&key, own.v, own.n, sizeof(*own.v), cmp_name);
+}
+
+void dynrel_judge_for_agent(void)
+{
+	own_once();
+	own.as_agent = true;
+}
+
+bool dynrel_own_divertible(void)
+{
+	own_once();
+	return own.shared || own.as_agent;
+}
+
+int dynrel_own_divert(uintptr_t func, uintptr_t to)
+{
+	struct maps maps;
+	int r, n = 0;
+
+	own_once();
+	if (!own.shared)
+		return 0; /* (the command judging for the agent) */
+	for (size_t i = 0; i < own.n && !n; i++)
+		n = *(const uintptr_t *)own.v[i].slot == func;
+	if (!n)
+		return 0;
+	n = 0;
+	if ((r = maps_read(&maps)) < 0)
+		return r;
+	pthread_mutex_lock(&own.lock);
+	for (size_t i = 0; i < own.n && r >= 0; i++)
+		if (*(const uintptr_t *)own.v[i].slot == func &&
+		    (r = dynrel_write_slot(&maps, own.v[i].slot, (void *)to)) == 0)
+			n++;
+	pthread_mutex_unlock(&own.lock);
+	maps_free(&maps);
+	return r < 0 ? r : n;
 }

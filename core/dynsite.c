@@ -1,8 +1,11 @@
 /* Judging a function without a compiler site (see dynsite.h).  Its bytes
  * are read whole (the analysis decodes the whole function: nothing may
- * branch into the bytes the jump overwrites).  Functions poketrace itself
- * imports are never relocated: the engine calls them while it writes code
- * and the tracer while it records, and their events would be its own. */
+ * branch into the bytes the jump overwrites).  The functions poketrace
+ * itself imports (the engine calls them while it writes code, the tracer
+ * while it records) are relocated only when its own calls can be kept off
+ * them (relsite.c: its GOT slots then point at the relocated copy); those
+ * it interposes (signal masks and handlers), which it calls through
+ * pointers from dlsym, never. */
 #include "core/dynsite.h"
 
 #include <errno.h>
@@ -10,14 +13,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/x86_64/sigguard.h"
 #include "core/dynrel.h"
 
 /* Beyond this a function is judged on its first bytes only: larger
  * functions' tails are not searched for branches back (said). */
 #define MAX_FUNCTION (1u << 20)
 
+static bool interposed(const char *name)
+{
+	size_t n;
+	const struct sigguard_interposer *v = sigguard_interposers(&n);
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i].name, name))
+			return true;
+	return false;
+}
+
+/* Whether poketrace must not hook name: one of its imports when its own
+ * calls cannot be diverted, or one it interposes. */
+static bool own_refused(const char *name)
+{
+	return name && (interposed(name) || (!dynrel_own_divertible() && dynrel_own_import(name)));
+}
+
 /* sym, or another name of the same function (__libc_calloc is calloc), is
- * one of poketrace's imports.  The symbols are sorted by address. */
+ * one poketrace must not hook.  The symbols are sorted by address. */
 static const char *own_name(const struct pt_module *m, const struct es_sym *sym)
 {
 	size_t lo = 0, hi = m->elf.nsyms;
@@ -31,9 +53,9 @@ static const char *own_name(const struct pt_module *m, const struct es_sym *sym)
 			hi = mid;
 	}
 	for (size_t i = lo; i < m->elf.nsyms && m->elf.syms[i].vaddr == sym->vaddr; i++)
-		if (m->elf.syms[i].name && dynrel_own_import(m->elf.syms[i].name))
+		if (own_refused(m->elf.syms[i].name))
 			return m->elf.syms[i].name;
-	return sym->name && dynrel_own_import(sym->name) ? sym->name : NULL;
+	return own_refused(sym->name) ? sym->name : NULL;
 }
 
 /* What gcc knows as returns_twice (special_function_p), and libc's names
@@ -67,7 +89,12 @@ int dynsite_judge(const struct pt_module *m, const struct es_sym *sym, module_re
 	v->how = DYNSITE_REFUSED;
 	if ((own = own_name(m, sym))) {
 		v->own_import = true;
-		snprintf(v->why, sizeof(v->why), "poketrace itself calls it (%s is one of poketrace's imports)", own);
+		if (interposed(own))
+			snprintf(v->why, sizeof(v->why), "poketrace interposes it (%s: signal masks and handlers are "
+				 "poketrace's business)", own);
+		else
+			snprintf(v->why, sizeof(v->why), "poketrace itself calls it (%s is one of poketrace's imports, "
+				 "and poketrace is linked into the program: its calls cannot be told apart)", own);
 		return 0;
 	}
 	if (m->elf.entry && sym->vaddr == m->elf.entry) {

@@ -99,21 +99,9 @@ static int write_slots(struct dl_phdr_info *info, size_t size, void *arg)
 		sc->err = r;
 		return 1;
 	}
-	for (size_t i = 0; i < sc->n; i++) {
-		uintptr_t page = sc->v[i].addr & ~4095UL;
-		const struct maps_entry *m = maps_find(&maps, sc->v[i].addr);
-		bool ro = m && !(m->prot & PROT_WRITE);
-
-		if (!m || (sc->v[i].addr & 7) || *(void **)sc->v[i].addr == sc->v[i].fn)
-			continue;
-		if (ro && mprotect((void *)page, 4096, m->prot | PROT_WRITE) < 0) {
-			sc->err = -errno;
-			continue;
-		}
-		__atomic_store_n((void **)sc->v[i].addr, sc->v[i].fn, __ATOMIC_RELEASE);
-		if (ro)
-			mprotect((void *)page, 4096, m->prot);
-	}
+	for (size_t i = 0; i < sc->n; i++)
+		if ((r = dynrel_write_slot(&maps, sc->v[i].addr, sc->v[i].fn)) < 0 && r != -EINVAL)
+			sc->err = r;
 	maps_free(&maps);
 	return 1;
 }

@@ -9,6 +9,7 @@
 
 #include "arch/x86_64/saferead.h"
 #include "base/error.h"
+#include "core/dynrel.h"
 #include "core/dynsite.h"
 #include "core/image.h"
 
@@ -72,6 +73,15 @@ int relsite_make(struct pt_module *m, uintptr_t addr, struct pt_site **out)
 		return r;
 	}
 	rel->copy = copy;
+	/* poketrace's own calls of the function take the copy from now on,
+	 * before its entry is ever written: they never meet a batch's int3
+	 * (in a signal handler, deadly) nor the hooks (recursion, events of
+	 * its own); the copy does what the entry did */
+	if (dynrel_own_divertible() && (r = dynrel_own_divert(m->bias + sym->vaddr, copy)) < 0) {
+		free(rel); /* the copy stays: unused */
+		return pt_error(-r, "%s: cannot point poketrace's own calls of it elsewhere: %s", sym->name,
+				strerror(-r));
+	}
 	if (!(s = insert_site(m, rel->plan.start))) {
 		free(rel); /* the copy stays: unused */
 		return pt_error(ENOMEM, "out of memory");

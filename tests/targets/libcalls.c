@@ -2,16 +2,21 @@
  * tsearch/tfind calling back into the program, strtod called directly
  * and through a dlsym'd pointer, lc_outer/lc_inner of libt_lc.so, and
  * setjmp, which returns twice (not hooked: its second return would run a
- * trampoline whose frame is gone).  It
- * prints the calls it makes itself, whatever the libraries do inside:
- *   calls strtod 8 tsearch 10 tfind 10 lc_outer 3 lc_inner 2
+ * trampoline whose frame is gone); malloc, free, pthread_mutex_lock and
+ * write, which poketrace calls too.  It prints the calls it makes itself,
+ * whatever the libraries do inside:
+ *   calls strtod 8 tsearch 10 tfind 10 lc_outer 3 lc_inner 2 malloc 7 free 7
+ *         pthread_mutex_lock 4 write 1
  * and lc_outer makes 2 calls of lc_inner each (6 more, nested). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <search.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 long lc_inner(long x), lc_outer(long x);
 
@@ -60,7 +65,21 @@ int main(void)
 			jump_back(i);
 		v += r;
 	}
+	for (int i = 0; i < 7; i++) {
+		static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+		char *p = malloc(16 + i);
+
+		if (i < 4) {
+			pthread_mutex_lock(&mu);
+			v += p != NULL;
+			pthread_mutex_unlock(&mu);
+		}
+		free(p);
+	}
+	if (write(1, "written\n", 8) != 8)
+		return 1;
 	printf("found %ld sum %.1f v %ld\n", found, s, v);
-	printf("calls strtod 8 tsearch 10 tfind 10 lc_outer 3 lc_inner 2\n");
+	printf("calls strtod 8 tsearch 10 tfind 10 lc_outer 3 lc_inner 2 malloc 7 free 7 pthread_mutex_lock 4 "
+	       "write 1\n");
 	return 0;
 }
