@@ -52,6 +52,10 @@ cxx_program() {
 	[ "$out" = "$plain" ] || fail "traced output differs:"$'\n'"$out"$'\n'"untraced:"$'\n'"$plain"
 	expect 0 "$P" report "$W/d"
 	counts_are_programs "$plain" "$out"
+	# the profile counts the calls an exception left too (it lost them)
+	expect 0 P_REC --tracer profile -o "$W/p" -P '*' -- "$T/plaincxx"
+	expect 0 "$P" report "$W/p"
+	counts_are_programs "$plain" "$out"
 	has "$out" " __cxa_throw$"
 }
 

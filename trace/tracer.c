@@ -159,10 +159,47 @@ static void close_frame(struct tbuf *b, const struct tb_frame *f, uint64_t ts, c
 		tb_put(b, EV_EXIT, f->fn, ts);
 }
 
+/* A call of the profile ends: its counts and times. */
+static void profile_close(const struct tb_frame *f, uint64_t dur)
+{
+	struct prof_table *t = table();
+	struct prof_entry *e;
+
+	if (!t || f->fn >= PROF_CAP)
+		return;
+	e = &t->e[f->fn];
+	if (e->calls == 0 || dur < e->min)
+		e->min = dur;
+	if (dur > e->max)
+		e->max = dur;
+	e->calls++;
+	if (--e->active == 0)
+		e->total += dur; /* the outermost call of the function (uftrace's rule) */
+	e->self += dur > f->child ? dur - f->child : 0;
+}
+
+/* The frame on top of b's stack ends at ts (popped): its time is its
+ * caller's child time, and its exit is written or counted. */
+static void frame_end(struct tbuf *b, uint64_t ts, const uint64_t *ret)
+{
+	const struct tb_frame *f = &b->frames[--b->depth];
+	uint64_t dur = ts - f->ts;
+
+	if (f->left_out)
+		return; /* its time is its caller's own */
+	if (b->depth > 0)
+		b->frames[b->depth - 1].child += dur;
+	if (cfg.mode == TRACER_PROFILE)
+		profile_close(f, dur);
+	else
+		close_frame(b, f, ts, ret);
+}
+
 /* Pops frames left behind by longjmp or an exception: they are deeper in
- * the stack (lower addresses) than a frame being entered or left.  Their
- * exits are written now, so that the trace nests correctly for readers
- * (which do not see stack positions). */
+ * the stack (lower addresses) than a frame being entered or left.  They
+ * end now, when this is first seen: their exits are written (so that the
+ * trace nests correctly for readers, which do not see stack positions),
+ * and the profile counts them as calls (the graph shows them). */
 static void resync_slow(struct tbuf *b, const void *sp, bool entering, uint64_t ts)
 {
 	while (b->depth > 0) {
@@ -170,11 +207,7 @@ static void resync_slow(struct tbuf *b, const void *sp, bool entering, uint64_t 
 
 		if (entering ? f->sp > sp : f->sp >= sp)
 			break;
-		b->depth--;
-		if (cfg.mode == TRACER_GRAPH)
-			close_frame(b, f, ts, NULL);
-		else if (cfg.mode == TRACER_PROFILE && my_table && f->fn < PROF_CAP && !f->left_out)
-			my_table->e[f->fn].active--;
+		frame_end(b, ts, NULL);
 	}
 }
 
@@ -294,39 +327,15 @@ static void entry(uint32_t fn, const void *stack, const struct poketrace_ctx *ct
 
 static void leave(uint32_t fn, const void *stack, const uint64_t *ret)
 {
-	uint64_t ts = clock_now(cfg.clock), dur;
+	uint64_t ts = clock_now(cfg.clock);
 	struct tbuf *b = tb_self();
-	struct tb_frame *f;
 
 	if (!b)
 		return;
 	resync(b, stack, false, ts);
 	if (b->depth == 0 || b->frames[b->depth - 1].fn != fn)
 		return; /* its entry was not seen (lost, or before tracing began) */
-	f = &b->frames[--b->depth];
-	if (f->left_out)
-		return; /* its time is its caller's own */
-	dur = ts - f->ts;
-	if (b->depth > 0)
-		b->frames[b->depth - 1].child += dur;
-	if (cfg.mode == TRACER_PROFILE) {
-		struct prof_table *t = table();
-		struct prof_entry *e;
-
-		if (!t || f->fn >= PROF_CAP)
-			return;
-		e = &t->e[f->fn];
-		if (e->calls == 0 || dur < e->min)
-			e->min = dur;
-		if (dur > e->max)
-			e->max = dur;
-		e->calls++;
-		if (--e->active == 0)
-			e->total += dur; /* the outermost call of the function (uftrace's rule) */
-		e->self += dur > f->child ? dur - f->child : 0;
-		return;
-	}
-	close_frame(b, f, ts, ret);
+	frame_end(b, ts, ret);
 }
 
 /* Every handler runs with its thread's busy count raised, and does nothing
