@@ -63,7 +63,8 @@ exec_image() {
 
 # exec with an environment without the agent (env -i, a daemon's clean
 # environment), posix_spawn, vfork: the child is traced all the same, and
-# a vfork child's exec does not stop its parent's tracer (their memory is one)
+# a vfork child's exec does not stop its parent's tracer (their memory is one),
+# and its calls before are not written as its parent's
 clean_env() {
 	local mode d
 	for mode in clearenv spawn vfork; do
@@ -75,6 +76,10 @@ clean_env() {
 		expect 0 "$P" replay "$W/$mode"
 		[ "$(grep -c '} /\* main \*/' <<<"$out")" = 2 ] || fail "$mode: both mains do not return in the trace: $out"
 	done
+	# the vfork child's work(7) before its exec, in the parent's memory,
+	# is not the parent's (nor traced: the exec'd image is)
+	expect 0 "$P" report "$W/vfork"
+	[ "$(calls leaf "$out")" = 20 ] && [ "$(calls work "$out")" = 1 ] || fail "vfork: the child's calls counted: $out"
 }
 
 # a child that outlives the program: record waits for it, its trace is whole

@@ -5,7 +5,7 @@
  *   family exec       work(10), then exec itself as "family child"
  *   family clearenv   a child exec'd with an empty environment
  *   family spawn      a child by posix_spawn
- *   family vfork      a child by vfork and execv
+ *   family vfork      a child by vfork that work(7)s and execv
  *   family orphan     work(5) and exit; its child outlives it: once
  *                     reparented, work(30)
  *   family quick      a child work(40) and _exit(0); then work(5), _Exit(0)
@@ -120,6 +120,8 @@ int main(int argc, char **argv)
 		return posix_spawn(&p, self, NULL, NULL, child_argv, environ) ? 1 : reap(p);
 	if (!strcmp(mode, "vfork")) {
 		if ((p = vfork()) == 0) {
+			/* (in the parent's memory: not the parent's calls) */
+			work(7);
 			execv(self, child_argv);
 			_exit(1);
 		}
