@@ -338,7 +338,7 @@ static struct typed_share *typed_shares;
 
 static bool typed_only(const struct tramp_spec *sp)
 {
-	if (sp->call_orig || sp->nmodret || sp->nexit || !sp->nentry)
+	if (sp->call_orig || sp->tail || sp->nmodret || sp->nexit || !sp->nentry)
 		return false;
 	for (int i = 0; i < sp->nentry; i++)
 		if (sp->entry[i].kind != TH_TYPED)
@@ -562,9 +562,12 @@ static int plan_image(struct hook *h, const struct pt_module *m, const struct pt
 	spec.nmodret = nm;
 	spec.exit = th + ne + nm;
 	spec.nexit = nx;
-	/* A relocated entry's site holds no instruction to return to: the
-	 * image always calls the body (the copy) and returns from it. */
-	spec.call_orig = nm || nx || repl || s->rel;
+	/* A relocated entry's site holds no instruction to return to: its
+	 * image calls the body (the copy) and returns from it when there is
+	 * something to do after, and otherwise jumps to it (tail), the
+	 * caller's return address where the call put it. */
+	spec.call_orig = nm || nx || repl;
+	spec.tail = !spec.call_orig && s->rel;
 	/* A function without a patch site may have been built with gcc's
 	 * -fipa-ra (on at -O2; off where there is a site): its callers in the
 	 * same unit keep values in the registers it does not write. */
@@ -593,7 +596,7 @@ static int plan_image(struct hook *h, const struct pt_module *m, const struct pt
 	free(th);
 	if (r < 0)
 		return r;
-	return insn_encode(spec.call_orig ? INSN_JMP : INSN_CALL, h->site, (*img)->code, bytes) < 0
+	return insn_encode(spec.call_orig || spec.tail ? INSN_JMP : INSN_CALL, h->site, (*img)->code, bytes) < 0
 		       ? pt_error(ERANGE, "trampoline out of reach of %s", h->symbol)
 		       : 0;
 }

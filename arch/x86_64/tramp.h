@@ -74,7 +74,10 @@ struct tramp_spec {
 	const struct tramp_handler *exit;
 	int nexit;
 	bool call_orig;                /* the image calls the body: the site is `jmp image` */
-	uintptr_t orig;                /* call_orig: the body (site+5) or a replacement */
+	/* the site is `jmp image` (a relocated entry's), and the image, with
+	 * nothing to do after the body, ends by jumping to it (orig) */
+	bool tail;
+	uintptr_t orig;                /* call_orig, tail: the body (site+5, the copy) or a replacement */
 	uintptr_t pad;                 /* call_orig: the landing pad that calls orig (tramp_emit_pad) */
 	uint64_t gen;                  /* call_orig: stored in the frame, compared with `since` */
 	size_t stack_bytes;            /* stack arguments to copy (multiple of 8) */

@@ -442,6 +442,36 @@ void xw_add_rsp(struct xw *w, int32_t n)
 	put4(w, n);
 }
 
+void xw_or_load(struct xw *w, enum xreg dst, enum xreg base, int32_t disp)
+{
+	rex_mem(w, true, dst, base);
+	put1(w, 0x0b);
+	modrm_mem(w, dst, base, disp);
+}
+
+void xw_test_rr(struct xw *w, enum xreg a, enum xreg b)
+{
+	put1(w, (uint8_t)(REX | REX_W | (b & 8 ? REX_R : 0) | (a & 8 ? REX_B : 0)));
+	put1(w, 0x85);
+	put1(w, (uint8_t)(0xc0 | ((b & 7) << 3) | (a & 7)));
+}
+
+void xw_vptest_ymm_r11(struct xw *w, int ymm)
+{
+	put1(w, 0xc4);
+	put1(w, (uint8_t)((ymm & 8 ? 0 : 0x80) | 0x40 | 0x02)); /* R X (inverted), B=1: r11, map 0F38 */
+	put1(w, 0x7d);                                          /* W0, vvvv unused, L=1, pp=66 */
+	put1(w, 0x17);
+	put1(w, (uint8_t)(((ymm & 7) << 3) | (XREG_R11 & 7)));  /* [r11] */
+}
+
+void xw_vzeroupper(struct xw *w)
+{
+	static const uint8_t op[] = { 0xc5, 0xf8, 0x77 };
+
+	xw_bytes(w, op, sizeof(op));
+}
+
 void xw_test_eax(struct xw *w)
 {
 	static const uint8_t op[] = { 0x85, 0xc0 };

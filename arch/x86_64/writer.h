@@ -81,6 +81,10 @@ void xw_cmp_imm8(struct xw *w, enum xreg base, int32_t disp, uint8_t v);   /* cm
 void xw_sub_rsp(struct xw *w, int32_t n);
 void xw_add_rsp(struct xw *w, int32_t n);
 void xw_test_eax(struct xw *w);                   /* test eax, eax */
+void xw_or_load(struct xw *w, enum xreg dst, enum xreg base, int32_t disp); /* or dst, [base+disp] */
+void xw_test_rr(struct xw *w, enum xreg a, enum xreg b); /* test a, b (64-bit) */
+void xw_vptest_ymm_r11(struct xw *w, int ymm);    /* vptest ymmN, [r11] */
+void xw_vzeroupper(struct xw *w);
 void xw_call(struct xw *w, uintptr_t target);     /* rel32 if reachable, else via r11 */
 void xw_jmp(struct xw *w, uintptr_t target);      /* rel32 if reachable, else via r11 */
 void xw_jmp_keep_regs(struct xw *w, uintptr_t target); /* rel32, else jmp [rip]; .quad target */

@@ -3,11 +3,14 @@
  *
  *   long rl_keeper(long x)          x * 3 + 1, writing rax only
  *   long rl_keep_check(long x, int avx)
- *       loads rcx rdx rsi r8-r11, xmm0-15 (ymm0-15 with avx) with
- *       known values, calls rl_keeper(x) keeping them, and returns which
- *       changed: bits 0-7 rcx rdx rsi rdi r8 r9 r10 r11, bits 8-23
- *       xmm/ymm0-15 (0: all kept); rl_keeper's result in rl_keep_result
- *   void rl_clobber(int avx)        writes every register a call may */
+ *       loads rcx rdx rsi r8-r11, xmm0-15 (avx 1: ymm0-15; avx 2: xmm0-15
+ *       by VEX, their upper halves zero) with known values, calls
+ *       rl_keeper(x) keeping them, and returns which changed: bits 0-7 rcx
+ *       rdx rsi rdi r8 r9 r10 r11, bits 8-23 xmm/ymm0-15 (avx 2: the xmm
+ *       half, and the upper half still zero) (0: all kept); rl_keeper's
+ *       result in rl_keep_result
+ *   void rl_clobber(int avx)        writes every register a call may (avx
+ *                                   2: ymm0-15, left dirty: no vzeroupper) */
 	.text
 	.p2align 4
 	.globl rl_keeper
@@ -44,9 +47,17 @@ rl_keep_check:
 	movq %rdi, %r12
 	movl %esi, %r13d
 	testl %r13d, %r13d
-	jnz 2f
+	jnz 6f
 	.irp i, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
 	movdqu rl_kv+32*\i(%rip), %xmm\i
+	.endr
+	jmp 3f
+6:
+	cmpl $2, %r13d
+	jne 2f
+	vzeroupper
+	.irp i, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	vmovdqu rl_kv+32*\i(%rip), %xmm\i
 	.endr
 	jmp 3f
 2:
@@ -76,6 +87,8 @@ rl_keep_check:
 	kept %r9, K_R9, 5
 	kept %r10, K_R10, 6
 	kept %r11, K_R11, 7
+	cmpl $2, %r13d
+	je 7f
 	testl %r13d, %r13d
 	jnz 4f
 	.irp i, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
@@ -97,6 +110,21 @@ rl_keep_check:
 1:
 	.endr
 	vzeroupper
+	jmp 5f
+7:
+	.irp i, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	vptest rl_upper(%rip), %ymm\i
+	jz 1f
+	orq $(1 << (8 + \i)), %rbx
+1:
+	vpcmpeqb rl_kv+32*\i(%rip), %xmm\i, %xmm\i
+	vpmovmskb %xmm\i, %eax
+	cmpl $0xffff, %eax
+	je 1f
+	orq $(1 << (8 + \i)), %rbx
+1:
+	.endr
+	vzeroupper
 5:
 	movq %rbx, %rax
 	popq %r13
@@ -109,30 +137,37 @@ rl_keep_check:
 	.globl rl_clobber
 	.type rl_clobber, @function
 rl_clobber:
-	movq $-1, %rax
-	movq %rax, %rcx
-	movq %rax, %rdx
-	movq %rax, %rsi
-	movq %rax, %r8
-	movq %rax, %r9
-	movq %rax, %r10
-	movq %rax, %r11
-	testl %edi, %edi
-	movq %rax, %rdi
+	movl %edi, %r11d
+	testl %r11d, %r11d
 	jnz 1f
 	.irp i, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
 	pcmpeqd %xmm\i, %xmm\i
 	.endr
-	ret
+	jmp 3f
 1:
 	.irp i, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
 	vpcmpeqd %ymm\i, %ymm\i, %ymm\i
 	.endr
+	cmpl $2, %r11d
+	je 3f
 	vzeroupper
+3:
+	movq $-1, %rax
+	movq %rax, %rcx
+	movq %rax, %rdx
+	movq %rax, %rsi
+	movq %rax, %rdi
+	movq %rax, %r8
+	movq %rax, %r9
+	movq %rax, %r10
+	movq %rax, %r11
 	ret
 	.size rl_clobber, .-rl_clobber
 
 	.data
+	.p2align 5
+rl_upper: /* the upper half of a ymm register */
+	.quad 0, 0, -1, -1
 	.p2align 5
 	.globl rl_keep_result
 rl_keep_result: .quad 0
