@@ -7,12 +7,14 @@
  * environment, attach, where the program never had it).
  *
  * Everything here may run in a vfork child, which borrows the parent's
- * memory and stack: no allocator, little stack (mapped memory instead).  (posix_spawn and
- * system exec from inside libc, with the caller's environment: they are
- * followed when that environment has the agent, which it has unless the
- * program dropped it.) */
+ * memory and stack: no allocator, little stack (mapped memory instead).
+ * posix_spawn gets the traced environment too; system and popen exec
+ * from inside libc with the caller's environment: they are followed when
+ * that environment has the agent, which it has unless the program dropped
+ * it. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,6 +185,41 @@ EXPORT int execlp(const char *file, const char *arg0, ...)
 EXPORT int execle(const char *path, const char *arg0, ...)
 {
 	LIST_CALL(arg0, true, execve(path, argv, envp));
+}
+
+/* posix_spawn: the child execs from inside libc (no exec of ours runs),
+ * with the environment given: the traced one instead, so that a child
+ * spawned with an environment of its own (without the agent) is followed
+ * too.  The parent goes on tracing: no flush, nothing paused. */
+typedef int (*spawn_t)(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+		       char *const[], char *const[]);
+
+static int spawn_traced(const char *name, pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+			const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	spawn_t real = (spawn_t)dlsym(RTLD_NEXT, name);
+	void *block;
+	size_t len = 0;
+	int r;
+
+	if (!real)
+		return ENOSYS;
+	r = real(pid, path, fa, attr, argv, traced_env(envp ? envp : environ, &block, &len));
+	if (block)
+		munmap(block, len);
+	return r;
+}
+
+EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+		       const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	return spawn_traced("posix_spawn", pid, path, fa, attr, argv, envp);
+}
+
+EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+			const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	return spawn_traced("posix_spawnp", pid, file, fa, attr, argv, envp);
 }
 
 /* _exit: the trace written first (a forked child's work is commonly ended

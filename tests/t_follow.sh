@@ -62,12 +62,13 @@ exec_image() {
 }
 
 # exec with an environment without the agent (env -i, a daemon's clean
-# environment), posix_spawn, vfork: the child is traced all the same, and
+# environment), posix_spawn (with the caller's environment, and with an
+# empty one), vfork: the child is traced all the same, and
 # a vfork child's exec does not stop its parent's tracer (their memory is one),
 # and its calls before are not written as its parent's
 clean_env() {
 	local mode d
-	for mode in clearenv spawn vfork; do
+	for mode in clearenv spawn spawnenv vfork; do
 		fam "$W/$mode" "$mode"
 		d=$(find "$W/$mode" -maxdepth 1 -name 'pid-*' -newer "$W/$mode/poketrace/config" | sort | tail -1)
 		[ -n "$d" ] || fail "$mode: no child traced"

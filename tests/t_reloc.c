@@ -26,6 +26,7 @@
 
 int rl_ripmov(int), rl_riplea(int), rl_ripcmp(int), rl_jcc8(int), rl_jmp8(int), rl_calllast(int), rl_endbr(int);
 long rl_frame(long);
+long rl_regsave(long, long);
 int rl_loopback(int), rl_switch(int), rl_callfirst(int), rl_sys(int), rl_tiny(int), rl_stackodd(int);
 
 static struct es_file self;
@@ -115,8 +116,17 @@ static void prologues(void)
 
 	CHECK(f(7) == 21, "frame copy: %ld", f(7));
 	CHECK(p.len == 8 && p.ninsn == 3, "frame: %u bytes, %u instructions", p.len, p.ninsn);
-	CHECK(p.cfa[1].cfa_off == 16 && p.cfa[1].rbp_saved && p.cfa[2].rbp_based, "frame: CFA after push %u, "
-	      "rbp based after mov %d", p.cfa[1].cfa_off, p.cfa[2].rbp_based);
+	CHECK(p.cfa[1].cfa_off == 16 && p.cfa[1].saved[RELOC_DWREG_RBP] == 2 && p.cfa[2].rbp_based,
+	      "frame: CFA after push %u, rbp based after mov %d", p.cfa[1].cfa_off, p.cfa[2].rbp_based);
+	/* rbp and rbx saved, then ordinary registers: unwinding finds the
+	 * caller's values where the pushes put them */
+	long (*g)(long, long) = COPY(rl_regsave, &p);
+
+	CHECK(g(5, 3) == 13, "regsave copy: %ld", g(5, 3));
+	CHECK(p.ninsn == 3 && p.cfa[1].saved[RELOC_DWREG_RBP] == 2 && p.cfa[3].cfa_off == 24 &&
+		      p.cfa[3].saved[RELOC_DWREG_RBX] == 3 && !p.cfa[3].rbp_based,
+	      "regsave: %u instructions, CFA %u, rbp at %u, rbx at %u", p.ninsn, p.cfa[3].cfa_off,
+	      p.cfa[3].saved[RELOC_DWREG_RBP], p.cfa[3].saved[RELOC_DWREG_RBX]);
 	int (*e)(int) = COPY(rl_endbr, &p);
 
 	CHECK(p.start == (uintptr_t)rl_endbr + 4, "endbr64 stays: start at +%lu", (unsigned long)(p.start - (uintptr_t)rl_endbr));

@@ -80,23 +80,45 @@ static bool is_system(const struct insn *x)
 	}
 }
 
-/* The stack as unwinding sees it after x, from what it was before: push,
- * pop, sub/add rsp,imm, lea rsp,[rsp+d], mov rbp,rsp.  False for any other
- * write of rsp (or of rbp once it is the frame base): the copy's CFI could
- * not describe it. */
+/* The DWARF number of a callee-saved register (rbx rbp r12-r15), or -1. */
+static int callee_saved(ZydisRegister r)
+{
+	switch (r) {
+	case ZYDIS_REGISTER_RBX: return RELOC_DWREG_RBX;
+	case ZYDIS_REGISTER_RBP: return RELOC_DWREG_RBP;
+	case ZYDIS_REGISTER_R12: return 12;
+	case ZYDIS_REGISTER_R13: return 13;
+	case ZYDIS_REGISTER_R14: return 14;
+	case ZYDIS_REGISTER_R15: return 15;
+	default: return -1;
+	}
+}
+
+/* The stack as unwinding sees it after x, from what it was before: push
+ * (a callee-saved register's first push is where unwinding finds the
+ * caller's value), pop, sub/add rsp,imm, lea rsp,[rsp+d], mov rbp,rsp.
+ * False for any other write of rsp (or of rbp once it is the frame base),
+ * and for a pop of a pushed callee-saved register: the copy's CFI could
+ * not describe it.  rbp pushed and then written is an ordinary register
+ * (gcc at -O2): its caller's value is where the push put it. */
 static bool stack_effect(const struct insn *x, struct reloc_cfa *c)
 {
 	const ZydisDecodedOperand *o = x->ops;
+	int r;
 
 	switch (x->in.mnemonic) {
 	case ZYDIS_MNEMONIC_PUSH:
 		c->cfa_off += x->in.operand_width / 8;
-		if (o[0].type == ZYDIS_OPERAND_TYPE_REGISTER && o[0].reg.value == ZYDIS_REGISTER_RBP && c->cfa_off == 16)
-			c->rbp_saved = true;
+		if (o[0].type == ZYDIS_OPERAND_TYPE_REGISTER && x->in.operand_width == 64 &&
+		    (r = callee_saved(o[0].reg.value)) >= 0 && !c->saved[r] && c->cfa_off / 8 < 128 && !(c->cfa_off % 8))
+			c->saved[r] = (uint8_t)(c->cfa_off / 8);
 		return true;
 	case ZYDIS_MNEMONIC_POP:
 		if (c->rbp_based || c->cfa_off < 16)
 			return false;
+		for (int i = 0; i < 16; i++)
+			if (c->saved[i] && c->saved[i] * 8 >= c->cfa_off)
+				return false; /* its save goes back into the register */
 		c->cfa_off -= x->in.operand_width / 8;
 		return true;
 	case ZYDIS_MNEMONIC_SUB:
@@ -107,6 +129,9 @@ static bool stack_effect(const struct insn *x, struct reloc_cfa *c)
 			if (!c->rbp_based)
 				c->cfa_off = (uint16_t)(c->cfa_off + (x->in.mnemonic == ZYDIS_MNEMONIC_SUB ? 1 : -1) *
 								  (int)o[1].imm.value.s);
+			for (int i = 0; i < 16; i++)
+				if (c->saved[i] * 8 > c->cfa_off)
+					return false; /* a save given up */
 			return true;
 		}
 		break;
@@ -123,7 +148,7 @@ static bool stack_effect(const struct insn *x, struct reloc_cfa *c)
 	case ZYDIS_MNEMONIC_MOV:
 		if (o[0].type == ZYDIS_OPERAND_TYPE_REGISTER && o[0].reg.value == ZYDIS_REGISTER_RBP &&
 		    o[1].type == ZYDIS_OPERAND_TYPE_REGISTER && o[1].reg.value == ZYDIS_REGISTER_RSP) {
-			if (!c->rbp_saved || c->cfa_off != 16)
+			if (c->saved[RELOC_DWREG_RBP] != 2 || c->cfa_off != 16)
 				return false;
 			c->rbp_based = true;
 			return true;
@@ -137,7 +162,7 @@ static bool stack_effect(const struct insn *x, struct reloc_cfa *c)
 		if (x->ops[i].type != ZYDIS_OPERAND_TYPE_REGISTER || !(x->ops[i].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE))
 			continue;
 		if (x->ops[i].reg.value == ZYDIS_REGISTER_RSP ||
-		    ((c->rbp_saved || c->rbp_based) && x->ops[i].reg.value == ZYDIS_REGISTER_RBP))
+		    (c->rbp_based && x->ops[i].reg.value == ZYDIS_REGISTER_RBP))
 			return false;
 	}
 	return true;

@@ -33,11 +33,14 @@ enum reloc_refusal {
 };
 
 /* What unwinding needs at an instruction boundary of the copy: the CFA is
- * rsp + cfa_off, or rbp + 16 once the frame pointer is set up. */
+ * rsp + cfa_off, or rbp + 16 once the frame pointer is set up; and where
+ * the callee-saved registers pushed so far are. */
+#define RELOC_DWREG_RBX 3
+#define RELOC_DWREG_RBP 6
 struct reloc_cfa {
 	uint16_t cfa_off;
 	bool rbp_based;
-	bool rbp_saved;          /* rbp pushed at CFA-16 */
+	uint8_t saved[16];       /* by DWARF number: pushed at CFA - 8 * saved[r] (0: not) */
 };
 
 struct reloc_plan {

@@ -157,7 +157,7 @@ void *reloc_eh_frame(uintptr_t at, size_t code_len, const struct reloc_plan *p, 
 {
 	struct bytes b = { calloc(1, 512), 0, 512 };
 	size_t fde, loc = 0;
-	struct reloc_cfa was = { 8, false, false };
+	struct reloc_cfa was = { .cfa_off = 8 };
 
 	if (!b.p)
 		return NULL;
@@ -166,7 +166,8 @@ void *reloc_eh_frame(uintptr_t at, size_t code_len, const struct reloc_plan *p, 
 	for (unsigned i = 0; i <= p->ninsn; i++) {
 		const struct reloc_cfa *c = &p->cfa[i];
 
-		if (c->cfa_off == was.cfa_off && c->rbp_based == was.rbp_based && c->rbp_saved == was.rbp_saved)
+		if (c->cfa_off == was.cfa_off && c->rbp_based == was.rbp_based &&
+		    !memcmp(c->saved, was.saved, sizeof(c->saved)))
 			continue;
 		advance(&b, &loc, p->new_off[i]);
 		b_u8(&b, DW_CFA_def_cfa);
@@ -176,10 +177,13 @@ void *reloc_eh_frame(uintptr_t at, size_t code_len, const struct reloc_plan *p, 
 			if (v <= 0x7f)
 				break;
 		}
-		if (c->rbp_saved && !was.rbp_saved) {
-			b_u8(&b, DW_CFA_offset | DWREG_RBP);
-			b_u8(&b, 2);
-		}
+		/* a register's first push (the data alignment factor is -8);
+		 * saves never go away in a copy (pops of them are refused) */
+		for (int r = 0; r < 16; r++)
+			if (c->saved[r] && !was.saved[r]) {
+				b_u8(&b, (uint8_t)(DW_CFA_offset | r));
+				b_u8(&b, c->saved[r]); /* < 128: one ULEB128 byte */
+			}
 		was = *c;
 	}
 	return fde_end(&b, fde, len);

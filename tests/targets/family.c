@@ -5,6 +5,7 @@
  *   family exec       work(10), then exec itself as "family child"
  *   family clearenv   a child exec'd with an empty environment
  *   family spawn      a child by posix_spawn
+ *   family spawnenv   a child by posix_spawnp with an empty environment
  *   family vfork      a child by vfork that work(7)s and execv
  *   family orphan     work(5) and exit; its child outlives it: once
  *                     reparented, work(30)
@@ -118,6 +119,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "spawn"))
 		return posix_spawn(&p, self, NULL, NULL, child_argv, environ) ? 1 : reap(p);
+	if (!strcmp(mode, "spawnenv"))
+		return posix_spawnp(&p, self, NULL, NULL, child_argv, no_env) ? 1 : reap(p);
 	if (!strcmp(mode, "vfork")) {
 		if ((p = vfork()) == 0) {
 			/* (in the parent's memory: not the parent's calls) */

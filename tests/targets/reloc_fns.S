@@ -88,6 +88,22 @@ rl_frame:
 	.size rl_frame, .-rl_frame
 
 	.p2align 4
+	.globl rl_regsave
+	.type rl_regsave, @function
+/* long rl_regsave(long x, long y): 2 * x + y, rbp and rbx saved and then
+ * written as ordinary registers (gcc -O2, liblzma's lzma_*_encoder) */
+rl_regsave:
+	pushq %rbp
+	movq %rsi, %rbp
+	pushq %rbx
+	movq %rdi, %rbx
+	leaq (%rbp,%rbx,2), %rax
+	popq %rbx
+	popq %rbp
+	ret
+	.size rl_regsave, .-rl_regsave
+
+	.p2align 4
 	.globl rl_endbr
 	.type rl_endbr, @function
 /* int rl_endbr(int x): x - 1, behind an endbr64 */
