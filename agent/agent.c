@@ -198,7 +198,7 @@ static void write_tail(void)
 {
 	clock_refine(&clk);
 	write_metadata(cfg.out);
-	threads_refresh(cfg.out);
+	threads_refresh(cfg.out, out_dirfd);
 	if (cfg.mode == TRACER_PROFILE)
 		write_profile();
 	write_info();

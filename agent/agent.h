@@ -136,8 +136,8 @@ void writer_totals(struct writer_totals *t);
 /* threads.c: thread names for the readers.  threads_note: a stream file is
  * opened for tid (async-signal-safe); threads_refresh: the trace's end, names
  * that changed since are noted. */
-void threads_note(const char *dir, uint32_t tid, const char *first_name);
-void threads_refresh(const char *dir);
+void threads_note(const char *dir, int dirfd, uint32_t tid, const char *first_name);
+void threads_refresh(const char *dir, int dirfd);
 
 /* The traced functions' symbols by id (an array of select_nfuncs() pointers,
  * valid until select_reset; free the array), for the trace's metadata. */

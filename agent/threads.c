@@ -44,13 +44,12 @@ static bool read_comm(uint32_t tid, char name[16])
 	return true;
 }
 
-static void append(const char *dir, uint32_t tid, const char *name)
+static void append(int dirfd, uint32_t tid, const char *name)
 {
-	char path[4200], line[64];
+	char line[64];
 	int fd, len;
 
-	snprintf(path, sizeof(path), "%s/poketrace/threads", dir);
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	fd = openat(dirfd, "poketrace/threads", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return;
 	len = snprintf(line, sizeof(line), "%u\t%s\n", tid, name);
@@ -60,7 +59,7 @@ static void append(const char *dir, uint32_t tid, const char *name)
 	close(fd);
 }
 
-void threads_note(const char *dir, uint32_t tid, const char *first_name)
+void threads_note(const char *dir, int dirfd, uint32_t tid, const char *first_name)
 {
 	char name[16];
 	size_t n = atomic_load(&ntab);
@@ -76,7 +75,7 @@ void threads_note(const char *dir, uint32_t tid, const char *first_name)
 			return;
 		snprintf(name, sizeof(name), "%s", first_name);
 	}
-	append(dir, tid, name);
+	append(dirfd, tid, name);
 	if (n < MAX_NAMED) {
 		tab[n].tid = tid;
 		memcpy(tab[n].name, name, sizeof(name));
@@ -84,7 +83,7 @@ void threads_note(const char *dir, uint32_t tid, const char *first_name)
 	}
 }
 
-void threads_refresh(const char *dir)
+void threads_refresh(const char *dir, int dirfd)
 {
 	size_t n = atomic_load_explicit(&ntab, memory_order_acquire);
 	char name[16];
@@ -94,6 +93,6 @@ void threads_refresh(const char *dir)
 	for (size_t i = 0; i < n; i++)
 		if (read_comm(tab[i].tid, name) && strcmp(name, tab[i].name)) {
 			memcpy(tab[i].name, name, sizeof(name));
-			append(dir, tab[i].tid, name);
+			append(dirfd, tab[i].tid, name);
 		}
 }

@@ -24,6 +24,7 @@
 #include "trace/tbuf.h"
 
 static char dir[4096];
+static int dir_fd = -1; /* dir's */
 static pthread_t thread;
 static atomic_int stop, running;
 static pthread_mutex_t drain_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -34,17 +35,19 @@ static int first_error;
 static long delay_ms;
 static char error_file[256];
 
+/* (names relative to the directory: this may run at the exit of a thread
+ * with a small stack, no path buffers on it) */
 static int stream_fd(struct tbuf *b)
 {
-	char path[4200];
+	char name[32];
 
 	if (b->fd >= 0 || b->write_failed)
 		return b->fd;
-	snprintf(path, sizeof(path), "%s/stream_%u", dir, b->tid);
-	b->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	snprintf(name, sizeof(name), "stream_%u", b->tid);
+	b->fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (b->fd < 0)
 		b->write_failed = true;
-	threads_note(dir, b->tid, b->name);
+	threads_note(dir, dir_fd, b->tid, b->name);
 	return b->fd;
 }
 
@@ -149,6 +152,10 @@ int writer_start(const char *d, bool fresh)
 	int r;
 
 	snprintf(dir, sizeof(dir), "%s", d);
+	if (dir_fd >= 0)
+		close(dir_fd);
+	if ((dir_fd = open(d, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -errno;
 	delay_ms = getenv("POKETRACE_WRITER_DELAY_MS") ? atol(getenv("POKETRACE_WRITER_DELAY_MS")) : 0;
 	/* A new trace (attach after detach): every thread's buffer starts a
 	 * new stream and count; no handler runs (nothing is attached).  A

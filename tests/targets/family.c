@@ -11,7 +11,7 @@
  *                     reparented, work(30)
  *   family quick      a child work(40) and _exit(0); then work(5), _Exit(0)
  *   family rawfork    a child by _Fork (no fork handler runs) that exit()s
- *   family smallstack a thread on a 64 KiB stack forks; the child work(5)
+ *   family smallstack a thread on a 16 KiB stack (the least) forks; the child work(5)
  *   family child      work(20): what the exec'd children run
  * Exit status 0, or 1 if a step failed. */
 #define _GNU_SOURCE
@@ -154,7 +154,7 @@ int main(int argc, char **argv)
 		void *r;
 
 		pthread_attr_init(&a);
-		pthread_attr_setstacksize(&a, 65536);
+		pthread_attr_setstacksize(&a, PTHREAD_STACK_MIN);
 		if (pthread_create(&t, &a, small_fork, NULL))
 			return 1;
 		pthread_join(t, &r);
