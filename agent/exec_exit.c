@@ -197,6 +197,7 @@ typedef int (*spawn_t)(pid_t *, const char *, const posix_spawn_file_actions_t *
 static int spawn_traced(const char *name, pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
 			const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
+	static char *const none[] = { NULL };
 	spawn_t real = (spawn_t)dlsym(RTLD_NEXT, name);
 	void *block;
 	size_t len = 0;
@@ -204,7 +205,8 @@ static int spawn_traced(const char *name, pid_t *pid, const char *path, const po
 
 	if (!real)
 		return ENOSYS;
-	r = real(pid, path, fa, attr, argv, traced_env(envp ? envp : environ, &block, &len));
+	/* (NULL: an empty environment, as execve makes of it) */
+	r = real(pid, path, fa, attr, argv, traced_env(envp ? envp : none, &block, &len));
 	if (block)
 		munmap(block, len);
 	return r;

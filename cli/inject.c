@@ -176,6 +176,25 @@ static void unblock_traps_everywhere(pid_t pid)
 	closedir(d);
 }
 
+/* A thread stopped inside a system call (interrupted: -ERESTART* in rax)
+ * would have the kernel restart it when it goes on — but for the ones that
+ * restart through the thread's restart block (nanosleep, poll, timed
+ * futex waits: -ERESTART_RESTARTBLOCK), which the injected call's signal
+ * handlers reset (sigreturn does), they would end in EINTR, which the
+ * program never asked for.  Its registers are set to run the system call
+ * again instead (what the kernel does for the others): a relative sleep
+ * starts over, the least harm. */
+static void restart_interrupted(struct user_regs_struct *r)
+{
+	long rax = (long)r->rax;
+
+	if ((long)r->orig_rax < 0 || (rax != -512 && rax != -513 && rax != -514 && rax != -516))
+		return;
+	r->rax = r->orig_rax;
+	r->rip -= 2; /* the syscall instruction */
+	r->orig_rax = (unsigned long)-1;
+}
+
 /* Stops the thread pid, runs stopped(arg), makes the thread call
  * fn(str, arg2) and return into a fault at address 0, puts back its
  * registers and lets it go.  The call's rax in *ret. */
@@ -242,6 +261,7 @@ static int call_in(pid_t pid, uintptr_t fn, const char *str, long arg2, int (*st
 		ptrace(PTRACE_DETACH, pid, 0, 0);
 		return fail(err, cap, "%s", "it faulted during the call (registers put back)");
 	}
+	restart_interrupted(&saved);
 	ptrace(PTRACE_SETREGS, pid, 0, &saved);
 	ptrace(PTRACE_DETACH, pid, 0, 0);
 	*ret = (long)regs.rax;

@@ -141,5 +141,17 @@ blocked_workers() {
 	has "$(cat "$W/prog.out")" " 0 wrong results"
 }
 
-cases="attach_detach refusals modules blocked_workers"
+# The thread ptrace makes load the agent sleeps in nanosleep: it sleeps on
+# (its restart block, which the load's signal handlers reset, is not used:
+# the system call runs again) — it ended in EINTR
+sleep_kept() {
+	LD_PRELOAD="$ASAN_RT" "$T/profsleep" attach >"$W/prog.out" 2>&1 &
+	local pid=$!
+	wait_until 10 grep -q ready "$W/prog.out" || fail "profsleep did not start"
+	expect 0 "$P" attach -p "$pid" -o "$W/d"
+	wait "$pid" || fail "profsleep failed: $(cat "$W/prog.out")"
+	has "$(cat "$W/prog.out")" "^slept$"
+}
+
+cases="attach_detach refusals modules blocked_workers sleep_kept"
 dispatch "$cases" "$@"

@@ -77,6 +77,10 @@ clean_env() {
 		expect 0 "$P" replay "$W/$mode"
 		[ "$(grep -c '} /\* main \*/' <<<"$out")" = 2 ] || fail "$mode: both mains do not return in the trace: $out"
 	done
+	# posix_spawn's NULL environment is an empty one: env prints only the
+	# agent's variables (it was given the parent's whole environment)
+	fam "$W/null" spawnnull
+	lacks "$out" "^PATH="; has "$out" "^POKETRACE_AGENT_DIR="
 	# the vfork child's work(7) before its exec, in the parent's memory,
 	# is not the parent's (nor traced: the exec'd image is)
 	expect 0 "$P" report "$W/vfork"

@@ -189,6 +189,14 @@ crashed() {
 		fail "calls before the crash: $(calls leaf "$out")"$'\n'"$out"
 }
 
+# A program's sleeps are its own: a CPU-time timer's signal that
+# poketrace's busy writer would have blocked went to the sleeping main
+# thread, whose nanosleep and poll ended with EINTR
+sleeps_kept() {
+	expect 0 P_REC -o "$W/s" -- "$T/profsleep"
+	[ "$out" = slept ] || fail "the program's sleep was cut short: $out"
+}
+
 killed() {
 	# SIGKILL: nothing runs in the program; the packets written stay readable
 	P_REC -o "$W/k" -b 64K -- "$T/e2e" none spin >/dev/null 2>"$W/rec.err" &
@@ -268,5 +276,5 @@ modules() {
 	has "$out" "lib_twice$"
 }
 
-cases="counts_match views babeltrace tracers filters modules damaged full_disk max_size lost_events crashed killed arguments cplusplus"
+cases="counts_match views babeltrace tracers filters modules damaged full_disk max_size lost_events crashed sleeps_kept killed arguments cplusplus"
 dispatch "$cases" "$@"

@@ -17,7 +17,7 @@ TEST_BINS = $(SITE_FLAVORS:%=$(T)/t_sites_%) $(T)/t_poke $(T)/t_engine $(T)/t_co
 	$(T)/t_signals $(T)/t_stress $(T)/t_gcc_threaded $(T)/t_links $(T)/t_reclaim $(T)/t_nopie $(T)/t_ops $(T)/t_links_cpp $(T)/t_abi $(T)/t_abi_cpp \
 	$(T)/abi_prog $(T)/abi_prog_cpp $(T)/libbid_v1.so $(T)/libbid_v2.so $(T)/gdb_target \
 	$(T)/e2e $(T)/cpp_prog $(T)/live_target $(T)/ctl_target $(T)/flood $(T)/late_target $(T)/late_target2 \
-	$(T)/gen_trace $(T)/calltree $(T)/family $(T)/plainprog $(T)/plaincxx $(T)/libcalls
+	$(T)/gen_trace $(T)/calltree $(T)/family $(T)/plainprog $(T)/plaincxx $(T)/libcalls $(T)/profsleep
 TEST_LIBS = $(T)/libt_lc.so $(T)/libt_shared.so $(T)/libt_dl.so $(T)/libt_dl_clang.so
 
 tests: $(TEST_BINS) $(TEST_LIBS) $(CLI) examples
@@ -197,6 +197,8 @@ $(T)/libt_lc.so: tests/targets/lc_lib.c $(TO)/.dir
 	@$(GCC) -O2 -g -fPIC -shared -o $@ $<
 $(T)/libcalls: tests/targets/libcalls.c $(T)/libt_lc.so $(TO)/.dir
 	@$(GCC) -O2 -g $(PFE_FLAGS) -o $@ $< -L$(T) -lt_lc $(RPATH) -ldl
+$(T)/profsleep: tests/targets/profsleep.c $(TO)/.dir
+	@$(GCC) -O2 -g $(PFE_FLAGS) -pthread -o $@ $<
 
 $(T)/live_target: tests/targets/live_target.c $(TO)/.dir
 	@$(CLANG) -O2 -g $(PFE_FLAGS) -pthread -o $@ $< -ldl

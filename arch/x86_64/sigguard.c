@@ -225,6 +225,12 @@ void sigguard_block_others(void)
 
 	sigguard_strip((sigset_t *)&all);
 	all &= ~(3UL << 31); /* glibc's SIGCANCEL and SIGSETXID, as its pthread_sigmask */
+	/* Not the CPU-time timers' signals: the kernel sends them to the
+	 * thread whose time ran out, and if that thread blocks them, to
+	 * another one — a thread of the program asleep in nanosleep or poll,
+	 * which then ends with EINTR (a -pg build's profil ticks, with the
+	 * writer busy).  Their handlers are written to run in any thread. */
+	all &= ~(1UL << (SIGPROF - 1) | 1UL << (SIGVTALRM - 1));
 	raw_sigprocmask(SIG_BLOCK, &all, NULL);
 }
 

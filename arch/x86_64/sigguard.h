@@ -39,9 +39,9 @@ void sigguard_harden(void);
 void sigguard_strip(sigset_t *s);
 /* Unblocks the owned signals in the calling thread.  Async-signal-safe. */
 void sigguard_unblock_owned(void);
-/* Blocks every signal but the owned ones (and glibc's own) in the calling
- * thread: for poketrace's own threads, whatever the load order bound
- * pthread_sigmask to. */
+/* Blocks every signal but the owned ones (glibc's own, and the CPU-time
+ * timers' SIGPROF and SIGVTALRM) in the calling thread: for poketrace's
+ * own threads, whatever the load order bound pthread_sigmask to. */
 void sigguard_block_others(void);
 /* Whether sig is one of poketrace's. */
 bool sigguard_owns(int sig);

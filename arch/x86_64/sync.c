@@ -340,7 +340,28 @@ static uint64_t mono_ns(void)
 
 /* Signals every thread of t and waits until each has run the handler or is
  * seen not running (it will run it before anything else).  round_busy held. */
-static int signal_round(const struct thread_list *t)
+/* Whether tid sleeps in a system call now (/proc/self/task/TID/syscall
+ * names one; "running" or -1 otherwise). */
+static bool in_syscall(long tid)
+{
+	char path[64], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/syscall", tid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 && buf[0] >= '0' && buf[0] <= '9';
+}
+
+/* skip_sleepers: a thread asleep in a system call is not signalled (the
+ * relocated entries' move-out: its user IP follows a syscall instruction,
+ * which no relocated region holds, and it can enter a region only by its
+ * entry, which traps by then) — a signal would end its nanosleep, poll or
+ * epoll_wait with EINTR, which no SA_RESTART restarts. */
+static int signal_round(const struct thread_list *t, bool skip_sleepers)
 {
 	long pid = raw_getpid();
 	uint64_t t0 = mono_ns();
@@ -356,7 +377,13 @@ static int signal_round(const struct thread_list *t)
 	atomic_store(&round.seq, seq);
 	for (int i = 0; i < t->n; i++) {
 		unsigned long cookie = SYNC_MAGIC | (seq << SYNC_IDX_BITS) | (unsigned long)i;
-		long r = send_cookie(pid, t->tid[i], cookie);
+		long r;
+
+		if (skip_sleepers && in_syscall(t->tid[i])) {
+			atomic_store(&acked[i], 1);
+			continue;
+		}
+		r = send_cookie(pid, t->tid[i], cookie);
 
 		if (r < 0 && errno == ESRCH)
 			atomic_store(&acked[i], 1); /* exited: nothing to sync */
@@ -415,7 +442,7 @@ static void round_leave(void)
 
 static struct thread_list threads;
 
-static int sync_by_signal(void)
+static int sync_by_signal(bool skip_sleepers)
 {
 	DIR *d = batch_dir;
 	int r, e = pt_fault("open");
@@ -430,7 +457,7 @@ static int sync_by_signal(void)
 		closedir(d);
 	if (r < 0)
 		return pt_error(-r, "out of memory listing threads");
-	r = signal_round(&threads);
+	r = signal_round(&threads, skip_sleepers);
 	cpu_serialize();
 	return r;
 }
@@ -441,7 +468,7 @@ int sync_interrupt_all(void)
 
 	if (!round_enter(batch_dir != NULL))
 		return pt_error(EBUSY, "another signal round is running");
-	r = sync_by_signal();
+	r = sync_by_signal(true);
 	round_leave();
 	return r;
 }
@@ -461,7 +488,7 @@ int sync_cores(void)
 		return pt_error(EINVAL, "poketrace is not initialized: call poketrace_init()");
 	if (!round_enter(batch_dir != NULL))
 		return pt_error(EBUSY, "another signal round is running");
-	r = sync_by_signal();
+	r = sync_by_signal(false);
 	round_leave();
 	return r;
 }
@@ -549,7 +576,7 @@ int sync_begin(void)
 		check_threads(&fix, &unreachable, &ust);
 		if (!unreachable && !fix.n)
 			break;
-		if (fix.n && (rounds++, r = signal_round(&fix)) < 0)
+		if (fix.n && (rounds++, r = signal_round(&fix, false)) < 0)
 			break;
 		if (unreachable)
 			nanosleep(&(struct timespec){ 0, 1000000 }, NULL);

@@ -37,7 +37,9 @@ int sync_cores(void);
 /* A signal round to every other thread, in either mode, each running
  * sync_ip_fixup (if set) on the address it was interrupted at, which it may
  * change: a thread inside code about to be overwritten is moved out of it.
- * A thread not running takes the signal before it runs anything else. */
+ * A thread not running takes the signal before it runs anything else; one
+ * asleep in a system call is let be (its IP follows a syscall instruction:
+ * in no code overwritten), so that its sleep does not end in EINTR. */
 int sync_interrupt_all(void);
 extern void (*_Atomic sync_ip_fixup)(void *rip);
 

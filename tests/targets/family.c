@@ -6,6 +6,7 @@
  *   family clearenv   a child exec'd with an empty environment
  *   family spawn      a child by posix_spawn
  *   family spawnenv   a child by posix_spawnp with an empty environment
+ *   family spawnnull  /usr/bin/env by posix_spawn with a NULL environment
  *   family vfork      a child by vfork that work(7)s and execv
  *   family orphan     work(5) and exit; its child outlives it: once
  *                     reparented, work(30)
@@ -121,6 +122,12 @@ int main(int argc, char **argv)
 		return posix_spawn(&p, self, NULL, NULL, child_argv, environ) ? 1 : reap(p);
 	if (!strcmp(mode, "spawnenv"))
 		return posix_spawnp(&p, self, NULL, NULL, child_argv, no_env) ? 1 : reap(p);
+	if (!strcmp(mode, "spawnnull")) {
+		/* no environment at all: the child's is empty (but for the agent's) */
+		char *env_argv[] = { "env", NULL };
+
+		return posix_spawn(&p, "/usr/bin/env", NULL, NULL, env_argv, NULL) ? 1 : reap(p);
+	}
 	if (!strcmp(mode, "vfork")) {
 		if ((p = vfork()) == 0) {
 			/* (in the parent's memory: not the parent's calls) */
