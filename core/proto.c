@@ -440,6 +440,26 @@ static bool concrete_param(Dwarf_Die *fn, Dwarf_Die *decl, Dwarf_Die *out)
 	return false;
 }
 
+/* A C++ function parameter pack (gcc: template<class... A> f(A... a)):
+ * its parameters, in order, where the pack stands.  They were missed, and
+ * a prototype of fewer registers than the call passes counted certain. */
+static void pack(struct decide *d, Dwarf_Die *fn, Dwarf_Die *decl, Dwarf_Die *pk)
+{
+	Dwarf_Die c;
+
+	if (decl != fn) {
+		/* (an out-of-line copy's pack: its parameters are not matched) */
+		not_certain(d, "a parameter pack in an out-of-line copy");
+		return;
+	}
+	if (dwarf_child(pk, &c) != 0)
+		return; /* empty */
+	do
+		if (dwarf_tag(&c) == DW_TAG_formal_parameter)
+			param(d, &c, &c);
+	while (dwarf_siblingof(&c, &c) == 0);
+}
+
 static void decide(struct decide *d, Dwarf_Die *fn)
 {
 	struct pt_proto *p = d->p;
@@ -467,6 +487,10 @@ static void decide(struct decide *d, Dwarf_Die *fn)
 
 			if (dwarf_tag(&child) == DW_TAG_unspecified_parameters)
 				p->varargs = true;
+			if (dwarf_tag(&child) == DW_TAG_GNU_formal_parameter_pack) {
+				pack(d, fn, decl, &child);
+				continue;
+			}
 			if (dwarf_tag(&child) != DW_TAG_formal_parameter)
 				continue;
 			if (decl != fn && !concrete_param(fn, &child, &concrete)) {

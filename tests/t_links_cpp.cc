@@ -144,4 +144,34 @@ static void throw_from_handler()
 	OK(poketrace_links_detach(l, 2));
 }
 
-TEST_MAIN(CASE(exception_through_fexit), CASE(throw_from_handler), CASE(relocated_exception), CASE(relocated_backtrace))
+template <class... A> long sum_pack(long a, A... rest);
+extern template long sum_pack<long, long, long, long, long>(long, long, long, long, long, long);
+
+static long pack_args[6];
+
+static void on_pack(struct poketrace_ctx *c)
+{
+	memcpy(pack_args, c->args, sizeof(pack_args));
+}
+
+// A variadic template's parameters are all counted: the pack's were not,
+// a prototype of 1 argument was taken as certain, and the image saved rdi
+// only (the handler could clobber the other five)
+static void parameter_pack(void)
+{
+	long (*f)(long, long, long, long, long, long) = &sum_pack<long, long, long, long, long>;
+	long want = f(1, 2, 3, 4, 5, 6);
+	struct poketrace_link *l = nullptr;
+	const struct poketrace_fn *fn;
+
+	OK(poketrace_init(nullptr));
+	OK(poketrace_link_attach_addr(POKETRACE_FENTRY, (uintptr_t)f, (void *)on_pack, nullptr, &l));
+	fn = poketrace_link_fn(l);
+	CHECK(fn && fn->nargs == 6, "sum_pack: %d arguments, want 6", fn ? fn->nargs : -1);
+	CHECK(f(1, 2, 3, 4, 5, 6) == want, "sum_pack(1..6) = %ld, want %ld", f(1, 2, 3, 4, 5, 6), want);
+	for (int i = 0; i < 6; i++)
+		CHECK(pack_args[i] == i + 1, "the handler's argument %d is %ld", i, pack_args[i]);
+	OK(poketrace_link_detach(l));
+}
+
+TEST_MAIN(CASE(parameter_pack), CASE(exception_through_fexit), CASE(throw_from_handler), CASE(relocated_exception), CASE(relocated_backtrace))

@@ -166,10 +166,12 @@ $(TO)/thrower.o: tests/targets/thrower.cc $(TO)/.dir
 
 $(TO)/thrower_nosite.o: tests/targets/thrower.cc $(TO)/.dir
 	@$(CLANGXX) -O2 -g -fPIE -Dthrower=rthrower -Dcatcher=rcatcher -c $< -o $@
-$(T)/t_links_cpp: tests/t_links_cpp.cc $(TO)/thrower.o $(TO)/thrower_nosite.o $(STLIB) tests/harness.h
+$(TO)/pack.o: tests/targets/pack.cc $(TO)/.dir
+	@$(CXX) -std=gnu++17 -O2 -g $(PFE_FLAGS) -fPIE -c $< -o $@
+$(T)/t_links_cpp: tests/t_links_cpp.cc $(TO)/thrower.o $(TO)/thrower_nosite.o $(TO)/pack.o $(STLIB) tests/harness.h
 	@echo "  TEST    $@"
 	@$(CXX) -std=gnu++17 -I. -Iinclude -Itests $(WARN) $(SAN) -O1 -g -rdynamic -o $@ $< $(TO)/thrower.o \
-		$(TO)/thrower_nosite.o $(TESTLIBS)
+		$(TO)/thrower_nosite.o $(TO)/pack.o $(TESTLIBS)
 
 $(T)/gdb_target: tests/targets/gdb_target.c $(TO)/hookfns.o $(TO)/reloc_fns.o $(STLIB)
 	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/hookfns.o $(TO)/reloc_fns.o $(TESTLIBS)
