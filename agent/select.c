@@ -178,8 +178,11 @@ struct walk {
 	int err;
 	bool visited;
 	bool libcall; /* visiting the library functions the program calls */
+	bool table;   /* visiting the site table */
 	unsigned generation;
 };
+
+static bool patch_match(const char *module, const char *sym);
 
 static int visit(const struct poketrace_site *s, void *arg)
 {
@@ -192,6 +195,11 @@ static int visit(const struct poketrace_site *s, void *arg)
 	w->visited = true;
 	w->generation = sites_generation();
 	if (!s->symbol || (s->flags & POKETRACE_SITE_UNPATCHABLE))
+		return 0;
+	/* A relocated entry in the table is this trace's if its -P names it,
+	 * or (visited from libcall_functions) the program calls it; one an
+	 * earlier trace made (attach after detach) is not. */
+	if (w->table && s->kind == POKETRACE_SITE_RELOC && !(sel.cfg.patch[0] && patch_match(s->module, s->symbol)))
 		return 0;
 	if (sel.cfg.modules[0] && !match_list(sel.cfg.modules, mod, true) &&
 	    !match_list(sel.cfg.modules, s->module, true))
@@ -388,6 +396,7 @@ static struct {
 	char **names;
 	size_t n, cap;
 	bool *done; /* made or refused: not looked up again */
+	struct poketrace_site *site; /* made (symbol 0 if not): visited again by each refresh */
 	bool scanned;
 } imp;
 
@@ -401,16 +410,21 @@ static void import_name(void *ctx, const char *name, uintptr_t slot)
 		size_t cap = imp.cap ? imp.cap * 2 : 256;
 		char **nv = realloc(imp.names, cap * sizeof(*nv));
 		bool *nd = nv ? realloc(imp.done, cap * sizeof(*nd)) : NULL;
+		struct poketrace_site *ns = nd ? realloc(imp.site, cap * sizeof(*ns)) : NULL;
 
 		if (nv)
 			imp.names = nv;
-		if (!nd)
+		if (nd)
+			imp.done = nd;
+		if (!ns)
 			return;
-		imp.done = nd;
+		imp.site = ns;
 		imp.cap = cap;
 	}
-	if ((imp.names[imp.n] = strdup(name)))
+	if ((imp.names[imp.n] = strdup(name))) {
+		imp.site[imp.n].symbol = NULL;
 		imp.done[imp.n++] = false;
+	}
 }
 
 /* The program (the first object): its imports, and its code's ranges. */
@@ -465,6 +479,17 @@ static void libcall_functions(struct walk *w)
 		void *a;
 		struct poketrace_site site;
 
+		if (imp.done[i] && imp.site[i].symbol) {
+			/* made: selected again, by its name (if its module is
+			 * still loaded: the strings are the table's) */
+			if (poketrace_site_lookup(imp.site[i].addr, &site) == 0 && site.func == imp.site[i].func) {
+				site.symbol = imp.names[i];
+				visit(&site, w);
+			} else {
+				imp.site[i].symbol = NULL;
+				imp.done[i] = false; /* (it may come back) */
+			}
+		}
 		/* (__libc_start_main calls main and never returns) */
 		if (imp.done[i] || !strncmp(imp.names[i], "__libc_start_main", 17))
 			continue;
@@ -479,6 +504,7 @@ static void libcall_functions(struct walk *w)
 			continue; /* glibc's of a function poketrace interposes */
 		if (poketrace_site_make((uintptr_t)a, &site) == 0) {
 			site.symbol = imp.names[i]; /* the name the program calls, not an alias */
+			imp.site[i] = site;
 			visit(&site, w);
 		}
 	}
@@ -500,7 +526,9 @@ static int refresh(void)
 		fprintf(w.funcs, "# id\taddress\tmodule\tsymbol\tkinds\n");
 	for (size_t i = 0; i < sel.n; i++)
 		sel.v[i].selected = false;
+	w.table = true;
 	r = poketrace_sites_foreach(NULL, NULL, visit, &w);
+	w.table = false;
 	if (r >= 0)
 		patch_functions(&w);
 	if (r >= 0)

@@ -153,5 +153,24 @@ sleep_kept() {
 	has "$(cat "$W/prog.out")" "^slept$"
 }
 
-cases="attach_detach refusals modules blocked_workers sleep_kept"
+# Library calls attached again (the agent stays loaded): the same names
+# as the first time, as library calls (free, not its alias __libc_free,
+# and the relocated entries an earlier trace made are this one's only
+# because the program calls them)
+reattach_libcalls() {
+	LD_PRELOAD="$ASAN_RT" "$T/profsleep" attach 600 >"$W/prog.out" 2>&1 &
+	local pid=$! k
+	wait_until 10 grep -q ready "$W/prog.out" || fail "profsleep did not start"
+	for k in 1 2; do
+		expect 0 "$P" attach -p "$pid" -o "$W/r$k"
+		traced() { "$P" live -p "$pid" status 2>/dev/null | grep -q "^events [1-9]"; }
+		wait_until 60 traced || fail "attach $k: no event"
+		expect 0 "$P" detach -p "$pid"
+		expect 0 "$P" report "$W/r$k"
+		has "$out" " malloc$"; has "$out" " free$"; lacks "$out" " __libc_"
+	done
+	kill "$pid"
+}
+
+cases="attach_detach refusals modules blocked_workers sleep_kept reattach_libcalls"
 dispatch "$cases" "$@"

@@ -200,7 +200,7 @@ $(T)/libt_lc.so: tests/targets/lc_lib.c $(TO)/.dir
 $(T)/libcalls: tests/targets/libcalls.c $(T)/libt_lc.so $(TO)/.dir
 	@$(GCC) -O2 -g $(PFE_FLAGS) -o $@ $< -L$(T) -lt_lc $(RPATH) -ldl
 $(T)/profsleep: tests/targets/profsleep.c $(TO)/.dir
-	@$(GCC) -O2 -g $(PFE_FLAGS) -pthread -o $@ $<
+	@$(CLANG) -O2 -g $(PFE_FLAGS) -pthread -o $@ $<
 
 $(T)/live_target: tests/targets/live_target.c $(TO)/.dir
 	@$(CLANG) -O2 -g $(PFE_FLAGS) -pthread -o $@ $< -ldl

@@ -4,7 +4,7 @@
  * The CPU-time timer's signal goes to the thread that used the time: if
  * that thread blocks it (poketrace's writer, busy with the allocations'
  * events), the kernel hands it to another one, the sleeping main thread.
- * With "attach": no timer; "ready" once it sleeps (3 s), for t_attach:
+ * With "attach [SECONDS]": no timer; "ready" once it sleeps (3 s), for t_attach:
  * the thread that runs the injected load sleeps, and must sleep on.
  * Prints "slept" and exits 0, or names what was interrupted and exits 1. */
 #define _GNU_SOURCE
@@ -30,8 +30,11 @@ static void on_prof(int sig)
 static void *churn(void *arg)
 {
 	(void)arg;
-	while (!stop)
-		free(malloc(64));
+	while (!stop) {
+		void *volatile p = malloc(64); /* (volatile: clang removes the pair) */
+
+		free(p);
+	}
 	return NULL;
 }
 
@@ -53,7 +56,7 @@ int main(int argc, char **argv)
 	if (pthread_create(&t, NULL, churn, NULL))
 		return 1;
 	if (attach) {
-		ts.tv_sec = 3;
+		ts.tv_sec = argc > 2 ? atoi(argv[2]) : 3;
 		printf("ready\n");
 		fflush(stdout);
 	}
