@@ -359,7 +359,8 @@ static inline void poketrace_ctx_set_ret_double(struct poketrace_ctx *c, double 
  *   - not a compiler clone or nested function (no '.' in the symbol: .isra,
  *     .constprop, .part, .cold, .lto_priv, inner.0), no DW_CC_nocall, no
  *     static chain, not variadic;
- *   - every parameter and the return classified by the System V x86-64 rules
+ *   - every parameter (a C++ parameter pack's too) and the return classified
+ *     by the System V x86-64 rules
  *     (eightbytes INTEGER/SSE/SSEUP/X87/X87UP/COMPLEX_X87/MEMORY; C++ classes
  *     passed by invisible reference from DW_AT_calling_convention, or for gcc,
  *     which does not emit it, from their user-declared copy constructors,
