@@ -199,6 +199,9 @@ uftrace_semantics() {
 	# take the relocated copy)
 	for spec in "|a=3 b=3 c=6 leaf=18 main=1 other=3 printf=1 strtol=1" "-D 2|a=3 main=1 other=3 printf=1 strtol=1" \
 		"-N b|a=3 c=3 leaf=9 main=1 other=3 printf=1 strtol=1" "-F b|b=3 c=3 leaf=9"; do
+		# (under check-asan the program's strtol is ASan's interceptor,
+		# which calls libc's own from inside: not a call of the program's)
+		[ -z "$ASAN_RT" ] || spec=${spec/ strtol=1/}
 		tree_compare "${spec%%|*}" "${spec#*|} "
 	done
 	command -v uftrace >/dev/null || echo "uftrace is not installed: compared with the counts of the code only"
@@ -220,6 +223,7 @@ tree_compare() { # OPTIONS WANT [--no-libcall]: poketrace's counts, then uftrace
 			fail "uftrace record $lc $opts failed"
 		# shellcheck disable=SC2086
 		ut=$(uftrace report -d "$W/ut" $at_rep 2>/dev/null)
+		[ -z "$ASAN_RT" ] || ut=$(grep -vw strtol <<<"$ut") # (see uftrace_semantics)
 		[ "$(tree_counts "$ut" 5)" = "$got" ] || fail "uftrace $lc $opts: $(tree_counts "$ut" 5), poketrace: $got"
 	fi
 }

@@ -59,6 +59,14 @@ int main(int argc, char **argv)
 		ts.tv_sec = argc > 2 ? atoi(argv[2]) : 3;
 		printf("ready\n");
 		fflush(stdout);
+	} else {
+		/* not measured: while tracing starts, a thread about to sleep may
+		 * still be signalled (its state read as running an instant
+		 * before: README "Signals") */
+		struct timespec w = { 0, 200000000 };
+
+		while (nanosleep(&w, &w) < 0 && errno == EINTR)
+			;
 	}
 	if (nanosleep(&ts, NULL) < 0) {
 		printf("nanosleep: %s\n", strerror(errno));
