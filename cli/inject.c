@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -153,7 +154,32 @@ static void unblock_traps(pid_t tid)
 	}
 }
 
-/* The same in every other thread of pid, each stopped for the moment. */
+/* Whether tid's mask blocks SIGTRAP or the engine's signal, read from
+ * /proc (true when it cannot be read: look with ptrace). */
+static bool blocks_traps(pid_t pid, pid_t tid)
+{
+	char path[64], buf[4096];
+	unsigned long long m = ~0ULL;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return true;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	for (char *l = buf; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (!strncmp(l, "SigBlk:", 7))
+			m = strtoull(l + 7, NULL, 16);
+	return m & (1ULL << (SIGTRAP - 1) | 1ULL << (SIGRTMAX - 2 - 1));
+}
+
+/* The same in every other thread of pid that blocks them, each stopped for
+ * the moment — only those: a ptrace stop ends an epoll_wait or a
+ * sigtimedwait with EINTR, which nothing restarts. */
 static void unblock_traps_everywhere(pid_t pid)
 {
 	char path[64];
@@ -167,7 +193,7 @@ static void unblock_traps_everywhere(pid_t pid)
 		pid_t tid = (pid_t)atoi(e->d_name);
 		int sig;
 
-		if (tid <= 0 || tid == pid || ptrace(PTRACE_SEIZE, tid, 0, 0) < 0)
+		if (tid <= 0 || tid == pid || !blocks_traps(pid, tid) || ptrace(PTRACE_SEIZE, tid, 0, 0) < 0)
 			continue;
 		if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) == 0 && wait_stop(tid, &sig) == 0)
 			unblock_traps(tid);
@@ -176,19 +202,53 @@ static void unblock_traps_everywhere(pid_t pid)
 	closedir(d);
 }
 
+/* Whether tid has a signal pending that it does not block. */
+static bool signal_pending_for(pid_t tid)
+{
+	char path[64], buf[4096];
+	unsigned long long pnd = 0, shd = 0, blk = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return true;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	for (char *l = buf; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (!strncmp(l, "SigPnd:", 7))
+			pnd = strtoull(l + 7, NULL, 16);
+		else if (!strncmp(l, "ShdPnd:", 7))
+			shd = strtoull(l + 7, NULL, 16);
+		else if (!strncmp(l, "SigBlk:", 7))
+			blk = strtoull(l + 7, NULL, 16);
+	}
+	return (pnd | shd) & ~blk;
+}
+
 /* A thread stopped inside a system call (interrupted: -ERESTART* in rax)
  * would have the kernel restart it when it goes on — but for the ones that
  * restart through the thread's restart block (nanosleep, poll, timed
  * futex waits: -ERESTART_RESTARTBLOCK), which the injected call's signal
  * handlers reset (sigreturn does), they would end in EINTR, which the
- * program never asked for.  Its registers are set to run the system call
- * again instead (what the kernel does for the others): a relative sleep
- * starts over, the least harm. */
-static void restart_interrupted(struct user_regs_struct *r)
+ * program never asked for; epoll_wait and sigtimedwait end in EINTR at
+ * the stop itself.  Its registers are set to run the system call again
+ * instead (what the kernel does for the others): a relative sleep or
+ * timeout starts over, the least harm. */
+static void restart_interrupted(pid_t pid, struct user_regs_struct *r)
 {
-	long rax = (long)r->rax;
+	long rax = (long)r->rax, nr = (long)r->orig_rax;
+	/* epoll_wait, epoll_pwait, epoll_pwait2, rt_sigtimedwait: ended by the
+	 * ptrace stop itself with EINTR, never restarted */
+	bool stopped_wait = rax == -EINTR && (nr == 232 || nr == 281 || nr == 441 || nr == 128);
 
-	if ((long)r->orig_rax < 0 || (rax != -512 && rax != -513 && rax != -514 && rax != -516))
+	if (nr < 0 || (rax != -512 && rax != -513 && rax != -514 && rax != -516 && !stopped_wait))
+		return;
+	/* (unless a signal it will take is pending: its EINTR may be that) */
+	if (stopped_wait && signal_pending_for(pid))
 		return;
 	r->rax = r->orig_rax;
 	r->rip -= 2; /* the syscall instruction */
@@ -261,7 +321,7 @@ static int call_in(pid_t pid, uintptr_t fn, const char *str, long arg2, int (*st
 		ptrace(PTRACE_DETACH, pid, 0, 0);
 		return fail(err, cap, "%s", "it faulted during the call (registers put back)");
 	}
-	restart_interrupted(&saved);
+	restart_interrupted(pid, &saved);
 	ptrace(PTRACE_SETREGS, pid, 0, &saved);
 	ptrace(PTRACE_DETACH, pid, 0, 0);
 	*ret = (long)regs.rax;

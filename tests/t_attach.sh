@@ -145,12 +145,16 @@ blocked_workers() {
 # (its restart block, which the load's signal handlers reset, is not used:
 # the system call runs again) — it ended in EINTR
 sleep_kept() {
-	LD_PRELOAD="$ASAN_RT" "$T/profsleep" attach >"$W/prog.out" 2>&1 &
-	local pid=$!
-	wait_until 10 grep -q ready "$W/prog.out" || fail "profsleep did not start"
-	expect 0 "$P" attach -p "$pid" -o "$W/d"
-	wait "$pid" || fail "profsleep failed: $(cat "$W/prog.out")"
-	has "$(cat "$W/prog.out")" "^slept$"
+	local how pid
+	# (epoll_wait: the ptrace stop itself ends it with EINTR)
+	for how in nanosleep epoll; do
+		LD_PRELOAD="$ASAN_RT" "$T/profsleep" attach 3 "$how" >"$W/prog.out" 2>&1 &
+		pid=$!
+		wait_until 10 grep -q ready "$W/prog.out" || fail "profsleep did not start"
+		expect 0 "$P" attach -p "$pid" -o "$W/d.$how"
+		wait "$pid" || fail "profsleep ($how) failed: $(cat "$W/prog.out")"
+		has "$(cat "$W/prog.out")" "^slept$"
+	done
 }
 
 # Library calls attached again (the agent stays loaded): the same names

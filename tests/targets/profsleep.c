@@ -4,12 +4,14 @@
  * The CPU-time timer's signal goes to the thread that used the time: if
  * that thread blocks it (poketrace's writer, busy with the allocations'
  * events), the kernel hands it to another one, the sleeping main thread.
- * With "attach [SECONDS]": no timer; "ready" once it sleeps (3 s), for t_attach:
+ * With "attach [SECONDS [epoll]]": no timer; "ready" once it sleeps (3 s;
+ * in epoll_wait with "epoll", which a ptrace stop ends with EINTR), for t_attach:
  * the thread that runs the injected load sleeps, and must sleep on.
  * Prints "slept" and exits 0, or names what was interrupted and exits 1. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -68,7 +70,15 @@ int main(int argc, char **argv)
 		while (nanosleep(&w, &w) < 0 && errno == EINTR)
 			;
 	}
-	if (nanosleep(&ts, NULL) < 0) {
+	if (attach && argc > 3 && !strcmp(argv[3], "epoll")) {
+		struct epoll_event ev;
+		int ep = epoll_create1(0);
+
+		if (epoll_wait(ep, &ev, 1, (int)ts.tv_sec * 1000) < 0) {
+			printf("epoll_wait: %s\n", strerror(errno));
+			bad = 1;
+		}
+	} else if (nanosleep(&ts, NULL) < 0) {
 		printf("nanosleep: %s\n", strerror(errno));
 		bad = 1;
 	}
