@@ -154,27 +154,47 @@ static void unblock_traps(pid_t tid)
 	}
 }
 
-/* Whether tid's mask blocks SIGTRAP or the engine's signal, read from
- * /proc (true when it cannot be read: look with ptrace). */
-static bool blocks_traps(pid_t pid, pid_t tid)
+/* A thread's signal masks from /proc/PID/task/TID/status, read whole (a
+ * user in many groups makes it longer than a page; the masks come after
+ * Groups).  false if it cannot be read. */
+struct sig_masks {
+	unsigned long long blocked, pending, shared_pending;
+};
+
+static bool read_masks(pid_t pid, pid_t tid, struct sig_masks *m)
 {
-	char path[64], buf[4096];
-	unsigned long long m = ~0ULL;
+	static char buf[65536];
+	char path[64];
+	size_t len = 0;
 	ssize_t n;
 	int fd;
 
+	memset(m, 0, sizeof(*m));
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return true;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return false;
+	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
 	close(fd);
-	if (n <= 0)
-		return true;
-	buf[n] = '\0';
-	for (char *l = buf; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+	buf[len] = '\0';
+	for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
 		if (!strncmp(l, "SigBlk:", 7))
-			m = strtoull(l + 7, NULL, 16);
-	return m & (1ULL << (SIGTRAP - 1) | 1ULL << (SIGRTMAX - 2 - 1));
+			m->blocked = strtoull(l + 7, NULL, 16);
+		else if (!strncmp(l, "SigPnd:", 7))
+			m->pending = strtoull(l + 7, NULL, 16);
+		else if (!strncmp(l, "ShdPnd:", 7))
+			m->shared_pending = strtoull(l + 7, NULL, 16);
+	}
+	return len > 0;
+}
+
+/* Whether tid's mask blocks SIGTRAP or the engine's signal (true when it
+ * cannot be read: look with ptrace). */
+static bool blocks_traps(pid_t pid, pid_t tid)
+{
+	struct sig_masks m;
+
+	return !read_masks(pid, tid, &m) || (m.blocked & (1ULL << (SIGTRAP - 1) | 1ULL << (SIGRTMAX - 2 - 1)));
 }
 
 /* The same in every other thread of pid that blocks them, each stopped for
@@ -202,31 +222,13 @@ static void unblock_traps_everywhere(pid_t pid)
 	closedir(d);
 }
 
-/* Whether tid has a signal pending that it does not block. */
-static bool signal_pending_for(pid_t tid)
+/* Whether the thread pid has a signal pending that it does not block
+ * (true when that cannot be read). */
+static bool signal_pending_for(pid_t pid)
 {
-	char path[64], buf[4096];
-	unsigned long long pnd = 0, shd = 0, blk = 0;
-	ssize_t n;
-	int fd;
+	struct sig_masks m;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return true;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return true;
-	buf[n] = '\0';
-	for (char *l = buf; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-		if (!strncmp(l, "SigPnd:", 7))
-			pnd = strtoull(l + 7, NULL, 16);
-		else if (!strncmp(l, "ShdPnd:", 7))
-			shd = strtoull(l + 7, NULL, 16);
-		else if (!strncmp(l, "SigBlk:", 7))
-			blk = strtoull(l + 7, NULL, 16);
-	}
-	return (pnd | shd) & ~blk;
+	return !read_masks(pid, pid, &m) || ((m.pending | m.shared_pending) & ~m.blocked);
 }
 
 /* A thread stopped inside a system call (interrupted: -ERESTART* in rax)
