@@ -110,6 +110,8 @@ static int enter(bool change)
 		return r;
 	}
 	depth++;
+	if (change)
+		execmem_hold(); /* its images' writes share one W window per chunk */
 	return 0;
 }
 
@@ -127,7 +129,10 @@ int engine_enter_change(void)
 
 void engine_leave(void)
 {
-	depth--;
+	/* R-X again (a failed mprotect leaves a chunk writable: harmless to
+	 * what runs, and nothing better can be done here) */
+	if (--depth == 0)
+		execmem_release();
 	poke_unlock();
 }
 

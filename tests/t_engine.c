@@ -378,6 +378,50 @@ static void rwx_restore(void)
 	mprotect((void *)page, 4096, PROT_READ | PROT_EXEC);
 }
 
+/* A change holds its chunks of images writable while it writes them (one
+ * window per chunk, not one per image): during the batch the image's page
+ * is writable, after it R-X again, with the program's code. */
+static int prot_mid_batch = -1;
+static uintptr_t image_page;
+
+static void prot_at_step(int step)
+{
+	if (step == POKE_STEP_FIRST_INT3)
+		prot_mid_batch = prot_at(image_page);
+}
+
+static uintptr_t call_target(void *fn)
+{
+	const uint8_t *b = site_bytes(fn);
+	int32_t rel;
+
+	memcpy(&rel, b + 1, 4);
+	return (uintptr_t)b + 5 + (uintptr_t)(intptr_t)rel;
+}
+
+static void images_rx(void)
+{
+	struct poketrace_link *l, *l2;
+
+	OK(poketrace_init(NULL));
+	OK(poketrace_link_attach_addr(POKETRACE_FENTRY, (uintptr_t)tgt_add, (void *)on_entry, NULL, &l));
+	image_page = call_target((void *)tgt_add) & ~4095UL;
+	CHECK(prot_at(image_page) == 5, "the image's page is %d after the batch, not R-X", prot_at(image_page));
+	poke_test_hook = prot_at_step;
+	OK(poketrace_link_attach_addr(POKETRACE_FENTRY, (uintptr_t)tgt_mul, (void *)on_entry, NULL, &l2));
+	poke_test_hook = NULL;
+	/* (the second image goes to the first's chunk: it has room) */
+	CHECK(prot_mid_batch == 7, "the chunk being written was %d during the batch, not held writable",
+	      prot_mid_batch);
+	CHECK(prot_at(image_page) == 5 && prot_at(call_target((void *)tgt_mul) & ~4095UL) == 5,
+	      "images' pages are %d and %d after the batch, not R-X", prot_at(image_page),
+	      prot_at(call_target((void *)tgt_mul) & ~4095UL));
+	CHECK(prot_at((uintptr_t)site_bytes((void *)tgt_add) & ~4095UL) == 5, "the program's code is not R-X");
+	CHECK(tgt_add(2, 3) == 5 && tgt_mul(2, 3) == 6, "the hooked functions' results");
+	OK(poketrace_link_detach(l));
+	OK(poketrace_link_detach(l2));
+}
+
 /* _Fork() and a raw fork while another thread's batch is in flight: the
  * child finishes that batch (no int3 stays), never hangs, and refuses more
  * changes with a reason (the loader's lock may be held there). */
@@ -538,10 +582,14 @@ static void scattered_spans(void)
 	for (long i = 0; i < sc_count; i++)
 		p[i].insn = POKETRACE_INSN_NOP;
 	OK(poketrace_patch(p, (size_t)sc_count, NULL));
-	CHECK(sc_table[7](0) == 8 && map_lines() == lines_before, "back");
+	/* back to R-X, the span's mapping may stay apart from a neighbour
+	 * (the kernel merges no mappings whose written pages belong to
+	 * different anon_vmas: it depends on where the span's ends fall) */
+	CHECK(sc_table[7](0) == 8 && map_lines() <= lines_before + 2, "back: %d mappings, %d before",
+	      map_lines(), lines_before);
 	free(p);
 }
 
 TEST_MAIN(CASE(scattered_spans), CASE(prefix_entries), CASE(procmem_fork), CASE(procmem_fdreuse), CASE(execmem_race), CASE(emfile), CASE(late_trap),
-	  CASE(sigsync_blocked), CASE(user_sigtrap), CASE(chain_flags), CASE(rwx_restore), CASE(fork_mid_batch),
+	  CASE(sigsync_blocked), CASE(user_sigtrap), CASE(chain_flags), CASE(rwx_restore), CASE(images_rx), CASE(fork_mid_batch),
 	  CASE(reentry), CASE(init_after_use))

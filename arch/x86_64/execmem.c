@@ -19,6 +19,7 @@
 
 #define UNIT 16UL
 #define CHUNK (256UL * 1024)
+#define MAX_CHUNK (4UL * 1024 * 1024)
 #define PAGE 4096UL
 #define UNITS (CHUNK / UNIT)
 
@@ -27,6 +28,8 @@ struct chunk {
 	size_t size; /* bytes, a multiple of CHUNK */
 	uint64_t *used, *start;
 	size_t hint; /* every unit below it is used: first fit starts there */
+	bool held;   /* writable until execmem_release (hold) */
+	struct text_session session;
 	struct chunk *next;
 };
 
@@ -34,6 +37,7 @@ struct chunk {
  * whose window of writable pages must not overlap another writer's on the
  * same page (one would make it read-only under the other's feet). */
 static struct chunk *chunks;
+static bool holding;
 
 static bool bit(const uint64_t *m, size_t i)
 {
@@ -149,8 +153,10 @@ static int map_chunk(uintptr_t lo, uintptr_t hi, size_t size, struct chunk **out
 		}
 		if (best < 0)
 			break;
+		/* populated: the int3 fill touches every page anyway, and one
+		 * call faults them in for far less than a fault each */
 		void *p = mmap((void *)best_at, size, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | MAP_POPULATE, -1, 0);
 		if (p == MAP_FAILED || (uintptr_t)p != best_at) {
 			if (p != MAP_FAILED)
 				munmap(p, size);
@@ -182,7 +188,7 @@ static int map_chunk(uintptr_t lo, uintptr_t hi, size_t size, struct chunk **out
 
 int execmem_alloc(uintptr_t lo, uintptr_t hi, size_t size, void **out)
 {
-	size_t units = (size + UNIT - 1) / UNIT;
+	size_t units = (size + UNIT - 1) / UNIT, want, grow = CHUNK;
 	struct chunk *c;
 	long at;
 	int r;
@@ -195,8 +201,16 @@ int execmem_alloc(uintptr_t lo, uintptr_t hi, size_t size, void **out)
 			continue;
 		if ((at = carve(c, units)) >= 0)
 			goto done;
+		if (grow < MAX_CHUNK)
+			grow *= 2;
 	}
-	r = map_chunk(lo, hi, ((units * UNIT + CHUNK - 1) / CHUNK) * CHUNK, &c);
+	/* Twice as large for each full chunk of this window, up to MAX_CHUNK:
+	 * a batch of 10,000 images fills megabytes, and each mapping reads
+	 * /proc/self/maps. */
+	want = ((units * UNIT + CHUNK - 1) / CHUNK) * CHUNK;
+	r = map_chunk(lo, hi, want > grow ? want : grow, &c);
+	if (r == -ENOSPC && want < grow) /* a tight window: what is needed */
+		r = map_chunk(lo, hi, want, &c);
 	if (r < 0) {
 		poke_unlock();
 		return pt_error(-r, "no free address space for %zu bytes of code within "
@@ -242,10 +256,28 @@ int execmem_free(void *p)
 	return 0;
 }
 
+/* One write, through the chunk's held session when it has one (opened at
+ * its first write of a hold: one mprotect pair per chunk and batch instead
+ * of one per image, each a TLB shootdown of every core running us). */
+static int write_in(struct chunk *c, uintptr_t d, const void *src, size_t len)
+{
+	struct text_session s;
+	int r, rc;
+
+	if (holding && !c->held && text_open_known(&c->session, c->base, c->size, PROT_READ | PROT_EXEC) == 0)
+		c->held = true;
+	if (c->held)
+		return text_write(&c->session, d, src, len);
+	if ((r = text_open_known(&s, d, len, PROT_READ | PROT_EXEC)) < 0) /* every chunk is R-X */
+		return r;
+	r = text_write(&s, d, src, len);
+	rc = text_close(&s);
+	return r ? r : rc;
+}
+
 int execmem_write(void *dst, const void *src, size_t len)
 {
 	uintptr_t d = (uintptr_t)dst;
-	struct text_session s;
 	struct chunk *c;
 	int r;
 
@@ -257,13 +289,32 @@ int execmem_write(void *dst, const void *src, size_t len)
 		return pt_error(EINVAL, "execmem_write: [%p, +%zu) is not allocated executable memory",
 				dst, len);
 	}
-	r = text_open_known(&s, d, len, PROT_READ | PROT_EXEC); /* every chunk is R-X */
-	if (r == 0) {
+	r = write_in(c, d, src, len);
+	poke_unlock();
+	return r;
+}
+
+void execmem_hold(void)
+{
+	poke_lock();
+	holding = true;
+	poke_unlock();
+}
+
+int execmem_release(void)
+{
+	int r = 0;
+
+	poke_lock();
+	holding = false;
+	for (struct chunk *c = chunks; c; c = c->next) {
 		int rc;
 
-		r = text_write(&s, d, src, len);
-		rc = text_close(&s);
-		r = r ? r : rc;
+		if (!c->held)
+			continue;
+		c->held = false;
+		if ((rc = text_close(&c->session)) < 0 && r == 0)
+			r = rc;
 	}
 	poke_unlock();
 	return r;

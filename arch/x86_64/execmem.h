@@ -11,5 +11,10 @@ int execmem_alloc(uintptr_t lo, uintptr_t hi, size_t size, void **out);
 int execmem_free(void *p);
 /* Copies code into allocated memory (a W window that keeps X, or /proc/self/mem). */
 int execmem_write(void *dst, const void *src, size_t len);
+/* Between these, a chunk written once stays writable (and executable):
+ * the engine holds around each change, which may write thousands of
+ * images.  Release gives every chunk R-X back; 0 or -errno. */
+void execmem_hold(void);
+int execmem_release(void);
 
 #endif
