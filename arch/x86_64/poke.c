@@ -61,6 +61,7 @@ void (*poke_orphan_done)(struct poke_entry *v, size_t n, bool undone);
 static pthread_mutex_t engine_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 static _Atomic long lock_pid;        /* the process whose thread took the lock last */
 static __thread bool committing;     /* this thread is inside poke_commit */
+static __thread unsigned lock_depth; /* this thread's holds of engine_lock */
 
 static struct {
 	_Atomic long refs; /* 1 while a batch is in flight, +1 per handler inside */
@@ -93,16 +94,21 @@ void poke_lock(void)
 			engine_lock = fresh;
 			pthread_mutex_lock(&engine_lock);
 			atomic_store(&lock_pid, raw_getpid());
+			lock_depth = 1;
 			finish_orphan();
 			return;
 		}
 		pthread_mutex_lock(&engine_lock);
 	}
-	atomic_store(&lock_pid, raw_getpid());
+	/* the outermost hold says whose it is (a system call: not on every
+	 * one of the thousands of nested holds a batch takes) */
+	if (lock_depth++ == 0)
+		atomic_store(&lock_pid, raw_getpid());
 }
 
 void poke_unlock(void)
 {
+	lock_depth--;
 	pthread_mutex_unlock(&engine_lock);
 }
 
