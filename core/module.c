@@ -135,7 +135,8 @@ int module_build(struct pt_module *m, struct es_file *f, uintptr_t bias, module_
 		m->lo = m->hi = bias;
 	if (m->text_lo == UINTPTR_MAX)
 		m->text_lo = m->text_hi = m->lo;
-	m->sites = calloc(m->elf.nentries ? m->elf.nentries : 1, sizeof(*m->sites));
+	m->site_cap = m->elf.nentries ? m->elf.nentries : 1;
+	m->sites = calloc(m->site_cap, sizeof(*m->sites));
 	if (!m->sites) {
 		module_free(m);
 		memset(f, 0, sizeof(*f));

@@ -33,6 +33,7 @@ struct pt_module {
 	struct es_file elf;         /* symbols and segments; the file is closed */
 	struct pt_site *sites;      /* sorted by addr */
 	size_t nsites;
+	size_t site_cap;            /* room in sites */
 	size_t nbad;                /* listed, but no nop we know */
 	bool seen;                  /* still loaded (table refresh) */
 };

@@ -10,7 +10,9 @@
  * to the copy whenever the region's first byte is an int3 (a batch on it)
  * or the jump to that copy; with the original byte back, the original
  * instructions are whole again and it stays.  Blocks of entries are only
- * ever added (read without locks by the handler); one writer. */
+ * ever added (read without locks by the handler); one writer.  Entries are
+ * found through hash chains on the region's start (a batch notes thousands
+ * and every interrupted thread looks one up). */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,16 +24,19 @@
 
 #define REGION_BLOCK 256
 #define REGION_BLOCKS 1024
+#define REGION_HASH_BITS 14
 
 struct region {
 	_Atomic uintptr_t start;
 	_Atomic uintptr_t copy;
+	uint32_t next; /* the chain's next entry, index + 1; 0 ends it */
 	uint8_t ninsn;
 	uint8_t old_off[RELOC_MAX_INSN], new_off[RELOC_MAX_INSN];
 };
 
 static struct region *_Atomic region_block[REGION_BLOCKS];
 static _Atomic size_t nregions;
+static _Atomic uint32_t chain[1u << REGION_HASH_BITS]; /* first entry, index + 1 */
 static _Atomic uint64_t moved;
 
 static struct region *region_at(size_t i)
@@ -41,16 +46,28 @@ static struct region *region_at(size_t i)
 	return b ? &b[i % REGION_BLOCK] : NULL;
 }
 
+static unsigned hash(uintptr_t start)
+{
+	return (unsigned)((start * 0x9e3779b97f4a7c15ull) >> (64 - REGION_HASH_BITS));
+}
+
+/* The entry of the region starting at start, or NULL. */
+static struct region *find(uintptr_t start)
+{
+	for (uint32_t i = atomic_load(&chain[hash(start)]); i; i = region_at(i - 1)->next)
+		if (atomic_load(&region_at(i - 1)->start) == start)
+			return region_at(i - 1);
+	return NULL;
+}
+
 /* Records (or updates) a region about to be installed; false if full. */
 bool poke_region_note(const struct poke_entry *e)
 {
-	size_t n = atomic_load(&nregions), i;
-	struct region *r = NULL;
+	size_t n = atomic_load(&nregions);
+	struct region *r = find(e->addr);
+	bool fresh = !r;
 
-	for (i = 0; i < n && !r; i++)
-		if (atomic_load(&region_at(i)->start) == e->addr)
-			r = region_at(i);
-	if (!r) {
+	if (fresh) {
 		struct region *b;
 
 		if (n == REGION_BLOCK * REGION_BLOCKS)
@@ -69,8 +86,12 @@ bool poke_region_note(const struct poke_entry *e)
 	memcpy(r->old_off, e->plan->old_off, sizeof(r->old_off));
 	memcpy(r->new_off, e->plan->new_off, sizeof(r->new_off));
 	atomic_store(&r->copy, e->copy);
-	if (!atomic_load(&r->start)) {
+	if (fresh) { /* complete before its chain shows it */
+		unsigned h = hash(e->addr);
+
+		r->next = atomic_load(&chain[h]);
 		atomic_store(&r->start, e->addr);
+		atomic_store(&chain[h], (uint32_t)n + 1);
 		atomic_store(&nregions, n + 1);
 	}
 	return true;
@@ -81,15 +102,15 @@ PT_NOSANITIZE void poke_region_move_out(void *ripv)
 {
 	greg_t *rip = ripv;
 	uintptr_t a = (uintptr_t)*rip;
-	size_t n = atomic_load(&nregions);
 
-	for (size_t i = 0; i < n; i++) {
-		struct region *r = region_at(i);
-		uintptr_t start = atomic_load(&r->start), copy = atomic_load(&r->copy);
+	/* inside a region: past its first byte, before the jump's end */
+	for (uintptr_t start = a - 1; start > a - INSN_SITE_LEN && start < a; start--) {
+		struct region *r = find(start);
+		uintptr_t copy = r ? atomic_load(&r->copy) : 0;
 		const uint8_t *b = (const uint8_t *)start;
 		int32_t rel;
 
-		if (a <= start || a >= start + INSN_SITE_LEN || !copy)
+		if (!copy)
 			continue;
 		memcpy(&rel, b + 1, 4);
 		if (b[0] != INSN_INT3 && !(b[0] == 0xe9 && start + INSN_SITE_LEN + (uintptr_t)(intptr_t)rel == copy))
