@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,15 +21,43 @@
  * functions' tails are not searched for branches back (said). */
 #define MAX_FUNCTION (1u << 20)
 
+static const char **by_name;
+static size_t n_by_name;
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void sort_interposed(void)
+{
+	const struct sigguard_interposer *v = sigguard_interposers(&n_by_name);
+
+	if (!(by_name = malloc(n_by_name * sizeof(*by_name)))) {
+		n_by_name = 0;
+		return;
+	}
+	for (size_t i = 0; i < n_by_name; i++)
+		by_name[i] = v[i].name;
+	qsort(by_name, n_by_name, sizeof(*by_name), cmp_name);
+}
+
+/* (sorted once: every name of every function of a batch is looked up) */
 static bool interposed(const char *name)
 {
-	size_t n;
-	const struct sigguard_interposer *v = sigguard_interposers(&n);
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(v[i].name, name))
-			return true;
-	return false;
+	pthread_once(&once, sort_interposed);
+	if (!by_name) { /* out of memory: the table as it is */
+		size_t n;
+		const struct sigguard_interposer *v = sigguard_interposers(&n);
+
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(v[i].name, name))
+				return true;
+		return false;
+	}
+	return bsearch(&name, by_name, n_by_name, sizeof(*by_name), cmp_name) != NULL;
 }
 
 /* Whether poketrace must not hook name: one of its imports when its own

@@ -46,10 +46,17 @@ void image_count_retired(int delta)
 static void perf_map_add(uintptr_t a, size_t len, const char *kind, const char *sym)
 {
 	static pid_t pid;
-	static int fd = -1;
+	static int fd = -1, asked = -1;
 	char line[256];
 	int n;
 
+	if (asked < 0) {
+		const char *on = getenv("POKETRACE_PERF_MAP");
+
+		asked = on && strcmp(on, "0") != 0;
+	}
+	if (!asked)
+		return; /* no getpid (a system call) per image */
 	if (pid != getpid()) {
 		const char *on = getenv("POKETRACE_PERF_MAP");
 		char path[64];

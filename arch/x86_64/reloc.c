@@ -16,7 +16,7 @@ struct insn {
 	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
 };
 
-static bool decode(const uint8_t *b, size_t len, struct insn *x)
+static const ZydisDecoder *decoder(void)
 {
 	static ZydisDecoder dec;
 	static bool ready;
@@ -25,7 +25,19 @@ static bool decode(const uint8_t *b, size_t len, struct insn *x)
 		ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
 		ready = true;
 	}
-	return ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, b, len, &x->in, x->ops));
+	return &dec;
+}
+
+static bool decode(const uint8_t *b, size_t len, struct insn *x)
+{
+	return ZYAN_SUCCESS(ZydisDecoderDecodeFull(decoder(), b, len, &x->in, x->ops));
+}
+
+/* Without operands (most of a decode's work): enough to walk a function
+ * and see its branches. */
+static bool decode_lite(const uint8_t *b, size_t len, ZydisDecodedInstruction *in)
+{
+	return ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(decoder(), NULL, b, len, in));
 }
 
 /* The target of a relative branch (or of a RIP-relative operand): true if
@@ -178,6 +190,7 @@ enum reloc_refusal reloc_analyse(const uint8_t *code, uintptr_t entry, size_t si
 				 char *why, size_t cap)
 {
 	size_t skip = 0, off, limit;
+	ZydisDecodedInstruction in;
 	struct insn x;
 
 	memset(p, 0, sizeof(*p));
@@ -225,16 +238,24 @@ enum reloc_refusal reloc_analyse(const uint8_t *code, uintptr_t entry, size_t si
 	 * region.  Decoding stops at bytes Zydis cannot read (data, padding
 	 * of another kind): what follows is not this function's code. */
 	limit = size;
-	for (off = skip; off < limit; off += x.in.length) {
+	for (off = skip; off < limit; off += in.length) {
+		ZydisInstructionCategory c;
 		uintptr_t t;
 
-		if (!decode(code + off, limit - off, &x))
+		if (!decode_lite(code + off, limit - off, &in))
 			break;
-		if (x.in.mnemonic == ZYDIS_MNEMONIC_JMP && !(x.in.attributes & ZYDIS_ATTRIB_IS_RELATIVE) &&
-		    !(x.ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY && x.ops[0].mem.base == ZYDIS_REGISTER_RIP))
+		/* relative: a rel8/rel32 target, or a RIP-relative pointer
+		 * (jmp [rip+x], a GOT slot: not into the function) */
+		if (in.mnemonic == ZYDIS_MNEMONIC_JMP && !(in.attributes & ZYDIS_ATTRIB_IS_RELATIVE))
 			return refuse(RELOC_INDIRECT_JUMP, why, cap, "the jump at +%lu goes through a register or a "
 				      "table: it could land in the entry's bytes", off);
-		if (is_branch(&x) && relative_target(&x, entry + off, &t) && t > p->start && t < p->start + p->len)
+		c = in.meta.category;
+		if (c != ZYDIS_CATEGORY_COND_BR && c != ZYDIS_CATEGORY_UNCOND_BR && c != ZYDIS_CATEGORY_CALL)
+			continue;
+		if (!in.raw.imm[0].is_relative)
+			continue;
+		t = entry + off + in.length + (uintptr_t)in.raw.imm[0].value.s;
+		if (t > p->start && t < p->start + p->len)
 			return refuse(RELOC_BRANCH_INTO, why, cap, "the branch at +%lu jumps into the first bytes", off);
 	}
 	return RELOC_OK;
@@ -283,12 +304,16 @@ static int encode_one(ZydisMnemonic m, const ZydisEncoderOperand *op, uintptr_t 
 	return (int)len;
 }
 
+/* jmp rel32 (e9): the encoder's general path costs a microsecond. */
 static int encode_jmp(uintptr_t target, uintptr_t at, uint8_t *out, size_t cap)
 {
-	ZydisEncoderOperand op = { .type = ZYDIS_OPERAND_TYPE_IMMEDIATE };
+	int64_t rel = (int64_t)(target - (at + JMP_LEN));
 
-	op.imm.u = target;
-	return encode_one(ZYDIS_MNEMONIC_JMP, &op, at, out, cap);
+	if (cap < JMP_LEN || rel != (int32_t)rel)
+		return -ERANGE;
+	out[0] = 0xe9;
+	memcpy(out + 1, &(int32_t){ (int32_t)rel }, 4);
+	return JMP_LEN;
 }
 
 /* One pass over the region at `at`; new_off from the previous pass gives
@@ -302,8 +327,19 @@ static int emit_pass(struct reloc_plan *p, uintptr_t at, uint8_t *out, size_t ca
 		uintptr_t old = p->start + p->old_off[i], t = 0;
 		struct insn x;
 
-		decode(p->insn[i], sizeof(p->insn[i]), &x);
 		p->new_off[i] = (uint8_t)pos;
+		/* nothing to re-aim: the bytes as they were (operands are
+		 * decoded only for what is re-encoded) */
+		if (!decode_lite(p->insn[i], sizeof(p->insn[i]), &x.in))
+			return -ERANGE;
+		if (!(x.in.attributes & ZYDIS_ATTRIB_IS_RELATIVE) && x.in.meta.category != ZYDIS_CATEGORY_CALL) {
+			if (pos + x.in.length > cap)
+				return -ERANGE;
+			memcpy(out + pos, p->insn[i], x.in.length);
+			pos += x.in.length;
+			continue;
+		}
+		decode(p->insn[i], sizeof(p->insn[i]), &x);
 		if (relative_target(&x, old, &t) && is_branch(&x) && t >= p->start && t < p->start + p->len) {
 			for (unsigned k = 0; k <= p->ninsn; k++)
 				if (p->start + p->old_off[k] == t)
