@@ -20,6 +20,7 @@ LIB_SRCS = base/error.c base/fault.c base/maps.c base/ptrset.c base/kvfile.c bas
 	arch/x86_64/insn.c arch/x86_64/sigguard.c arch/x86_64/sigguard_libc.c arch/x86_64/sync.c \
 	arch/x86_64/textwrite.c arch/x86_64/poke.c arch/x86_64/poke_region.c arch/x86_64/trap.c arch/x86_64/execmem.c \
 	arch/x86_64/writer.c arch/x86_64/tramp.c arch/x86_64/tramp_stack.c arch/x86_64/tramp_cfi.c arch/x86_64/saferead.c arch/x86_64/reloc.c \
+	arch/x86_64/keep_avx.c \
 	core/elfscan.c core/debuginfo.c core/abiclass.c core/proto.c core/module.c core/sites.c \
 	core/siteapi.c core/patch.c core/engine.c \
 	core/image.c core/pad.c core/gdbjit.c core/reclaim.c core/guard.c core/hooks.c core/links.c core/ops.c core/tracerctl.c \

@@ -43,6 +43,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "arch/x86_64/keep_avx.h"
 #include "arch/x86_64/rawsys.h"
 #include "arch/x86_64/saferead.h"
 #include "arch/x86_64/writer.h"
@@ -135,9 +136,9 @@ static struct layout layout_of(const struct tramp_spec *s, bool ctx, int vec)
 	off += s->ret_full || fixed || (s->ret_regs & (TRAMP_RET_ST0 | TRAMP_RET_ST1)) ? 32 : 0;
 	/* (keep_all is the same for every image of a function: see relsite) */
 	l.keep = off;
-	l.keep_flag = off + 8 * KEEP_GPRS;
-	l.keep_x = (l.keep_flag + 1 + 15) & ~15;
-	l.keep_w = l.keep_x + 16 * KEEP_VECS;
+	l.keep_x = (off + 8 * KEEP_GPRS + 8 + 15) & ~15;
+	l.keep_flag = l.keep_x + KEEP_AVX_TIER; /* where keep_avx.c finds it */
+	l.keep_w = l.keep_x + 16 * KEEP_VECS;   /* = keep_x + KEEP_AVX_YMM */
 	off = s->keep_all ? l.keep_w + KEEP_VECS * wide : off;
 	l.size = off;
 	return l;
@@ -353,45 +354,13 @@ static bool keep_scan(const struct em *e)
 	return e->s->keep_all && e->vec == XW_VEC_AVX && !e->s->fn_in_r11;
 }
 
-static const uint8_t upper_halves[32] __attribute__((aligned(32))) = {
-	[16] = 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-};
-
-static void keep_scan_save(struct em *e)
+/* Out of line (keep_avx.c): r11 at the xmm slots. */
+static void keep_scan_call(struct em *e, bool save)
 {
-	int dirty = xw_new_label(&e->w), done = xw_new_label(&e->w);
-
-	xw_mov_imm64(&e->w, XREG_R11, (uintptr_t)upper_halves);
-	for (int i = 0; i < KEEP_VECS; i++) {
-		xw_vptest_ymm_r11(&e->w, i);
-		xw_jnz_label(&e->w, dirty);
-	}
-	xw_store_imm8(&e->w, B(e), D(e, e->l.keep_flag), TIER_XMM);
-	for (int i = 0; i < KEEP_VECS; i++)
-		xw_store_xmm(&e->w, B(e), D(e, e->l.keep_x + 16 * i), i);
-	xw_jmp_label(&e->w, done);
-	xw_bind(&e->w, dirty);
-	xw_store_imm8(&e->w, B(e), D(e, e->l.keep_flag), TIER_YMM);
-	for (int i = 0; i < KEEP_VECS; i++)
-		vec_store(e, TIER_YMM, e->l.keep_w, i);
-	xw_bind(&e->w, done);
-	e->probed = e->l.keep_flag;
-}
-
-static void keep_scan_load(struct em *e)
-{
-	int ymm = xw_new_label(&e->w), done = xw_new_label(&e->w);
-
-	xw_cmp_imm8(&e->w, B(e), D(e, e->l.keep_flag), TIER_YMM);
-	xw_jcc_label(&e->w, XCC_E, ymm);
-	xw_vzeroupper(&e->w);
-	for (int i = 0; i < KEEP_VECS; i++)
-		xw_load_xmm(&e->w, i, B(e), D(e, e->l.keep_x + 16 * i));
-	xw_jmp_label(&e->w, done);
-	xw_bind(&e->w, ymm);
-	for (int i = 0; i < KEEP_VECS; i++)
-		vec_load(e, TIER_YMM, i, e->l.keep_w);
-	xw_bind(&e->w, done);
+	xw_lea(&e->w, XREG_R11, B(e), D(e, e->l.keep_x));
+	xw_call_keep_regs(&e->w, (uintptr_t)(save ? pt_keep_save_avx : pt_keep_load_avx));
+	if (save)
+		e->probed = e->l.keep_flag;
 }
 
 static void keep_vecs(struct em *e, bool save)
@@ -399,10 +368,7 @@ static void keep_vecs(struct em *e, bool save)
 	int32_t xoff[KEEP_VECS];
 
 	if (keep_scan(e)) {
-		if (save)
-			keep_scan_save(e);
-		else
-			keep_scan_load(e);
+		keep_scan_call(e, save);
 		return;
 	}
 	for (int i = 0; i < KEEP_VECS; i++)

@@ -521,6 +521,20 @@ void xw_jmp_keep_regs(struct xw *w, uintptr_t target)
 	put8(w, target);
 }
 
+void xw_call_keep_regs(struct xw *w, uintptr_t target)
+{
+	/* the return lands on the short jmp over the address */
+	static const uint8_t op[] = { 0xff, 0x15, 2, 0, 0, 0, 0xeb, 8 };
+
+	if (near(w, target)) {
+		put1(w, 0xe8);
+		put4(w, (int32_t)(target - (xw_pc(w) + 4)));
+		return;
+	}
+	xw_bytes(w, op, sizeof(op));
+	put8(w, target);
+}
+
 void xw_jmp_label(struct xw *w, int label)
 {
 	put1(w, 0xe9);

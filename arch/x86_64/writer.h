@@ -88,6 +88,7 @@ void xw_vzeroupper(struct xw *w);
 void xw_call(struct xw *w, uintptr_t target);     /* rel32 if reachable, else via r11 */
 void xw_jmp(struct xw *w, uintptr_t target);      /* rel32 if reachable, else via r11 */
 void xw_jmp_keep_regs(struct xw *w, uintptr_t target); /* rel32, else jmp [rip]; .quad target */
+void xw_call_keep_regs(struct xw *w, uintptr_t target); /* rel32, else call [rip+2]; jmp +8; .quad */
 void xw_jmp_label(struct xw *w, int label);
 void xw_jnz_label(struct xw *w, int label);
 enum xcc { XCC_B = 2, XCC_E = 4, XCC_NE = 5, XCC_A = 7 };
