@@ -5,14 +5,19 @@
  *   - ns added per call by an empty fentry and fexit, one function in a
  *     loop, relocated entry vs compiler site (medians of 7, interleaved);
  *   - the time of one batch attaching fentry to all 10,000 with a thread
- *     calling them meanwhile: the first attach of the relocated ones (which
- *     makes their copies), later ones (copies made), and the compiler
- *     sites' (medians of 5). */
+ *     calling them meanwhile: the first attach of each kind in a fresh
+ *     process (the relocated one makes the copies; both load the module's
+ *     DWARF and map their first chunks), medians of 5 children of each,
+ *     alternating; then in one process the first attach of the relocated
+ *     ones, later ones (copies made), and the compiler sites' (medians of
+ *     5). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "poketrace.h"
 
@@ -120,6 +125,37 @@ static double unbatch(struct poketrace_link **l, long n)
 	return (now() - t) * 1e3;
 }
 
+/* The first batch of a fresh process (a child), on table; ms. */
+static double cold(long (*const *table)(long), long n)
+{
+	int fd[2];
+	double ms = -1;
+	pid_t pid;
+
+	if (pipe(fd) < 0 || (pid = fork()) < 0)
+		die("fork");
+	if (pid == 0) {
+		struct poketrace_link **links = calloc((size_t)n, sizeof(*links));
+		pthread_t th;
+		long sum = 0;
+
+		close(fd[0]);
+		if (poketrace_init(NULL) < 0 || !links)
+			die("init");
+		pthread_create(&th, NULL, runner, &sum);
+		ms = batch(table, n, links);
+		if (write(fd[1], &ms, sizeof(ms)) != sizeof(ms))
+			_exit(1);
+		_exit(0);
+	}
+	close(fd[1]);
+	if (read(fd[0], &ms, sizeof(ms)) != sizeof(ms))
+		die("a child's batch");
+	close(fd[0]);
+	waitpid(pid, NULL, 0);
+	return ms;
+}
+
 int main(void)
 {
 	enum { SITE, RELOC };
@@ -133,10 +169,16 @@ int main(void)
 	pthread_t th;
 	long sum = 0;
 
-	if (poketrace_init(NULL) < 0 || !links)
-		die("init");
+	double cold_site[5], cold_rel[5];
+
 	if (getenv("RELOC_BENCH_N")) /* fewer functions, batches only (profiling) */
 		n = atol(getenv("RELOC_BENCH_N")), runs = 0;
+	for (int r = 0; r < 5; r++) { /* before this process has poketrace state */
+		cold_site[r] = cold(sb_table, n);
+		cold_rel[r] = cold(nb_table, n);
+	}
+	if (poketrace_init(NULL) < 0 || !links)
+		die("init");
 	for (int r = 0; r < runs; r++) {
 		for (int k = SITE; k <= RELOC; k++) {
 			struct poketrace_link *l;
@@ -170,9 +212,15 @@ int main(void)
 	}
 	atomic_store(&stop, 1);
 	pthread_join(th, NULL);
-	printf("one batch of fentry on %ld functions, a thread calling them (ms, medians of 5):\n", n);
+	printf("the first batch of fentry on %ld functions in a fresh process, a thread calling them\n"
+	       "(ms, medians of 5 processes of each):\n", n);
+	printf("  compiler sites        attach %8.1f\n", median(cold_site, 5));
+	printf("  relocated             attach %8.1f   (%.2fx the compiler sites')\n", median(cold_rel, 5),
+	       median(cold_rel, 5) / median(cold_site, 5));
+	printf("in one process (ms, medians of 5):\n");
 	printf("  compiler sites        attach %8.1f   detach %8.1f\n", median(site, 5), median(sdet, 5));
-	printf("  relocated, first      attach %8.1f   (analysis and copies made)\n", first);
+	printf("  relocated, first      attach %8.1f   (analysis and copies made: %.2fx)\n", first,
+	       first / median(site, 5));
 	printf("  relocated, later      attach %8.1f   detach %8.1f   (%.2fx the compiler sites' attach)\n",
 	       median(later, 5), median(det, 5), median(later, 5) / median(site, 5));
 	return 0;
