@@ -170,21 +170,26 @@ void module_free(struct pt_module *m)
 	memset(m, 0, sizeof(*m));
 }
 
-static struct pt_site *find_exact(const struct pt_module *m, uintptr_t addr)
+size_t module_site_lower(const struct pt_module *m, uintptr_t addr)
 {
 	size_t lo = 0, hi = m->nsites;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (m->sites[mid].addr == addr)
-			return &m->sites[mid];
 		if (m->sites[mid].addr < addr)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return NULL;
+	return lo;
+}
+
+static struct pt_site *find_exact(const struct pt_module *m, uintptr_t addr)
+{
+	size_t i = module_site_lower(m, addr);
+
+	return i < m->nsites && m->sites[i].addr == addr ? &m->sites[i] : NULL;
 }
 
 struct pt_site *module_site_find(const struct pt_module *m, uintptr_t addr)

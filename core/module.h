@@ -48,6 +48,8 @@ int module_build(struct pt_module *m, struct es_file *f, uintptr_t bias,
 void module_free(struct pt_module *m);
 
 struct pt_site *module_site_find(const struct pt_module *m, uintptr_t addr);
+/* The index of the first site at or after addr (nsites: none). */
+size_t module_site_lower(const struct pt_module *m, uintptr_t addr);
 void module_site_public(const struct pt_module *m, const struct pt_site *s,
 			struct poketrace_site *out);
 

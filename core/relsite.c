@@ -58,7 +58,7 @@ static const struct es_sym *function_at(const struct pt_module *m, uintptr_t add
  * by halves: a batch may make thousands of sites. */
 static struct pt_site *insert_site(struct pt_module *m, uintptr_t addr)
 {
-	size_t lo = 0, hi = m->nsites;
+	size_t at;
 
 	if (m->nsites == m->site_cap) {
 		size_t cap = m->site_cap < 16 ? 16 : m->site_cap + m->site_cap / 2;
@@ -69,18 +69,11 @@ static struct pt_site *insert_site(struct pt_module *m, uintptr_t addr)
 		m->sites = nv;
 		m->site_cap = cap;
 	}
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (m->sites[mid].addr < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	memmove(&m->sites[lo + 1], &m->sites[lo], (m->nsites - lo) * sizeof(*m->sites));
+	at = module_site_lower(m, addr);
+	memmove(&m->sites[at + 1], &m->sites[at], (m->nsites - at) * sizeof(*m->sites));
 	m->nsites++;
-	memset(&m->sites[lo], 0, sizeof(*m->sites));
-	return &m->sites[lo];
+	memset(&m->sites[at], 0, sizeof(*m->sites));
+	return &m->sites[at];
 }
 
 int relsite_make(struct pt_module *m, uintptr_t addr, struct pt_site **out)
