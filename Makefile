@@ -29,7 +29,7 @@ CLI_SRCS = cli/main.c cli/cmd_sites.c cli/sites_all.c cli/cmd_record.c cli/cmd_l
 	cli/reader.c cli/reader_files.c cli/tracefiles.c base/names.c cli/calls.c cli/pathtree.c cli/readcmd.c \
 	cli/cmd_report.c cli/cmd_graph.c cli/cmd_replay.c cli/cmd_dump.c cli/cmd_info.c
 AGENT_SRCS = trace/clock.c trace/tbuf.c trace/ctf.c trace/tracer.c \
-	agent/agent.c agent/config.c agent/writer.c agent/modwatch.c agent/dlhook.c agent/select.c \
+	agent/agent.c agent/config.c agent/writer.c agent/modwatch.c agent/dlhook.c agent/select.c agent/select_nosite.c \
 	agent/control.c agent/threads.c agent/exec_exit.c agent/vfork.c base/names.c
 
 LIB_OBJS = $(LIB_SRCS:%.c=$(B)/obj/%.o)
