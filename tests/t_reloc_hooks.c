@@ -367,7 +367,7 @@ static void kept_registers(void)
 			 * prototype, so xmm0 may be a returned one (rax and xmm0 are
 			 * taken as its return, rdx and xmm1-3 given back) */
 			if (kinds[k].kind == POKETRACE_REPLACE)
-				m &= ~(1L << 8);
+				m &= ~(1L << 8 | 1L << 24);
 			CHECK(m == 0, "%s%s: registers changed across the call (mask %#lx: bits 0-7 rcx rdx rsi rdi "
 			      "r8-r11, 8-23 vector 0-15)", kinds[k].name,
 			      use_avx == 2 ? " (xmm, uppers zero)" : use_avx ? " (ymm)" : "", m);
@@ -376,7 +376,8 @@ static void kept_registers(void)
 			if (kinds[k].kind == POKETRACE_FMOD_RET) {
 				/* the body skipped: the registers it was entered with, but
 				 * the return's (without a prototype: rax rdx xmm0-3; their
-				 * upper halves are zero, as after a VEX write) */
+				 * upper halves are zero, as after a VEX write, their xmm
+				 * halves what they held: bits 24-27 with ymm) */
 				m = rl_keep_check(5, use_avx);
 				if (use_avx)
 					m &= ~(0xfL << 8);

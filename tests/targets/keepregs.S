@@ -7,8 +7,9 @@
  *       by VEX, their upper halves zero) with known values, calls
  *       rl_keeper(x) keeping them, and returns which changed: bits 0-7 rcx
  *       rdx rsi rdi r8 r9 r10 r11, bits 8-23 xmm/ymm0-15 (avx 2: the xmm
- *       half, and the upper half still zero) (0: all kept); rl_keeper's
- *       result in rl_keep_result
+ *       half, and the upper half still zero), avx 1: bits 24-39 the xmm
+ *       halves of ymm0-15 (0: all kept); rl_keeper's result in
+ *       rl_keep_result
  *   void rl_clobber(int avx)        writes every register a call may (avx
  *                                   2: ymm0-15, left dirty: no vzeroupper) */
 	.text
@@ -104,6 +105,10 @@ rl_keep_check:
 	.irp i, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
 	vpcmpeqb rl_kv+32*\i(%rip), %ymm\i, %ymm\i
 	vpmovmskb %ymm\i, %eax
+	cmpw $-1, %ax
+	je 8f
+	btsq $(24 + \i), %rbx
+8:
 	cmpl $-1, %eax
 	je 1f
 	orq $(1 << (8 + \i)), %rbx
