@@ -12,7 +12,7 @@
 #include "arch/x86_64/poke.h"
 #include "harness.h"
 
-int rl_ripmov(int), rl_riplea(int), rl_ripcmp(int), rl_jcc8(int), rl_jmp8(int), rl_calllast(int), rl_endbr(int);
+int rl_ripmov(int), rl_riplea(int), rl_ripcmp(int), rl_jcc8(int), rl_jmp8(int), rl_calllast(int), rl_callmem(int), rl_endbr(int);
 long rl_frame(long), rl_leaf5(long);
 int rl_loopback(int), rl_switch(int), rl_callfirst(int), rl_sys(int), rl_tiny(int), rl_stackodd(int);
 extern int rl_val, rl_table[];
@@ -26,6 +26,7 @@ static long w_ripcmp(long x) { return (int)x > rl_val; }
 static long w_jcc8(long x) { return x == 0 ? 100 : 2 * x; }
 static long w_jmp8(long x) { return x + 7; }
 static long w_calllast(long x) { return x + 11; }
+static long w_callmem(long x) { return x + 12; }
 static long w_frame(long x) { return 3 * x; }
 static long w_endbr(long x) { return x - 1; }
 static long w_leaf5(long x) { return x + 8; }
@@ -43,10 +44,11 @@ static const struct {
 #define w_rl_jcc8 w_jcc8
 #define w_rl_jmp8 w_jmp8
 #define w_rl_calllast w_calllast
+#define w_rl_callmem w_callmem
 #define w_rl_frame w_frame
 #define w_rl_endbr w_endbr
 #define w_rl_leaf5 w_leaf5
-	C(rl_ripmov), C(rl_riplea), C(rl_ripcmp), C(rl_jcc8), C(rl_jmp8), C(rl_calllast), C(rl_frame), C(rl_endbr), C(rl_leaf5),
+	C(rl_ripmov), C(rl_riplea), C(rl_ripcmp), C(rl_jcc8), C(rl_jmp8), C(rl_calllast), C(rl_callmem), C(rl_frame), C(rl_endbr), C(rl_leaf5),
 #undef C
 };
 #define NCLASSES (sizeof(classes) / sizeof(classes[0]))

@@ -297,7 +297,7 @@ static int encode_one(ZydisMnemonic m, const ZydisEncoderOperand *op, uintptr_t 
 	req.mnemonic = m;
 	req.operand_count = 1;
 	req.operands[0] = *op;
-	if (m == ZYDIS_MNEMONIC_JMP)
+	if (m == ZYDIS_MNEMONIC_JMP && op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
 		req.branch_width = ZYDIS_BRANCH_WIDTH_32;
 	if (!ZYAN_SUCCESS(ZydisEncoderEncodeInstructionAbsolute(&req, out, &len, at)))
 		return -ERANGE;
@@ -348,8 +348,9 @@ static int emit_pass(struct reloc_plan *p, uintptr_t at, uint8_t *out, size_t ca
 		if (x.in.meta.category == ZYDIS_CATEGORY_CALL && relative_target(&x, old, &t)) {
 			/* push the original return address (start + len, in
 			 * the function), then jump: the callee never returns
-			 * into the copy */
-			ZydisEncoderOperand mem = { .type = ZYDIS_OPERAND_TYPE_MEMORY };
+			 * into the copy.  call [rip+x] (gcc -fno-plt): t is
+			 * the pointer's address, jumped through */
+			ZydisEncoderOperand mem = { .type = ZYDIS_OPERAND_TYPE_MEMORY }, ptr = mem;
 
 			mem.mem.base = ZYDIS_REGISTER_RIP;
 			mem.mem.displacement = (ZyanI64)slot;
@@ -357,7 +358,13 @@ static int emit_pass(struct reloc_plan *p, uintptr_t at, uint8_t *out, size_t ca
 			if ((n = encode_one(ZYDIS_MNEMONIC_PUSH, &mem, at + pos, out + pos, cap - pos)) < 0)
 				return n;
 			pos += (size_t)n;
-			if ((n = encode_jmp(t, at + pos, out + pos, cap - pos)) < 0)
+			ptr.mem = mem.mem;
+			ptr.mem.displacement = (ZyanI64)t;
+			if (x.ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY)
+				n = encode_one(ZYDIS_MNEMONIC_JMP, &ptr, at + pos, out + pos, cap - pos);
+			else
+				n = encode_jmp(t, at + pos, out + pos, cap - pos);
+			if (n < 0)
 				return n;
 		} else if (x.in.meta.category == ZYDIS_CATEGORY_CALL) {
 			return -ERANGE; /* an indirect call: its return address would be the copy */

@@ -73,6 +73,19 @@ rl_calllast:
 	.size rl_calllast, .-rl_calllast
 
 	.p2align 4
+	.globl rl_callmem
+	.type rl_callmem, @function
+/* int rl_callmem(int x): rl_helper(x) + 2 through a pointer (push, then
+ * call [rip+x] as the region's last instruction: gcc -fno-plt's calls) */
+rl_callmem:
+	pushq %rbx
+	call *rl_helper_ptr(%rip)
+	popq %rbx
+	addl $2, %eax
+	ret
+	.size rl_callmem, .-rl_callmem
+
+	.p2align 4
 	.globl rl_frame
 	.type rl_frame, @function
 /* long rl_frame(long x): x * 3 through a frame (push rbp; mov rbp,rsp; sub rsp) */
@@ -198,5 +211,7 @@ rl_leaf5:
 	.data
 	.globl rl_val, rl_table
 rl_val:	.long 1000
+	.p2align 3
+rl_helper_ptr:	.quad rl_helper
 rl_table: .long 11, 22, 33, 44
 	.section .note.GNU-stack,"",@progbits
