@@ -1,5 +1,6 @@
 /* Library state: initialization, statistics, errors, executable memory. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,10 +130,15 @@ int engine_enter_change(void)
 
 void engine_leave(void)
 {
-	/* R-X again (a failed mprotect leaves a chunk writable: harmless to
-	 * what runs, and nothing better can be done here) */
-	if (--depth == 0)
-		execmem_release();
+	/* R-X again where a change failed before hooks_apply released (its
+	 * error is the one the caller sees: kept over the release's) */
+	if (--depth == 0) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s", pt_error_msg());
+		if (execmem_release() < 0)
+			pt_error(EIO, "%s", msg);
+	}
 	poke_unlock();
 }
 

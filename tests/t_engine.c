@@ -379,8 +379,8 @@ static void rwx_restore(void)
 }
 
 /* A change holds its chunks of images writable while it writes them (one
- * window per chunk, not one per image): during the batch the image's page
- * is writable, after it R-X again, with the program's code. */
+ * window per chunk, not one per image) and gives them back R-X before any
+ * site points at them: R-X from the batch's first int3 on. */
 static int prot_mid_batch = -1;
 static uintptr_t image_page;
 
@@ -411,7 +411,7 @@ static void images_rx(void)
 	OK(poketrace_link_attach_addr(POKETRACE_FENTRY, (uintptr_t)tgt_mul, (void *)on_entry, NULL, &l2));
 	poke_test_hook = NULL;
 	/* (the second image goes to the first's chunk: it has room) */
-	CHECK(prot_mid_batch == 7, "the chunk being written was %d during the batch, not held writable",
+	CHECK(prot_mid_batch == 5, "the chunk of the images was %d when the batch began, not R-X",
 	      prot_mid_batch);
 	CHECK(prot_at(image_page) == 5 && prot_at(call_target((void *)tgt_mul) & ~4095UL) == 5,
 	      "images' pages are %d and %d after the batch, not R-X", prot_at(image_page),

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "arch/x86_64/insn.h"
 #include "arch/x86_64/poke.h"
@@ -318,4 +319,17 @@ int execmem_release(void)
 	}
 	poke_unlock();
 	return r;
+}
+
+void execmem_orphan_restore(void)
+{
+	holding = false;
+	for (struct chunk *c = chunks; c; c = c->next) {
+		/* (a procmem session's descriptor is the parent's memory: never
+		 * written here; its spans stay allocated) */
+		if (c->held && c->session.memfd >= 0)
+			close(c->session.memfd);
+		c->held = false;
+		mprotect((void *)c->base, c->size, PROT_READ | PROT_EXEC);
+	}
 }

@@ -16,5 +16,8 @@ int execmem_write(void *dst, const void *src, size_t len);
  * images.  Release gives every chunk R-X back; 0 or -errno. */
 void execmem_hold(void);
 int execmem_release(void);
+/* In a child forked raw (no atfork handler) while a thread of the parent,
+ * not here, held chunks writable: every chunk R-X, the hold dropped. */
+void execmem_orphan_restore(void);
 
 #endif

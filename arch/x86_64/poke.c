@@ -49,6 +49,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "arch/x86_64/execmem.h"
 #include "arch/x86_64/rawsys.h"
 #include "arch/x86_64/reloc.h"
 #include "arch/x86_64/sync.h"
@@ -707,5 +708,6 @@ static void finish_orphan(void)
 		}
 	}
 	atomic_store(&cur_session, NULL);
+	execmem_orphan_restore(); /* the parent's change may have held chunks of images writable */
 	atomic_store(&orphan_state, 2);
 }
