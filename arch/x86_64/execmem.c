@@ -265,8 +265,17 @@ static int write_in(struct chunk *c, uintptr_t d, const void *src, size_t len)
 	struct text_session s;
 	int r, rc;
 
-	if (holding && !c->held && text_open_known(&c->session, c->base, c->size, PROT_READ | PROT_EXEC) == 0)
-		c->held = true;
+	/* (not through /proc/self/mem: a descriptor kept open for a whole
+	 * change is one a program closing descriptors it does not know could
+	 * close and reuse for a file of its own; those writes cost no
+	 * shootdown anyway) */
+	if (holding && !c->held && text_mode() == TEXT_MPROTECT &&
+	    text_open_known(&c->session, c->base, c->size, PROT_READ | PROT_EXEC) == 0) {
+		if (c->session.mode == TEXT_PROCMEM) /* W+X refused just now */
+			text_close(&c->session);
+		else
+			c->held = true;
+	}
 	if (c->held)
 		return text_write(&c->session, d, src, len);
 	if ((r = text_open_known(&s, d, len, PROT_READ | PROT_EXEC)) < 0) /* every chunk is R-X */
