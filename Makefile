@@ -48,10 +48,11 @@ AGENT  = $(B)/libpoketrace-agent.so
 .PHONY: all deps check check-asan check-repeat demo bench clean tests examples bench-read install uninstall
 all: $(SHLIB) $(STLIB) $(CLI) $(AGENT)
 
-# The interposed names, X(name) each, for arch/x86_64/sigguard_libc.c.
-$(B)/gen/interposed.inc: arch/x86_64/interposed.syms
+# The interposed names, X(name) each, for arch/x86_64/sigguard_libc.c, in
+# strcmp order (sigguard_interposer looks them up by bsearch).
+$(B)/gen/interposed.inc: arch/x86_64/interposed.syms Makefile
 	@mkdir -p $(dir $@)
-	@sed 's/.*/X(&)/' $< > $@
+	@LC_ALL=C sort $< | sed 's/.*/X(&)/' > $@
 $(B)/obj/arch/x86_64/sigguard_libc.o: $(B)/gen/interposed.inc
 
 $(B)/obj/%.o: %.c $(HDRS)

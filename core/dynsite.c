@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,50 +20,11 @@
  * functions' tails are not searched for branches back (said). */
 #define MAX_FUNCTION (1u << 20)
 
-static const char **by_name;
-static size_t n_by_name;
-
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static void sort_interposed(void)
-{
-	const struct sigguard_interposer *v = sigguard_interposers(&n_by_name);
-
-	if (!(by_name = malloc(n_by_name * sizeof(*by_name)))) {
-		n_by_name = 0;
-		return;
-	}
-	for (size_t i = 0; i < n_by_name; i++)
-		by_name[i] = v[i].name;
-	qsort(by_name, n_by_name, sizeof(*by_name), cmp_name);
-}
-
-/* (sorted once: every name of every function of a batch is looked up) */
-static bool interposed(const char *name)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-	pthread_once(&once, sort_interposed);
-	if (!by_name) { /* out of memory: the table as it is */
-		size_t n;
-		const struct sigguard_interposer *v = sigguard_interposers(&n);
-
-		for (size_t i = 0; i < n; i++)
-			if (!strcmp(v[i].name, name))
-				return true;
-		return false;
-	}
-	return bsearch(&name, by_name, n_by_name, sizeof(*by_name), cmp_name) != NULL;
-}
-
 /* Whether poketrace must not hook name: one of its imports when its own
  * calls cannot be diverted, or one it interposes. */
 static bool own_refused(const char *name)
 {
-	return name && (interposed(name) || (!dynrel_own_divertible() && dynrel_own_import(name)));
+	return name && (sigguard_interposer(name) || (!dynrel_own_divertible() && dynrel_own_import(name)));
 }
 
 /* sym, or another name of the same function (__libc_calloc is calloc), is
@@ -118,7 +78,7 @@ int dynsite_judge(const struct pt_module *m, const struct es_sym *sym, module_re
 	v->how = DYNSITE_REFUSED;
 	if ((own = own_name(m, sym))) {
 		v->own_import = true;
-		if (interposed(own))
+		if (sigguard_interposer(own))
 			snprintf(v->why, sizeof(v->why), "poketrace interposes it (%s: signal masks and handlers are "
 				 "poketrace's business)", own);
 		else

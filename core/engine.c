@@ -132,7 +132,7 @@ void engine_leave(void)
 {
 	/* R-X again where a change failed before hooks_apply released (its
 	 * error is the one the caller sees: kept over the release's) */
-	if (--depth == 0) {
+	if (--depth == 0 && execmem_holding()) {
 		char msg[512];
 
 		snprintf(msg, sizeof(msg), "%s", pt_error_msg());

@@ -43,15 +43,8 @@ struct scan {
 	int err;
 };
 
-static int name_index(const struct scan *sc, const char *s)
-{
-	for (size_t i = 0; i < sc->nours; i++)
-		if (!strcmp(s, sc->ours[i].name))
-			return (int)i;
-	return -1;
-}
 
-static void add(struct scan *sc, uintptr_t addr, int idx)
+static void add(struct scan *sc, uintptr_t addr, void *fn)
 {
 	if (sc->n == sc->cap) {
 		struct slot *nv = realloc(sc->v, sizeof(*nv) * (sc->cap = sc->cap ? sc->cap * 2 : 64));
@@ -62,16 +55,15 @@ static void add(struct scan *sc, uintptr_t addr, int idx)
 		}
 		sc->v = nv;
 	}
-	sc->v[sc->n++] = (struct slot){ addr, sc->ours[idx].fn };
+	sc->v[sc->n++] = (struct slot){ addr, fn };
 }
 
 static void each_import(void *ctx, const char *name, uintptr_t slot)
 {
-	struct scan *sc = ctx;
-	int idx = name_index(sc, name);
+	const struct sigguard_interposer *o = sigguard_interposer(name);
 
-	if (idx >= 0)
-		add(sc, slot, idx);
+	if (o)
+		add(ctx, slot, o->fn);
 }
 
 static int scan_module(struct dl_phdr_info *info, size_t size, void *arg)

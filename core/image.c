@@ -58,16 +58,13 @@ static void perf_map_add(uintptr_t a, size_t len, const char *kind, const char *
 	if (!asked)
 		return; /* no getpid (a system call) per image */
 	if (pid != getpid()) {
-		const char *on = getenv("POKETRACE_PERF_MAP");
 		char path[64];
 
 		if (fd >= 0)
 			close(fd);
-		fd = -1;
 		pid = getpid();
 		snprintf(path, sizeof(path), "/tmp/perf-%d.map", pid);
-		if (on && strcmp(on, "0") != 0)
-			fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	}
 	if (fd < 0)
 		return;

@@ -330,6 +330,11 @@ int execmem_release(void)
 	return r;
 }
 
+bool execmem_holding(void)
+{
+	return holding;
+}
+
 void execmem_orphan_restore(void)
 {
 	holding = false;

@@ -2,6 +2,7 @@
 #ifndef PT_ARCH_EXECMEM_H
 #define PT_ARCH_EXECMEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,7 @@ int execmem_write(void *dst, const void *src, size_t len);
  * images.  Release gives every chunk R-X back; 0 or -errno. */
 void execmem_hold(void);
 int execmem_release(void);
+bool execmem_holding(void); /* a hold not released yet (caller holds poke_lock) */
 /* In a child forked raw (no atfork handler) while a thread of the parent,
  * not here, held chunks writable: every chunk R-X, the hold dropped. */
 void execmem_orphan_restore(void);

@@ -61,9 +61,9 @@ static bool relative_target(const struct insn *x, uintptr_t at, uintptr_t *targe
 	return false;
 }
 
-static bool is_branch(const struct insn *x)
+static bool is_branch(const ZydisDecodedInstruction *in)
 {
-	ZydisInstructionCategory c = x->in.meta.category;
+	ZydisInstructionCategory c = in->meta.category;
 
 	return c == ZYDIS_CATEGORY_COND_BR || c == ZYDIS_CATEGORY_UNCOND_BR || c == ZYDIS_CATEGORY_CALL;
 }
@@ -239,7 +239,6 @@ enum reloc_refusal reloc_analyse(const uint8_t *code, uintptr_t entry, size_t si
 	 * of another kind): what follows is not this function's code. */
 	limit = size;
 	for (off = skip; off < limit; off += in.length) {
-		ZydisInstructionCategory c;
 		uintptr_t t;
 
 		if (!decode_lite(code + off, limit - off, &in))
@@ -249,10 +248,7 @@ enum reloc_refusal reloc_analyse(const uint8_t *code, uintptr_t entry, size_t si
 		if (in.mnemonic == ZYDIS_MNEMONIC_JMP && !(in.attributes & ZYDIS_ATTRIB_IS_RELATIVE))
 			return refuse(RELOC_INDIRECT_JUMP, why, cap, "the jump at +%lu goes through a register or a "
 				      "table: it could land in the entry's bytes", off);
-		c = in.meta.category;
-		if (c != ZYDIS_CATEGORY_COND_BR && c != ZYDIS_CATEGORY_UNCOND_BR && c != ZYDIS_CATEGORY_CALL)
-			continue;
-		if (!in.raw.imm[0].is_relative)
+		if (!is_branch(&in) || !in.raw.imm[0].is_relative)
 			continue;
 		t = entry + off + in.length + (uintptr_t)in.raw.imm[0].value.s;
 		if (t > p->start && t < p->start + p->len)
@@ -275,7 +271,7 @@ static int encode_at(const struct insn *x, uintptr_t target, uintptr_t at, uint8
 		for (unsigned i = 0; i < req.operand_count; i++) {
 			if (req.operands[i].type == ZYDIS_OPERAND_TYPE_MEMORY && req.operands[i].mem.base == ZYDIS_REGISTER_RIP)
 				req.operands[i].mem.displacement = (ZyanI64)target;
-			else if (req.operands[i].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && is_branch(x))
+			else if (req.operands[i].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && is_branch(&x->in))
 				req.operands[i].imm.u = target;
 		}
 		req.branch_width = ZYDIS_BRANCH_WIDTH_NONE; /* rel8 widens when it must */
@@ -340,7 +336,7 @@ static int emit_pass(struct reloc_plan *p, uintptr_t at, uint8_t *out, size_t ca
 			continue;
 		}
 		decode(p->insn[i], sizeof(p->insn[i]), &x);
-		if (relative_target(&x, old, &t) && is_branch(&x) && t >= p->start && t < p->start + p->len) {
+		if (relative_target(&x, old, &t) && is_branch(&x.in) && t >= p->start && t < p->start + p->len) {
 			for (unsigned k = 0; k <= p->ninsn; k++)
 				if (p->start + p->old_off[k] == t)
 					t = at + p->new_off[k]; /* a branch inside the region */

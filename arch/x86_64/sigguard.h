@@ -70,5 +70,7 @@ struct sigguard_interposer {
 	void *fn;
 };
 const struct sigguard_interposer *sigguard_interposers(size_t *n);
+/* The interposer of that name, or NULL (the table is sorted by name). */
+const struct sigguard_interposer *sigguard_interposer(const char *name);
 
 #endif

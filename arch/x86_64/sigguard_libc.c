@@ -677,3 +677,13 @@ const struct sigguard_interposer *sigguard_interposers(size_t *n)
 	*n = sizeof(table) / sizeof(table[0]);
 	return table;
 }
+
+static int cmp_interposer(const void *key, const void *e)
+{
+	return strcmp(key, ((const struct sigguard_interposer *)e)->name);
+}
+
+const struct sigguard_interposer *sigguard_interposer(const char *name)
+{
+	return bsearch(name, table, sizeof(table) / sizeof(table[0]), sizeof(table[0]), cmp_interposer);
+}

@@ -338,8 +338,6 @@ static uint64_t mono_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-/* Signals every thread of t and waits until each has run the handler or is
- * seen not running (it will run it before anything else).  round_busy held. */
 /* Whether tid sleeps in a system call now (/proc/self/task/TID/syscall
  * names one; "running" or -1 otherwise). */
 static bool in_syscall(long tid)
@@ -356,7 +354,9 @@ static bool in_syscall(long tid)
 	return n > 0 && buf[0] >= '0' && buf[0] <= '9';
 }
 
-/* skip_sleepers: a thread asleep in a system call is not signalled (the
+/* Signals every thread of t and waits until each has run the handler or is
+ * seen not running (it will run it before anything else).  round_busy held.
+ * skip_sleepers: a thread asleep in a system call is not signalled (the
  * relocated entries' move-out: its user IP follows a syscall instruction,
  * which no relocated region holds, and it can enter a region only by its
  * entry, which traps by then) — a signal would end its nanosleep, poll or

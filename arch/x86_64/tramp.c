@@ -41,7 +41,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 
 #include "arch/x86_64/keep_avx.h"
 #include "arch/x86_64/rawsys.h"
