@@ -16,7 +16,7 @@ LIBS     = -lZydis -ldw -lelf -lgcc_s -lpthread -ldl
 VERSION = 0.1.0
 SONAME  = libpoketrace.so.0
 
-LIB_SRCS = base/error.c base/fault.c base/maps.c base/ptrset.c base/kvfile.c base/ctlpath.c \
+LIB_SRCS = base/error.c base/arena.c base/fault.c base/maps.c base/ptrset.c base/kvfile.c base/ctlpath.c \
 	arch/x86_64/insn.c arch/x86_64/sigguard.c arch/x86_64/sigguard_libc.c arch/x86_64/sync.c \
 	arch/x86_64/textwrite.c arch/x86_64/poke.c arch/x86_64/poke_region.c arch/x86_64/trap.c arch/x86_64/execmem.c \
 	arch/x86_64/writer.c arch/x86_64/tramp.c arch/x86_64/tramp_regs.c arch/x86_64/tramp_stack.c arch/x86_64/tramp_cfi.c arch/x86_64/saferead.c arch/x86_64/reloc.c \

@@ -13,6 +13,7 @@
 #include "core/engine.h"
 #include "core/gotpatch.h"
 #include "core/hooks.h"
+#include "core/image.h"
 #include "core/patch.h"
 #include "core/sites.h"
 #include "poketrace.h"
@@ -130,13 +131,14 @@ int engine_enter_change(void)
 
 void engine_leave(void)
 {
-	/* R-X again where a change failed before hooks_apply released (its
-	 * error is the one the caller sees: kept over the release's) */
-	if (--depth == 0 && execmem_holding()) {
+	/* R-X again where a change failed before hooks_apply settled (its
+	 * error is the one the caller sees: kept over the settle's); copies
+	 * made by a call that commits nothing described */
+	if (--depth == 0 && image_unsettled()) {
 		char msg[512];
 
 		snprintf(msg, sizeof(msg), "%s", pt_error_msg());
-		if (execmem_release() < 0)
+		if (image_settle() < 0)
 			pt_error(EIO, "%s", msg);
 	}
 	poke_unlock();

@@ -1,14 +1,23 @@
 /* gdb's JIT interface: the process keeps a list of in-memory ELF objects
  * in __jit_debug_descriptor and calls __jit_debug_register_code after each
  * change; gdb, which breaks there, reads the objects' symbols and unwind
- * tables.  Each image gets a tiny relocatable ELF: a NOBITS .text at the
- * image's address, its .eh_frame, one function symbol.  The definitions are
- * weak so that another JIT in the process (LLVM's) can own them. */
+ * tables.  An object is a tiny relocatable ELF: a NOBITS text section at
+ * each piece of code's address, one .eh_frame, a function symbol per
+ * piece.  An image gets one of its own (it can be freed); relocated copies,
+ * never freed and made by the thousand, share one per batch.  The
+ * definitions are weak so that another JIT in the process (LLVM's) can own
+ * them. */
 #include "core/gdbjit.h"
 
 #include <elf.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/arena.h"
+
+/* libgcc's registry of unwind tables for generated code. */
+extern void __register_frame(void *begin);
 
 struct jit_code_entry {
 	struct jit_code_entry *next, *prev;
@@ -31,62 +40,97 @@ __attribute__((weak, noinline, visibility("default"))) void __jit_debug_register
 
 struct gdbjit_entry {
 	struct jit_code_entry e;
-	char *obj;
+	size_t off_eh;
+	char obj[] __attribute__((aligned(16)));
 };
 
-enum { S_NULL, S_TEXT, S_EH, S_SYMTAB, S_STRTAB, S_SHSTRTAB, S_N };
+/* the sections before the pieces' text sections (S_TEXT onwards) */
+enum { S_NULL, S_EH, S_SYMTAB, S_STRTAB, S_SHSTRTAB, S_TEXT };
 
 static const char shstr[] = "\0.text\0.eh_frame\0.symtab\0.strtab\0.shstrtab";
+enum { N_TEXT = 1, N_EH = 7, N_SYMTAB = 17, N_STRTAB = 25, N_SHSTRTAB = 33 };
 
-struct gdbjit_entry *gdbjit_add(uintptr_t code, size_t len, const char *name, const void *eh, size_t eh_len)
+struct piece {
+	uintptr_t code;
+	size_t len;
+	uint32_t name; /* offset in the names */
+};
+
+/* What an object describes: n pieces, their unwind info (a section:
+ * CIEs, FDEs, terminator), their names (NUL-terminated, one after the
+ * other). */
+struct desc {
+	const struct piece *pc;
+	size_t n;
+	const uint8_t *eh;
+	size_t eh_len;
+	const char *names;
+	size_t names_len;
+};
+
+static size_t align8(size_t v)
 {
-	size_t nlen = strlen(name) + 2;
-	size_t off_eh = sizeof(Elf64_Ehdr), off_sym = (off_eh + eh_len + 7) & ~7UL;
-	size_t off_str = off_sym + 2 * sizeof(Elf64_Sym), off_shstr = off_str + nlen;
-	size_t off_sh = (off_shstr + sizeof(shstr) + 7) & ~7UL, total = off_sh + S_N * sizeof(Elf64_Shdr);
-	struct gdbjit_entry *g = calloc(1, sizeof(*g));
-	char *o = calloc(1, total);
-	Elf64_Ehdr *eh_hdr = (Elf64_Ehdr *)o;
-	Elf64_Sym *sym = (Elf64_Sym *)(o + off_sym);
-	Elf64_Shdr *sh = (Elf64_Shdr *)(o + off_sh);
+	return (v + 7) & ~(size_t)7;
+}
 
-	if (!g || !o) {
-		free(g);
-		free(o);
+/* Builds the object of d, in memory from the arena when forever, and puts
+ * it on gdb's list. */
+static struct gdbjit_entry *publish(const struct desc *d, bool forever)
+{
+	size_t off_eh = sizeof(Elf64_Ehdr), off_sym = align8(off_eh + d->eh_len);
+	size_t off_str = off_sym + (d->n + 1) * sizeof(Elf64_Sym), off_shstr = off_str + 1 + d->names_len;
+	size_t off_sh = align8(off_shstr + sizeof(shstr)), total = off_sh + (S_TEXT + d->n) * sizeof(Elf64_Shdr);
+	/* one block: the list entry, then the object */
+	struct gdbjit_entry *g = forever ? arena_alloc(sizeof(*g) + total) : calloc(1, sizeof(*g) + total);
+	Elf64_Ehdr *h;
+	Elf64_Sym *sym;
+	Elf64_Shdr *sh;
+	char *o;
+
+	if (!g)
 		return NULL;
-	}
-	memcpy(eh_hdr->e_ident, ELFMAG, SELFMAG);
-	eh_hdr->e_ident[EI_CLASS] = ELFCLASS64;
-	eh_hdr->e_ident[EI_DATA] = ELFDATA2LSB;
-	eh_hdr->e_ident[EI_VERSION] = EV_CURRENT;
-	eh_hdr->e_type = ET_REL;
-	eh_hdr->e_machine = EM_X86_64;
-	eh_hdr->e_version = EV_CURRENT;
-	eh_hdr->e_ehsize = sizeof(Elf64_Ehdr);
-	eh_hdr->e_shoff = off_sh;
-	eh_hdr->e_shentsize = sizeof(Elf64_Shdr);
-	eh_hdr->e_shnum = S_N;
-	eh_hdr->e_shstrndx = S_SHSTRTAB;
-	memcpy(o + off_eh, eh, eh_len);
-	sym[1].st_name = 1;
-	sym[1].st_info = ELF64_ST_INFO(STB_GLOBAL, STT_FUNC);
-	sym[1].st_shndx = S_TEXT;
-	sym[1].st_value = 0; /* relocatable object: relative to .text */
-	sym[1].st_size = len;
-	memcpy(o + off_str + 1, name, nlen - 1);
+	o = g->obj;
+	h = (Elf64_Ehdr *)o;
+	sym = (Elf64_Sym *)(o + off_sym);
+	sh = (Elf64_Shdr *)(o + off_sh);
+	g->off_eh = off_eh;
+	memcpy(h->e_ident, ELFMAG, SELFMAG);
+	h->e_ident[EI_CLASS] = ELFCLASS64;
+	h->e_ident[EI_DATA] = ELFDATA2LSB;
+	h->e_ident[EI_VERSION] = EV_CURRENT;
+	h->e_type = ET_REL;
+	h->e_machine = EM_X86_64;
+	h->e_version = EV_CURRENT;
+	h->e_ehsize = sizeof(Elf64_Ehdr);
+	h->e_shoff = off_sh;
+	h->e_shentsize = sizeof(Elf64_Shdr);
+	h->e_shnum = (Elf64_Half)(S_TEXT + d->n);
+	h->e_shstrndx = S_SHSTRTAB;
+	memcpy(o + off_eh, d->eh, d->eh_len);
+	memcpy(o + off_str + 1, d->names, d->names_len);
 	memcpy(o + off_shstr, shstr, sizeof(shstr));
-	sh[S_TEXT] = (Elf64_Shdr){ .sh_name = 1, .sh_type = SHT_NOBITS, .sh_flags = SHF_ALLOC | SHF_EXECINSTR,
-				   .sh_addr = code, .sh_size = len, .sh_addralign = 16 };
-	sh[S_EH] = (Elf64_Shdr){ .sh_name = 7, .sh_type = SHT_PROGBITS, .sh_flags = SHF_ALLOC,
-				 .sh_addr = (uintptr_t)eh, .sh_offset = off_eh, .sh_size = eh_len, .sh_addralign = 8 };
-	sh[S_SYMTAB] = (Elf64_Shdr){ .sh_name = 17, .sh_type = SHT_SYMTAB, .sh_offset = off_sym,
-				     .sh_size = 2 * sizeof(Elf64_Sym), .sh_link = S_STRTAB, .sh_info = 1,
+	for (size_t i = 0; i < d->n; i++) {
+		sym[i + 1].st_name = 1 + d->pc[i].name;
+		sym[i + 1].st_info = ELF64_ST_INFO(STB_GLOBAL, STT_FUNC);
+		sym[i + 1].st_shndx = (Elf64_Half)(S_TEXT + i);
+		sym[i + 1].st_value = 0; /* relocatable object: relative to its section */
+		sym[i + 1].st_size = d->pc[i].len;
+		sh[S_TEXT + i] = (Elf64_Shdr){ .sh_name = N_TEXT, .sh_type = SHT_NOBITS,
+					       .sh_flags = SHF_ALLOC | SHF_EXECINSTR, .sh_addr = d->pc[i].code,
+					       .sh_size = d->pc[i].len, .sh_addralign = 16 };
+	}
+	/* the unwinder's copy (gdbjit_eh_frame) is this one: where gdb is
+	 * told it lies */
+	sh[S_EH] = (Elf64_Shdr){ .sh_name = N_EH, .sh_type = SHT_PROGBITS, .sh_flags = SHF_ALLOC,
+				 .sh_addr = (uintptr_t)(o + off_eh), .sh_offset = off_eh, .sh_size = d->eh_len,
+				 .sh_addralign = 8 };
+	sh[S_SYMTAB] = (Elf64_Shdr){ .sh_name = N_SYMTAB, .sh_type = SHT_SYMTAB, .sh_offset = off_sym,
+				     .sh_size = (d->n + 1) * sizeof(Elf64_Sym), .sh_link = S_STRTAB, .sh_info = 1,
 				     .sh_addralign = 8, .sh_entsize = sizeof(Elf64_Sym) };
-	sh[S_STRTAB] = (Elf64_Shdr){ .sh_name = 25, .sh_type = SHT_STRTAB, .sh_offset = off_str,
-				     .sh_size = nlen, .sh_addralign = 1 };
-	sh[S_SHSTRTAB] = (Elf64_Shdr){ .sh_name = 33, .sh_type = SHT_STRTAB, .sh_offset = off_shstr,
+	sh[S_STRTAB] = (Elf64_Shdr){ .sh_name = N_STRTAB, .sh_type = SHT_STRTAB, .sh_offset = off_str,
+				     .sh_size = 1 + d->names_len, .sh_addralign = 1 };
+	sh[S_SHSTRTAB] = (Elf64_Shdr){ .sh_name = N_SHSTRTAB, .sh_type = SHT_STRTAB, .sh_offset = off_shstr,
 				       .sh_size = sizeof(shstr), .sh_addralign = 1 };
-	g->obj = o;
 	g->e.symfile_addr = o;
 	g->e.symfile_size = total;
 	g->e.next = __jit_debug_descriptor.first_entry;
@@ -97,6 +141,14 @@ struct gdbjit_entry *gdbjit_add(uintptr_t code, size_t len, const char *name, co
 	__jit_debug_descriptor.action_flag = 1;
 	__jit_debug_register_code();
 	return g;
+}
+
+struct gdbjit_entry *gdbjit_add(uintptr_t code, size_t len, const char *name, const void *eh, size_t eh_len)
+{
+	struct piece pc = { code, len, 0 };
+	struct desc d = { &pc, 1, eh, eh_len, name, strlen(name) + 1 };
+
+	return publish(&d, false);
 }
 
 void gdbjit_remove(struct gdbjit_entry *g)
@@ -112,6 +164,101 @@ void gdbjit_remove(struct gdbjit_entry *g)
 	__jit_debug_descriptor.relevant_entry = &g->e;
 	__jit_debug_descriptor.action_flag = 2;
 	__jit_debug_register_code();
-	free(g->obj);
 	free(g);
+}
+
+void *gdbjit_eh_frame(struct gdbjit_entry *g)
+{
+	return g->obj + g->off_eh;
+}
+
+/* ------------------------------------------------------------ copies */
+
+/* Copies waiting for their batch's object (engine lock held): their
+ * pieces, their names, their unwind section being built (the first CIE,
+ * then every FDE pointing back at it). */
+#define BATCH_MAX 8192 /* pieces per object: section numbers stay below SHN_LORESERVE */
+
+static struct {
+	struct piece *pc;
+	size_t n, pc_cap;
+	char *names;
+	size_t names_len, names_cap;
+	uint8_t *eh;
+	size_t eh_len, eh_cap, cie_len;
+} pend;
+
+static bool grow(void **p, size_t *cap, size_t need, size_t unit)
+{
+	size_t c = *cap ? *cap : 64;
+	void *q;
+
+	if (need <= *cap)
+		return true;
+	while (c < need)
+		c *= 2;
+	if (!(q = realloc(*p, c * unit)))
+		return false;
+	*p = q;
+	*cap = c;
+	return true;
+}
+
+static uint32_t u32_at(const uint8_t *b)
+{
+	uint32_t v;
+
+	memcpy(&v, b, 4);
+	return v;
+}
+
+bool gdbjit_copies_pending(void)
+{
+	return pend.n != 0;
+}
+
+int gdbjit_copies_publish(void)
+{
+	struct desc d = { pend.pc, pend.n, pend.eh, pend.eh_len + 4, pend.names, pend.names_len };
+	struct gdbjit_entry *g;
+
+	if (!pend.n)
+		return 0;
+	memset(pend.eh + pend.eh_len, 0, 4); /* the terminator (room kept for it) */
+	if (!(g = publish(&d, true)))
+		return -ENOMEM;
+	__register_frame(gdbjit_eh_frame(g)); /* for ever, like the copies */
+	pend.n = pend.names_len = pend.eh_len = pend.cie_len = 0;
+	return 0;
+}
+
+int gdbjit_copy_add(uintptr_t code, size_t len, const char *name, const uint8_t *eh, size_t eh_len)
+{
+	size_t cie = (size_t)u32_at(eh) + 4, fde, nlen = strlen(name) + 1, at;
+	uint32_t ptr;
+	int r;
+
+	if (eh_len < cie + 8 || eh_len < cie + (fde = (size_t)u32_at(eh + cie) + 4))
+		return -EINVAL;
+	/* one CIE per object: a copy with another one starts the next */
+	if (pend.n && (pend.n == BATCH_MAX || cie != pend.cie_len || memcmp(eh, pend.eh, cie)) &&
+	    (r = gdbjit_copies_publish()) < 0)
+		return r;
+	if (!grow((void **)&pend.pc, &pend.pc_cap, pend.n + 1, sizeof(*pend.pc)) ||
+	    !grow((void **)&pend.names, &pend.names_cap, pend.names_len + nlen, 1) ||
+	    !grow((void **)&pend.eh, &pend.eh_cap, pend.eh_len + cie + fde + 4, 1))
+		return -ENOMEM;
+	if (!pend.n) {
+		memcpy(pend.eh, eh, cie);
+		pend.eh_len = pend.cie_len = cie;
+	}
+	at = pend.eh_len;
+	memcpy(pend.eh + at, eh + cie, fde);
+	ptr = (uint32_t)(at + 4); /* the FDE's CIE pointer: back from the field to the CIE, at 0 */
+	memcpy(pend.eh + at + 4, &ptr, 4);
+	pend.eh_len += fde;
+	memcpy(pend.names + pend.names_len, name, nlen);
+	pend.pc[pend.n++] = (struct piece){ code, len, (uint32_t)pend.names_len };
+	pend.names_len += nlen;
+	return 0;
 }

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch/x86_64/execmem.h"
 #include "arch/x86_64/insn.h"
 #include "base/error.h"
 #include "core/guard.h"
@@ -723,7 +722,7 @@ int hooks_apply(struct hook **t, size_t n)
 	 * site points at them (a failure here fails the batch: no page is
 	 * left writable and executable behind a success) */
 	if (r == 0)
-		r = execmem_release();
+		r = image_settle();
 	if (r == 0)
 		r = patch_commit_entries(v, nv, NULL, &began);
 	if (r < 0) {

@@ -109,22 +109,33 @@ static struct poketrace_fn *new_info(const struct fn_desc *d, size_t head, size_
 	return fn;
 }
 
+/* The unwind info eh of [code, code+len) for gdb and libgcc both (the
+ * object gdb reads holds what __register_frame is given); *out NULL if
+ * there is none (eh_len 0).  0, or -ENOMEM. */
+static int describe(uintptr_t code, size_t len, const uint8_t *eh, size_t eh_len, const char *kind,
+		    const char *sym, struct gdbjit_entry **out)
+{
+	char name[256];
+
+	*out = NULL;
+	if (!eh_len)
+		return 0;
+	snprintf(name, sizeof(name), "poketrace_%s:%s", kind, sym);
+	if (!(*out = gdbjit_add(code, len, name, eh, eh_len)))
+		return pt_error(ENOMEM, "out of memory for the unwind information of %s", sym);
+	__register_frame(gdbjit_eh_frame(*out));
+	return 0;
+}
+
 static int finish(struct image *im, uint8_t *block, size_t total, const struct tramp_out *o,
 		  bool frame, void *personality, const char *kind, const char *sym)
 {
-	size_t ehlen;
+	uint8_t eh[TRAMP_EH_MAX];
+	size_t eh_len = tramp_eh_frame(im->code, o, frame, personality, eh, sizeof(eh));
 	int r = execmem_write((void *)im->code, block, total);
 
-	if (r < 0)
+	if (r < 0 || (r = describe(im->code, im->len, eh, eh_len, kind, sym, &im->gdb)) < 0)
 		return r;
-	im->eh_frame = tramp_eh_frame(im->code, o, frame, personality, &ehlen);
-	if (im->eh_frame) {
-		char name[256];
-
-		__register_frame(im->eh_frame);
-		snprintf(name, sizeof(name), "poketrace_%s:%s", kind, sym);
-		im->gdb = gdbjit_add(im->code, im->len, name, im->eh_frame, ehlen);
-	}
 	perf_map_add(im->code, im->len, kind, sym);
 	atomic_fetch_add(&n_live, 1);
 	return 0;
@@ -133,13 +144,16 @@ static int finish(struct image *im, uint8_t *block, size_t total, const struct t
 int image_new_tramp(struct tramp_spec *spec, const struct fn_desc *d, const char *name, uintptr_t near,
 		    struct image **out)
 {
-	uint8_t *block = calloc(1, MAX_CODE);
+	/* on the stack: a 4 KiB block malloc'd and freed per image made
+	 * glibc give the top of the heap back and fault it in again, each
+	 * time (a fault per image, most of a batch's faults) */
+	uint8_t block[MAX_CODE];
 	struct image *im = calloc(1, sizeof(*im));
 	struct tramp_out o;
 	void *mem;
 	int r = -ENOMEM;
 
-	if (!block || !im)
+	if (!im)
 		goto fail;
 	/* The info exists only for images that build a ctx (d != NULL). */
 	if (d && !(im->fn = new_info(d, sizeof(struct poketrace_fn), &im->fn_size)))
@@ -164,13 +178,11 @@ int image_new_tramp(struct tramp_spec *spec, const struct fn_desc *d, const char
 	if ((r = finish(im, block, im->size, &o, true, spec->personality, spec->call_orig ? "image" : "entry",
 			  name)) < 0)
 		goto fail_mem;
-	free(block);
 	*out = im;
 	return 0;
 fail_mem:
 	execmem_free(mem);
 fail:
-	free(block);
 	if (im)
 		free(im->fn);
 	free(im);
@@ -213,9 +225,9 @@ int image_new_pad(uintptr_t orig, const char *name, void *personality, uintptr_t
 
 int image_new_copy(struct reloc_plan *p, const char *name, uintptr_t *out)
 {
-	uint8_t block[RELOC_MAX_COPY];
-	size_t ehlen;
-	void *mem, *eh;
+	uint8_t block[RELOC_MAX_COPY], eh[TRAMP_EH_MAX];
+	size_t size, eh_len;
+	void *mem;
 	int len, r;
 
 	if ((r = engine_execmem_close(p->start, RELOC_MAX_COPY, &mem)) < 0)
@@ -226,20 +238,43 @@ int image_new_copy(struct reloc_plan *p, const char *name, uintptr_t *out)
 		return pt_error(ERANGE, "%s: its first instructions cannot be relocated within reach of what they "
 				"address", name);
 	}
-	if ((r = execmem_write(mem, block, sizeof(block))) < 0) {
+	/* what the copy does not take is for the next image: 10,000 copies
+	 * of 20 bytes would keep 2.5 MB of chunks */
+	size = (reloc_copy_size(p, len) + 15) & ~(size_t)15;
+	if ((r = execmem_shrink(mem, size)) < 0 || (r = execmem_write(mem, block, size)) < 0) {
 		execmem_free(mem);
 		return r;
 	}
-	if ((eh = reloc_eh_frame((uintptr_t)mem, (size_t)len, p, &ehlen))) {
+	/* its unwind info reaches gdb and libgcc with the batch's
+	 * (image_settle), before any thread but poketrace runs the copy */
+	eh_len = reloc_eh_frame((uintptr_t)mem, (size_t)len, p, eh, sizeof(eh));
+	if (eh_len) {
 		char gname[256];
 
-		__register_frame(eh); /* kept with the copy, for ever */
 		snprintf(gname, sizeof(gname), "poketrace_copy:%s", name);
-		gdbjit_add((uintptr_t)mem, (size_t)len, gname, eh, ehlen);
+		if ((r = gdbjit_copy_add((uintptr_t)mem, (size_t)len, gname, eh, eh_len)) < 0) {
+			execmem_free(mem);
+			return pt_error(-r, "%s: cannot keep the unwind information of its copy: %s", name,
+					strerror(-r));
+		}
 	}
 	perf_map_add((uintptr_t)mem, (size_t)len, "copy", name);
 	*out = (uintptr_t)mem;
 	return 0;
+}
+
+int image_settle(void)
+{
+	int r = execmem_release(), q = gdbjit_copies_publish();
+
+	if (r == 0 && q < 0)
+		r = pt_error(-q, "out of memory for the unwind information of the relocated copies");
+	return r;
+}
+
+bool image_unsettled(void)
+{
+	return execmem_holding() || gdbjit_copies_pending();
 }
 
 int image_new_stub(uintptr_t shared, const struct fn_desc *d, const struct ops_pair *ops, uint32_t nops,
@@ -289,11 +324,9 @@ bool image_contains(const struct image *im, uintptr_t a)
 
 static void release(struct image *im)
 {
+	if (im->gdb) /* libgcc's registration of the object's copy, then the object */
+		__deregister_frame(gdbjit_eh_frame(im->gdb));
 	gdbjit_remove(im->gdb);
-	if (im->eh_frame) {
-		__deregister_frame(im->eh_frame);
-		free(im->eh_frame);
-	}
 	execmem_free((void *)im->code);
 	free(im->fn);
 	free(im);

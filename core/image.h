@@ -39,8 +39,7 @@ struct image {
 	uintptr_t r11_end;       /* shared trampolines: r11 holds a stub's info up to here */
 	bool call_orig;
 	bool is_stub;
-	void *eh_frame;
-	struct gdbjit_entry *gdb;
+	struct gdbjit_entry *gdb; /* its unwind info, for gdb and libgcc; or NULL */
 	struct image *next;      /* in the retired list */
 };
 
@@ -53,6 +52,11 @@ int image_new_pad(uintptr_t orig, const char *name, void *personality, uintptr_t
  * p->start, never freed: its address in *out. */
 struct reloc_plan;
 int image_new_copy(struct reloc_plan *p, const char *name, uintptr_t *out);
+/* What a change wrote becomes what runs: every chunk R-X again (the
+ * engine's hold), the unwind info of the copies made given to gdb and
+ * libgcc.  Before the change's commit; 0 or -errno. */
+int image_settle(void);
+bool image_unsettled(void); /* a settle is due (engine lock held) */
 int image_new_stub(uintptr_t shared, const struct fn_desc *d, const struct ops_pair *ops,
 		   uint32_t nops, uintptr_t near, struct image **out);
 /* Any byte of the code, or of the info a ctx points to. */

@@ -8,9 +8,11 @@
 #include <string.h>
 
 #include "arch/x86_64/saferead.h"
+#include "base/arena.h"
 #include "base/error.h"
 #include "core/dynrel.h"
 #include "core/dynsite.h"
+#include "core/gdbjit.h"
 #include "core/image.h"
 #include "core/sites.h"
 
@@ -93,27 +95,24 @@ int relsite_make(struct pt_module *m, uintptr_t addr, struct pt_site **out)
 	if (v.how != DYNSITE_RELOCATABLE)
 		return pt_error(v.own_import ? EPERM : EOPNOTSUPP, "%s has no patch site, and its entry cannot be "
 				"relocated: %s", sym->name, v.why);
-	if (!(rel = calloc(1, sizeof(*rel))))
-		return pt_error(ENOMEM, "out of memory");
-	rel->plan = v.plan;
-	if ((r = image_new_copy(&rel->plan, sym->name, &copy)) < 0) {
-		free(rel);
+	if ((r = image_new_copy(&v.plan, sym->name, &copy)) < 0)
 		return r;
-	}
-	rel->copy = copy;
 	/* poketrace's own calls of the function take the copy from now on,
 	 * before its entry is ever written: they never meet a batch's int3
 	 * (in a signal handler, deadly) nor the hooks (recursion, events of
 	 * its own); the copy does what the entry did */
-	if (dynrel_own_divertible() && (r = dynrel_own_divert(m->bias + sym->vaddr, copy)) < 0) {
-		free(rel); /* the copy stays: unused */
+	if (dynrel_own_divertible() && (r = dynrel_own_divert(m->bias + sym->vaddr, copy)) < 0)
 		return pt_error(-r, "%s: cannot point poketrace's own calls of it elsewhere: %s", sym->name,
-				strerror(-r));
-	}
-	if (!(s = insert_site(m, rel->plan.start))) {
-		free(rel); /* the copy stays: unused */
-		return pt_error(ENOMEM, "out of memory");
-	}
+				strerror(-r)); /* the copy stays: unused */
+	/* poketrace's threads run this copy from now on: its unwind info
+	 * now, not with the batch's (nothing else waits so long) */
+	if (r > 0 && (r = gdbjit_copies_publish()) < 0)
+		return pt_error(-r, "%s: out of memory for the unwind information of its copy", sym->name);
+	if (!(rel = arena_alloc(offsetof(struct relsite, plan) + RELOC_PLAN_KEPT)) ||
+	    !(s = insert_site(m, v.plan.start)))
+		return pt_error(ENOMEM, "out of memory"); /* the copy stays: unused */
+	rel->copy = copy;
+	memcpy(&rel->plan, &v.plan, RELOC_PLAN_KEPT);
 	s->addr = rel->plan.start;
 	s->func = m->bias + sym->vaddr;
 	s->symbol = sym->name;

@@ -10,9 +10,11 @@
 #include "arch/x86_64/reloc.h"
 #include "core/module.h"
 
+/* Never freed, like the copy; its plan only up to RELOC_PLAN_KEPT (10,000
+ * of them are made in a batch: the rest of a plan is 400 bytes). */
 struct relsite {
-	struct reloc_plan plan;
-	uintptr_t copy;          /* the relocated instructions, then a jmp to start+len; never freed */
+	uintptr_t copy;          /* the relocated instructions, then a jmp to start+len */
+	struct reloc_plan plan;  /* (up to RELOC_PLAN_KEPT) */
 };
 
 /* The site for the function at addr (its entry, or after its endbr64) of m,

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 
-#include "arch/x86_64/execmem.h"
+#include "core/image.h"
 #include "base/error.h"
 #include "core/engine.h"
 #include "core/relsite.h"
@@ -100,7 +100,7 @@ POKETRACE_API int poketrace_site_make(uintptr_t func, struct poketrace_site *out
 		r = pt_error(ENOENT, "%#lx is not in any loaded module", (unsigned long)func);
 	else if (!s)
 		r = relsite_make(m, func, &s);
-	if (r == 0 && (r = execmem_release()) == 0) /* (the copy's chunk R-X again) */
+	if (r == 0 && (r = image_settle()) == 0) /* (the copy's chunk R-X again, its unwind info) */
 		module_site_public(m, s, out);
 	engine_leave();
 	return r;

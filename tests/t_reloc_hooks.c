@@ -3,8 +3,12 @@
  * made by relocating their first instructions when a link asks; every link
  * kind then gives exact results, detaching puts their own bytes back, and
  * what cannot be relocated is refused with the reason. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <ucontext.h>
+#include <unwind.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -448,5 +452,84 @@ static void ops_relocate(void)
 	CHECK(poketrace_ops_register(count_ops, &oo, &o) == -EINVAL, "unknown flag accepted");
 }
 
+/* ------------------------------------------------ unwinding in a copy */
+
+/* Single-stepped (the trap flag) through an fexit-hooked call of each
+ * class: at every instruction of its relocated copy, libgcc's unwinder from
+ * the SIGTRAP handler reaches stepped_call's frame.  The copies of one batch
+ * share one unwind registration. */
+static uintptr_t step_copy;
+static volatile int step_in_copy;
+static volatile long steps, reached;
+
+static _Unwind_Reason_Code find_caller(struct _Unwind_Context *c, void *arg)
+{
+	Dl_info di;
+
+	(void)arg;
+	if (dladdr((void *)(_Unwind_GetIP(c) - 1), &di) && di.dli_sname && !strcmp(di.dli_sname, "stepped_call")) {
+		reached++;
+		return _URC_END_OF_STACK;
+	}
+	return _URC_NO_REASON;
+}
+
+static void on_step(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t ip = (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
+
+	(void)sig, (void)si;
+	/* from the copy's entry until it jumps away (a copy is a few dozen
+	 * bytes; reloc_fns.S has no unwind info of its own to test) */
+	if (ip == step_copy)
+		step_in_copy = 1;
+	else if (ip < step_copy || ip >= step_copy + 64)
+		step_in_copy = 0;
+	if (step_in_copy) {
+		steps++;
+		_Unwind_Backtrace(find_caller, NULL);
+	}
+}
+
+__attribute__((noinline, visibility("default"))) long stepped_call(size_t i, long x)
+{
+	long r;
+
+	__asm__ volatile("pushfq; orq $0x100, (%%rsp); popfq" ::: "memory", "cc");
+	r = call(i, x);
+	__asm__ volatile("pushfq; andq $~0x100, (%%rsp); popfq" ::: "memory", "cc");
+	return r;
+}
+
+static void unwind_in_copy(void)
+{
+	struct poketrace_link_spec spec[NCLASSES];
+	struct sigaction sa = { .sa_sigaction = on_step, .sa_flags = SA_SIGINFO };
+
+	OK(poketrace_init(NULL));
+	memset(spec, 0, sizeof(spec));
+	for (size_t i = 0; i < NCLASSES; i++) {
+		spec[i].kind = POKETRACE_FEXIT;
+		spec[i].addr = (uintptr_t)classes[i].fn;
+		spec[i].handler = (void *)on_exit_;
+	}
+	OK(poketrace_links_attach(spec, NCLASSES));
+	sigemptyset(&sa.sa_mask);
+	OK(sigaction(SIGTRAP, &sa, NULL));
+	for (size_t i = 0; i < NCLASSES; i++) {
+		long r;
+
+		step_copy = (uintptr_t)poketrace_link_original(spec[i].link);
+		steps = reached = 0;
+		r = stepped_call(i, 3);
+		CHECK(r == classes[i].want(3), "%s(3) single-stepped: %ld", classes[i].name, r);
+		CHECK(steps > 0, "%s: no step in its copy (%#lx)", classes[i].name, (unsigned long)step_copy);
+		CHECK(reached == steps, "%s: the unwinder reached the caller from %ld of %ld instructions of the copy",
+		      classes[i].name, reached, steps);
+	}
+	for (size_t i = 0; i < NCLASSES; i++)
+		OK(poketrace_link_detach(spec[i].link));
+}
+
 TEST_MAIN({ "every_kind", every_kind }, { "refused", refused }, { "storm", storm },
-	  { "kept_registers", kept_registers }, { "ops_relocate", ops_relocate })
+	  { "kept_registers", kept_registers }, { "ops_relocate", ops_relocate }, { "unwind_in_copy", unwind_in_copy })

@@ -106,7 +106,7 @@ $(TO)/ipara.o: tests/targets/ipara.c $(TO)/.dir
 	@$(GCC) -O2 -g -c $< -o $@
 $(T)/t_reloc_hooks: tests/t_reloc_hooks.c $(TO)/reloc_fns.o $(TO)/keepregs.o $(TO)/ipara.o $(STLIB) tests/harness.h
 	@echo "  TEST    $@"
-	@$(CC) $(TESTCFLAGS) -o $@ $< $(TO)/reloc_fns.o $(TO)/keepregs.o $(TO)/ipara.o $(TESTLIBS)
+	@$(CC) $(TESTCFLAGS) -rdynamic -o $@ $< $(TO)/reloc_fns.o $(TO)/keepregs.o $(TO)/ipara.o $(TESTLIBS)
 
 $(T)/t_signals: tests/t_signals.c $(TO)/funcs_pfe_clang.o $(TO)/tramp.o $(T)/libt_shared.so $(STLIB) tests/harness.h
 	@echo "  TEST    $@"

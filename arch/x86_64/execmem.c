@@ -257,6 +257,29 @@ int execmem_free(void *p)
 	return 0;
 }
 
+int execmem_shrink(void *p, size_t size)
+{
+	size_t first, keep, i, total;
+	struct chunk *c;
+
+	poke_lock();
+	c = find((uintptr_t)p);
+	if (!c || ((uintptr_t)p - c->base) % UNIT || !bit(c->start, ((uintptr_t)p - c->base) / UNIT) || !size) {
+		poke_unlock();
+		return pt_error(EINVAL, "execmem_shrink: %p is no allocation (or the size is 0)", p);
+	}
+	first = ((uintptr_t)p - c->base) / UNIT;
+	keep = (size + UNIT - 1) / UNIT;
+	total = c->size / UNIT;
+	/* the units past `keep`, up to the next allocation's start */
+	for (i = first + keep; i < total && bit(c->used, i) && !bit(c->start, i); i++)
+		set_bit(c->used, i, false);
+	if (first + keep < c->hint)
+		c->hint = first + keep;
+	poke_unlock();
+	return 0;
+}
+
 /* One write, through the chunk's held session when it has one (opened at
  * its first write of a hold: one mprotect pair per chunk and batch instead
  * of one per image, each a TLB shootdown of every core running us). */

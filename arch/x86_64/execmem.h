@@ -10,6 +10,8 @@
  * [lo, hi).  0 or -errno. */
 int execmem_alloc(uintptr_t lo, uintptr_t hi, size_t size, void **out);
 int execmem_free(void *p);
+/* Gives back what lies past the first size bytes of allocation p. */
+int execmem_shrink(void *p, size_t size);
 /* Copies code into allocated memory (a W window that keeps X, or /proc/self/mem). */
 int execmem_write(void *dst, const void *src, size_t len);
 /* Between these, a chunk written once stays writable (and executable):

@@ -354,6 +354,7 @@ static int emit_pass(struct reloc_plan *p, uintptr_t at, uint8_t *out, size_t ca
 			if ((n = encode_one(ZYDIS_MNEMONIC_PUSH, &mem, at + pos, out + pos, cap - pos)) < 0)
 				return n;
 			pos += (size_t)n;
+			p->call_jmp = (uint8_t)pos;
 			ptr.mem = mem.mem;
 			ptr.mem.displacement = (ZyanI64)t;
 			if (x.ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY)
@@ -377,26 +378,36 @@ static int emit_pass(struct reloc_plan *p, uintptr_t at, uint8_t *out, size_t ca
 
 int reloc_emit(struct reloc_plan *p, uintptr_t at, uint8_t *out, size_t cap)
 {
-	uintptr_t slot = at + RELOC_MAX_COPY - 8; /* the return address of a call, at the end */
 	uint8_t prev[RELOC_MAX_INSN + 1];
+	uint64_t ret = p->start + p->len;
+	size_t slot;
 	int n = -ERANGE;
 
 	if (cap < RELOC_MAX_COPY)
 		return -ENOSPC;
-	/* Offsets change as branches widen: until they stay. */
+	/* Offsets change as branches widen: until they stay.  A call's
+	 * return address is read from a slot after the code, placed once the
+	 * code's length is known (until then, at the end of the space). */
 	for (int pass = 0; pass < 4; pass++) {
 		memcpy(prev, p->new_off, sizeof(prev));
-		if ((n = emit_pass(p, at, out, RELOC_MAX_COPY - 8, slot)) < 0)
+		if ((n = emit_pass(p, at, out, RELOC_MAX_COPY - 8, at + RELOC_MAX_COPY - 8)) < 0)
 			return n;
 		if (!memcmp(prev, p->new_off, sizeof(prev)))
 			break;
 	}
-	if (p->last_is_call) {
-		uint64_t ret = p->start + p->len;
-
-		memcpy(out + RELOC_MAX_COPY - 8, &ret, 8);
-	}
+	if (!p->last_is_call)
+		return n;
+	/* push [rip+disp32] is as long wherever its slot is: the same length */
+	slot = ((size_t)n + 7) & ~(size_t)7;
+	if (emit_pass(p, at, out, RELOC_MAX_COPY - 8, at + slot) != n)
+		return -ERANGE;
+	memcpy(out + slot, &ret, 8);
 	return n;
+}
+
+size_t reloc_copy_size(const struct reloc_plan *p, int n)
+{
+	return p->last_is_call ? (((size_t)n + 7) & ~(size_t)7) + 8 : (size_t)n;
 }
 
 uintptr_t reloc_map_ip(const struct reloc_plan *p, uintptr_t at, uintptr_t a)

@@ -47,12 +47,17 @@ struct reloc_plan {
 	uintptr_t start;         /* where the jump goes: the entry, or after its endbr64 */
 	uint8_t len;             /* N: bytes of whole instructions replaced (>= 5) */
 	uint8_t ninsn;
+	bool last_is_call;       /* the copy's call returns to start+len, in the original */
 	uint8_t old_off[RELOC_MAX_INSN + 1];  /* instruction boundaries in the region (old_off[ninsn] = len) */
 	uint8_t new_off[RELOC_MAX_INSN + 1];  /* the same in the copy (filled by reloc_emit) */
+	uint8_t call_jmp;        /* last_is_call: the copy's jump to the callee, after its push */
+	/* RELOC_PLAN_KEPT: what is read once the copy is made (where a thread
+	 * in the region continues); what follows makes the copy */
 	struct reloc_cfa cfa[RELOC_MAX_INSN + 1]; /* before each instruction, and after the last */
-	bool last_is_call;       /* the copy's call returns to start+len, in the original */
 	uint8_t insn[RELOC_MAX_INSN][15];     /* the instructions' bytes */
 };
+
+#define RELOC_PLAN_KEPT offsetof(struct reloc_plan, cfa)
 
 /* Decides whether the function at entry, size bytes whose contents are
  * code[0..size), can have its entry relocated, and plans it.  RELOC_OK, or
@@ -63,13 +68,17 @@ enum reloc_refusal reloc_analyse(const uint8_t *code, uintptr_t entry, size_t si
  * bytes written to out (cap >= RELOC_MAX_COPY), or -ERANGE when an operand
  * cannot reach from there.  Fills p->new_off. */
 int reloc_emit(struct reloc_plan *p, uintptr_t at, uint8_t *out, size_t cap);
+/* The bytes the copy takes (n from reloc_emit): its code, and after it the
+ * return address its call pushes (8-aligned), if it has one. */
+size_t reloc_copy_size(const struct reloc_plan *p, int n);
 /* Where a thread at old address a (start <= a < start+len, an instruction
  * boundary) continues in the copy placed at `at`; 0 if a is no boundary. */
 uintptr_t reloc_map_ip(const struct reloc_plan *p, uintptr_t at, uintptr_t a);
 const char *reloc_refusal_text(enum reloc_refusal r);
 /* .eh_frame (CIE, FDE, terminator) for a copy of code_len bytes at `at`
  * made by reloc_emit: its CFA at every instruction as p->cfa says (in
- * tramp_cfi.c).  A malloc'd buffer, or NULL. */
-void *reloc_eh_frame(uintptr_t at, size_t code_len, const struct reloc_plan *p, size_t *len);
+ * tramp_cfi.c), written to out: the length, or 0 if cap (TRAMP_EH_MAX will
+ * do) is too small. */
+size_t reloc_eh_frame(uintptr_t at, size_t code_len, const struct reloc_plan *p, uint8_t *out, size_t cap);
 
 #endif

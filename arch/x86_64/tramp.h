@@ -138,7 +138,10 @@ size_t tramp_emit_stub(uintptr_t at, uintptr_t shared, uintptr_t info, uint8_t *
 
 /* .eh_frame bytes (CIE, FDE, terminator) describing an image's frames, for
  * __register_frame; personality (or NULL): the routine unwinding runs in
- * them.  Returns a malloc'd buffer, or NULL. */
-void *tramp_eh_frame(uintptr_t at, const struct tramp_out *o, bool frame, void *personality, size_t *len);
+ * them.  Written to out; their length, or 0 if cap (TRAMP_EH_MAX will do)
+ * is too small. */
+#define TRAMP_EH_MAX 512
+size_t tramp_eh_frame(uintptr_t at, const struct tramp_out *o, bool frame, void *personality, uint8_t *out,
+		      size_t cap);
 
 #endif

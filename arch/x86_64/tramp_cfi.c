@@ -6,7 +6,6 @@
 #include "arch/x86_64/reloc.h"
 #include "arch/x86_64/tramp.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 enum {
@@ -32,6 +31,15 @@ static void b_put(struct bytes *b, const void *src, size_t n)
 static void b_u8(struct bytes *b, uint8_t v)
 {
 	b_put(b, &v, 1);
+}
+
+static void uleb(struct bytes *b, unsigned v)
+{
+	for (;; v >>= 7) {
+		b_u8(b, (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0)));
+		if (v <= 0x7f)
+			break;
+	}
 }
 
 static void advance(struct bytes *b, size_t *loc, size_t to)
@@ -103,8 +111,8 @@ static void cie_fde(struct bytes *b, uintptr_t at, size_t len, void *personality
 	b_u8(b, 0);                            /* augmentation data length */
 }
 
-/* The FDE's length, the terminator; the buffer, or NULL if it overflowed. */
-static void *fde_end(struct bytes *b, size_t fde, size_t *len)
+/* The FDE's length, the terminator; the length, or 0 if it overflowed. */
+static size_t fde_end(struct bytes *b, size_t fde)
 {
 	uint32_t u32;
 
@@ -112,21 +120,15 @@ static void *fde_end(struct bytes *b, size_t fde, size_t *len)
 	u32 = (uint32_t)(b->len - fde - 4);
 	memcpy(b->p + fde, &u32, 4);
 	b_put(b, "\0\0\0\0", 4);               /* terminator */
-	if (b->len > b->cap - 8) {
-		free(b->p);
-		return NULL;
-	}
-	*len = b->len;
-	return b->p;
+	return b->len > b->cap - 8 ? 0 : b->len;
 }
 
-void *tramp_eh_frame(uintptr_t at, const struct tramp_out *o, bool frame, void *personality, size_t *len)
+size_t tramp_eh_frame(uintptr_t at, const struct tramp_out *o, bool frame, void *personality, uint8_t *out,
+		      size_t cap)
 {
-	struct bytes b = { calloc(1, 512), 0, 512 };
+	struct bytes b = { out, 0, cap };
 	size_t fde, loc = 0;
 
-	if (!b.p)
-		return NULL;
 	cie_fde(&b, at, o->len, personality, &fde);
 	if (frame) {
 		advance(&b, &loc, o->cfi_push);
@@ -150,17 +152,15 @@ void *tramp_eh_frame(uintptr_t at, const struct tramp_out *o, bool frame, void *
 			}
 		}
 	}
-	return fde_end(&b, fde, len);
+	return fde_end(&b, fde);
 }
 
-void *reloc_eh_frame(uintptr_t at, size_t code_len, const struct reloc_plan *p, size_t *len)
+size_t reloc_eh_frame(uintptr_t at, size_t code_len, const struct reloc_plan *p, uint8_t *out, size_t cap)
 {
-	struct bytes b = { calloc(1, 512), 0, 512 };
+	struct bytes b = { out, 0, cap };
 	size_t fde, loc = 0;
 	struct reloc_cfa was = { .cfa_off = 8 };
 
-	if (!b.p)
-		return NULL;
 	cie_fde(&b, at, code_len, NULL, &fde);
 	/* the state after each instruction of the copy, where it changes */
 	for (unsigned i = 0; i <= p->ninsn; i++) {
@@ -172,11 +172,7 @@ void *reloc_eh_frame(uintptr_t at, size_t code_len, const struct reloc_plan *p, 
 		advance(&b, &loc, p->new_off[i]);
 		b_u8(&b, DW_CFA_def_cfa);
 		b_u8(&b, c->rbp_based ? DWREG_RBP : DWREG_RSP);
-		for (unsigned v = c->rbp_based ? 16u : c->cfa_off;; v >>= 7) { /* ULEB128 */
-			b_u8(&b, (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0)));
-			if (v <= 0x7f)
-				break;
-		}
+		uleb(&b, c->rbp_based ? 16u : c->cfa_off);
 		/* a register's first push (the data alignment factor is -8);
 		 * saves never go away in a copy (pops of them are refused) */
 		for (int r = 0; r < 16; r++)
@@ -185,6 +181,14 @@ void *reloc_eh_frame(uintptr_t at, size_t code_len, const struct reloc_plan *p, 
 				b_u8(&b, c->saved[r]); /* < 128: one ULEB128 byte */
 			}
 		was = *c;
+		if (i + 1 == p->ninsn && p->last_is_call && !c->rbp_based) {
+			/* the call became push (the return address) and jmp:
+			 * at the jmp, the CFA is 8 bytes further from rsp */
+			advance(&b, &loc, p->call_jmp);
+			b_u8(&b, DW_CFA_def_cfa_offset);
+			uleb(&b, c->cfa_off + 8u);
+			was.cfa_off = (uint16_t)(c->cfa_off + 8);
+		}
 	}
-	return fde_end(&b, fde, len);
+	return fde_end(&b, fde);
 }

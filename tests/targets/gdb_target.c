@@ -1,6 +1,7 @@
 /* For tests/t_gdb.sh: gdb stops in a handler and must unwind through the
  * image to the caller.  gdb_target KIND: fexit | fentry | reloc (an fexit
- * link on rl_frame, which has no patch site: its entry is relocated) */
+ * link on rl_frame, which has no patch site: its entry is relocated; gdb
+ * also stops in its copy, which fexit calls) */
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +16,8 @@ __attribute__((noinline)) void handler_stop(struct poketrace_ctx *c)
 
 long rl_frame(long);
 static int reloc;
+/* reloc: where rl_frame's relocated copy is (t_gdb.sh breaks in it) */
+void *volatile copy_at;
 
 __attribute__((noinline)) long outer_caller(void)
 {
@@ -31,6 +34,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", poketrace_last_error());
 		return 1;
 	}
+	copy_at = poketrace_link_original(l);
 	printf("%ld\n", outer_caller());
 	return 0;
 }
