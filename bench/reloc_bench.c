@@ -7,7 +7,7 @@
  *   - the time of one batch attaching fentry to all 10,000 with a thread
  *     calling them meanwhile: the first attach of each kind in a fresh
  *     process (the relocated one makes the copies; both load the module's
- *     DWARF and map their first chunks), medians of 5 children of each,
+ *     DWARF and map their first chunks), medians of 9 children of each,
  *     alternating; then in one process the first attach of the relocated
  *     ones, later ones (copies made), and the compiler sites' (medians of
  *     5). */
@@ -25,6 +25,7 @@ extern long (*const sb_table[])(long), (*const nb_table[])(long);
 extern const long sb_count, nb_count;
 
 #define RUNS 7
+#define COLD 9 /* fresh processes of each kind: their times move by a third here */
 #define CALLS 20000000L
 
 static atomic_int stop;
@@ -169,11 +170,11 @@ int main(void)
 	pthread_t th;
 	long sum = 0;
 
-	double cold_site[5], cold_rel[5];
+	double cold_site[COLD], cold_rel[COLD];
 
 	if (getenv("RELOC_BENCH_N")) /* fewer functions, batches only (profiling) */
 		n = atol(getenv("RELOC_BENCH_N")), runs = 0;
-	for (int r = 0; r < 5; r++) { /* before this process has poketrace state */
+	for (int r = 0; r < COLD; r++) { /* before this process has poketrace state */
 		cold_site[r] = cold(sb_table, n);
 		cold_rel[r] = cold(nb_table, n);
 	}
@@ -213,10 +214,10 @@ int main(void)
 	atomic_store(&stop, 1);
 	pthread_join(th, NULL);
 	printf("the first batch of fentry on %ld functions in a fresh process, a thread calling them\n"
-	       "(ms, medians of 5 processes of each):\n", n);
-	printf("  compiler sites        attach %8.1f\n", median(cold_site, 5));
-	printf("  relocated             attach %8.1f   (%.2fx the compiler sites')\n", median(cold_rel, 5),
-	       median(cold_rel, 5) / median(cold_site, 5));
+	       "(ms, medians of %d processes of each):\n", n, COLD);
+	printf("  compiler sites        attach %8.1f\n", median(cold_site, COLD));
+	printf("  relocated             attach %8.1f   (%.2fx the compiler sites')\n", median(cold_rel, COLD),
+	       median(cold_rel, COLD) / median(cold_site, COLD));
 	printf("in one process (ms, medians of 5):\n");
 	printf("  compiler sites        attach %8.1f   detach %8.1f\n", median(site, 5), median(sdet, 5));
 	printf("  relocated, first      attach %8.1f   (analysis and copies made: %.2fx)\n", first,
