@@ -99,6 +99,57 @@ static void session_free(struct text_session *s)
 	s->nspans = 0;
 }
 
+/* ------------------------------------------------- protection owed */
+
+/* Module code whose protection a session could not give back (two
+ * mprotects failed, e.g. at the kernel's limit on mappings).  What the
+ * session wrote stands: a batch whose protocol ran is committed, and its
+ * caller told so — failing it would leave the sites pointing at images the
+ * caller then frees.  Every later module session tries again first, before
+ * it reads the mappings' protection (which would take the W for the
+ * mapping's own).  Engine lock held. */
+#define OWED_MAX 64
+
+static struct text_span owed[OWED_MAX];
+static size_t nowed;
+
+static void owe(const struct text_span *t)
+{
+	for (size_t i = 0; i < nowed; i++)
+		if (owed[i].start == t->start && owed[i].end == t->end)
+			return;
+	if (nowed < OWED_MAX)
+		owed[nowed++] = *t;
+}
+
+static void pay_owed(void)
+{
+	struct maps maps;
+	size_t k = 0;
+
+	if (!nowed || maps_read(&maps) < 0)
+		return;
+	for (size_t i = 0; i < nowed; i++) {
+		const struct maps_entry *m = maps_find(&maps, owed[i].start);
+		int e;
+
+		/* still the mapping we left writable (not unmapped, nor
+		 * reused, nor changed by the program since): else forgotten */
+		if (!m || m->end < owed[i].end || m->prot != (owed[i].prot | PROT_WRITE))
+			continue;
+		e = pt_fault("mprotect");
+		if (e || mprotect((void *)owed[i].start, owed[i].end - owed[i].start, owed[i].prot) < 0)
+			owed[k++] = owed[i];
+	}
+	nowed = k;
+	maps_free(&maps);
+}
+
+size_t text_owed(void)
+{
+	return nowed;
+}
+
 /* ------------------------------------------------------------ sessions */
 
 static int open_spans(struct text_session *s);
@@ -107,8 +158,10 @@ int text_open(struct text_session *s, const uintptr_t *addr, size_t n, size_t le
 {
 	int r;
 
+	pay_owed();
 	memset(s, 0, sizeof(*s));
 	s->memfd = -1;
+	s->module = true;
 	if ((r = build_spans(s, addr, n, len)) < 0) {
 		session_free(s);
 		return r;
@@ -208,7 +261,9 @@ int text_close(struct text_session *s)
 			/* once more: a page left W+X is worse than a slow close */
 			if (e < 0)
 				e = set_prot(s, &s->spans[i], s->spans[i].prot);
-			if (e < 0 && !r)
+			if (e < 0 && s->module && nowed < OWED_MAX)
+				owe(&s->spans[i]); /* (the writes stand: see owe) */
+			else if (e < 0 && !r)
 				r = pt_error(-e, "cannot restore the protection of the code at %#lx: %s",
 					     (unsigned long)s->spans[i].start, strerror(-e));
 		}

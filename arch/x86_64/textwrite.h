@@ -8,6 +8,7 @@
 #ifndef PT_ARCH_TEXTWRITE_H
 #define PT_ARCH_TEXTWRITE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,7 @@ struct text_session {
 	struct text_span *spans;
 	size_t nspans;
 	unsigned mprotects;
+	bool module;          /* text_open: a module's code (a failed close is owed) */
 };
 
 void text_set_mode(int mode);
@@ -45,7 +47,11 @@ int text_open(struct text_session *s, const uintptr_t *addr, size_t n, size_t le
 int text_open_known(struct text_session *s, uintptr_t addr, size_t len, int prot);
 /* One store of len bytes; a 1-byte write is a single byte store. */
 int text_write(struct text_session *s, uintptr_t addr, const void *src, size_t len);
-/* Every span back to its protection.  0 or -errno (what was written stays). */
+/* Every span back to its protection.  0 or -errno (what was written stays).
+ * A module's span that cannot be given back is owed, not an error: the
+ * next text_open gives it back first. */
 int text_close(struct text_session *s);
+/* Spans of module code left writable so far (owed). */
+size_t text_owed(void);
 
 #endif
