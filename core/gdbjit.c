@@ -53,15 +53,25 @@ enum { N_TEXT = 1, N_EH = 7, N_SYMTAB = 17, N_STRTAB = 25, N_SHSTRTAB = 33 };
 struct piece {
 	uintptr_t code;
 	size_t len;
-	uint32_t name; /* offset in the names */
+	uint32_t name;  /* offset in the names */
+	uint32_t sect;  /* its text section (from S_TEXT) */
+	size_t size;    /* copies: the bytes it takes (the next adjacent one starts there) */
+	uint32_t fde, fde_len; /* copies: its FDE in the pending unwind section */
 };
 
-/* What an object describes: n pieces, their unwind info (a section:
- * CIEs, FDEs, terminator), their names (NUL-terminated, one after the
- * other). */
+struct sect {
+	uintptr_t addr;
+	size_t size;
+};
+
+/* What an object describes: n pieces in nsect text sections, their unwind
+ * info (a section: CIEs, FDEs, terminator), their names (NUL-terminated,
+ * one after the other). */
 struct desc {
 	const struct piece *pc;
 	size_t n;
+	const struct sect *sc;
+	size_t nsect;
 	const uint8_t *eh;
 	size_t eh_len;
 	const char *names;
@@ -79,7 +89,7 @@ static struct gdbjit_entry *publish(const struct desc *d, bool forever)
 {
 	size_t off_eh = sizeof(Elf64_Ehdr), off_sym = align8(off_eh + d->eh_len);
 	size_t off_str = off_sym + (d->n + 1) * sizeof(Elf64_Sym), off_shstr = off_str + 1 + d->names_len;
-	size_t off_sh = align8(off_shstr + sizeof(shstr)), total = off_sh + (S_TEXT + d->n) * sizeof(Elf64_Shdr);
+	size_t off_sh = align8(off_shstr + sizeof(shstr)), total = off_sh + (S_TEXT + d->nsect) * sizeof(Elf64_Shdr);
 	/* one block: the list entry, then the object */
 	struct gdbjit_entry *g = forever ? arena_alloc(sizeof(*g) + total) : calloc(1, sizeof(*g) + total);
 	Elf64_Ehdr *h;
@@ -104,21 +114,24 @@ static struct gdbjit_entry *publish(const struct desc *d, bool forever)
 	h->e_ehsize = sizeof(Elf64_Ehdr);
 	h->e_shoff = off_sh;
 	h->e_shentsize = sizeof(Elf64_Shdr);
-	h->e_shnum = (Elf64_Half)(S_TEXT + d->n);
+	h->e_shnum = (Elf64_Half)(S_TEXT + d->nsect);
 	h->e_shstrndx = S_SHSTRTAB;
 	memcpy(o + off_eh, d->eh, d->eh_len);
 	memcpy(o + off_str + 1, d->names, d->names_len);
 	memcpy(o + off_shstr, shstr, sizeof(shstr));
 	for (size_t i = 0; i < d->n; i++) {
-		sym[i + 1].st_name = 1 + d->pc[i].name;
+		const struct piece *pc = &d->pc[i];
+
+		sym[i + 1].st_name = 1 + pc->name;
 		sym[i + 1].st_info = ELF64_ST_INFO(STB_GLOBAL, STT_FUNC);
-		sym[i + 1].st_shndx = (Elf64_Half)(S_TEXT + i);
-		sym[i + 1].st_value = 0; /* relocatable object: relative to its section */
-		sym[i + 1].st_size = d->pc[i].len;
-		sh[S_TEXT + i] = (Elf64_Shdr){ .sh_name = N_TEXT, .sh_type = SHT_NOBITS,
-					       .sh_flags = SHF_ALLOC | SHF_EXECINSTR, .sh_addr = d->pc[i].code,
-					       .sh_size = d->pc[i].len, .sh_addralign = 16 };
+		sym[i + 1].st_shndx = (Elf64_Half)(S_TEXT + pc->sect);
+		sym[i + 1].st_value = pc->code - d->sc[pc->sect].addr; /* relocatable: relative to its section */
+		sym[i + 1].st_size = pc->len;
 	}
+	for (size_t i = 0; i < d->nsect; i++)
+		sh[S_TEXT + i] = (Elf64_Shdr){ .sh_name = N_TEXT, .sh_type = SHT_NOBITS,
+					       .sh_flags = SHF_ALLOC | SHF_EXECINSTR, .sh_addr = d->sc[i].addr,
+					       .sh_size = d->sc[i].size, .sh_addralign = 16 };
 	/* the unwinder's copy (gdbjit_eh_frame) is this one: where gdb is
 	 * told it lies */
 	sh[S_EH] = (Elf64_Shdr){ .sh_name = N_EH, .sh_type = SHT_PROGBITS, .sh_flags = SHF_ALLOC,
@@ -145,8 +158,9 @@ static struct gdbjit_entry *publish(const struct desc *d, bool forever)
 
 struct gdbjit_entry *gdbjit_add(uintptr_t code, size_t len, const char *name, const void *eh, size_t eh_len)
 {
-	struct piece pc = { code, len, 0 };
-	struct desc d = { &pc, 1, eh, eh_len, name, strlen(name) + 1 };
+	struct piece pc = { .code = code, .len = len };
+	struct sect sc = { code, len };
+	struct desc d = { &pc, 1, &sc, 1, eh, eh_len, name, strlen(name) + 1 };
 
 	return publish(&d, false);
 }
@@ -176,7 +190,13 @@ void *gdbjit_eh_frame(struct gdbjit_entry *g)
 
 /* Copies waiting for their batch's object (engine lock held): their
  * pieces, their names, their unwind section being built (the first CIE,
- * then every FDE pointing back at it). */
+ * then every FDE pointing back at it).  Copies made one after the other
+ * lie end to end (first fit, never freed): a run of them is one text
+ * section for gdb (whose cost grows with the square of an object's
+ * sections) and one registration for libgcc, which must not be given
+ * ranges that overlap (gcc 12's unwinder takes the first registered
+ * object starting below the pc, and an image lies between two copies
+ * that are not adjacent). */
 #define BATCH_MAX 8192 /* pieces per object: section numbers stay below SHN_LORESERVE */
 
 static struct {
@@ -217,22 +237,70 @@ bool gdbjit_copies_pending(void)
 	return pend.n != 0;
 }
 
-int gdbjit_copies_publish(void)
+/* libgcc's registration of the run pc[a..b): the CIE, their FDEs (each
+ * pointing back at it), the terminator; for ever, like the copies. */
+static int register_run(size_t a, size_t b)
 {
-	struct desc d = { pend.pc, pend.n, pend.eh, pend.eh_len + 4, pend.names, pend.names_len };
-	struct gdbjit_entry *g;
+	size_t len = pend.cie_len + 4, at;
+	uint8_t *eh;
 
-	if (!pend.n)
-		return 0;
-	memset(pend.eh + pend.eh_len, 0, 4); /* the terminator (room kept for it) */
-	if (!(g = publish(&d, true)))
+	for (size_t i = a; i < b; i++)
+		len += pend.pc[i].fde_len;
+	if (!(eh = arena_alloc(len)))
 		return -ENOMEM;
-	__register_frame(gdbjit_eh_frame(g)); /* for ever, like the copies */
-	pend.n = pend.names_len = pend.eh_len = pend.cie_len = 0;
+	memcpy(eh, pend.eh, pend.cie_len);
+	at = pend.cie_len;
+	for (size_t i = a; i < b; i++) {
+		uint32_t ptr = (uint32_t)(at + 4); /* back from the field to the CIE, at 0 */
+
+		memcpy(eh + at, pend.eh + pend.pc[i].fde, pend.pc[i].fde_len);
+		memcpy(eh + at + 4, &ptr, 4);
+		at += pend.pc[i].fde_len;
+	}
+	memset(eh + at, 0, 4);
+	__register_frame(eh);
 	return 0;
 }
 
-int gdbjit_copy_add(uintptr_t code, size_t len, const char *name, const uint8_t *eh, size_t eh_len)
+int gdbjit_copies_publish(void)
+{
+	struct desc d = { pend.pc, pend.n, NULL, 0, pend.eh, pend.eh_len + 4, pend.names, pend.names_len };
+	struct sect *sc;
+	size_t run = 0;
+	int r = 0;
+
+	if (!pend.n)
+		return 0;
+	if (!(sc = malloc(pend.n * sizeof(*sc))))
+		return -ENOMEM;
+	for (size_t i = 0; i < pend.n; i++) {
+		struct piece *pc = &pend.pc[i];
+
+		if (i && pc->code == pend.pc[i - 1].code + pend.pc[i - 1].size) {
+			sc[d.nsect - 1].size = pc->code + pc->len - sc[d.nsect - 1].addr;
+		} else {
+			if (i && (r = register_run(run, i)) < 0)
+				goto out;
+			run = i;
+			sc[d.nsect++] = (struct sect){ pc->code, pc->len };
+		}
+		pc->sect = (uint32_t)(d.nsect - 1);
+	}
+	if ((r = register_run(run, pend.n)) < 0)
+		goto out;
+	d.sc = sc;
+	memset(pend.eh + pend.eh_len, 0, 4); /* the terminator (room kept for it) */
+	if (!publish(&d, true)) {
+		r = -ENOMEM;
+		goto out;
+	}
+	pend.n = pend.names_len = pend.eh_len = pend.cie_len = 0;
+out:
+	free(sc);
+	return r;
+}
+
+int gdbjit_copy_add(uintptr_t code, size_t len, size_t size, const char *name, const uint8_t *eh, size_t eh_len)
 {
 	size_t cie = (size_t)u32_at(eh) + 4, fde, nlen = strlen(name) + 1, at;
 	uint32_t ptr;
@@ -258,7 +326,8 @@ int gdbjit_copy_add(uintptr_t code, size_t len, const char *name, const uint8_t 
 	memcpy(pend.eh + at + 4, &ptr, 4);
 	pend.eh_len += fde;
 	memcpy(pend.names + pend.names_len, name, nlen);
-	pend.pc[pend.n++] = (struct piece){ code, len, (uint32_t)pend.names_len };
+	pend.pc[pend.n++] = (struct piece){ .code = code, .len = len, .name = (uint32_t)pend.names_len,
+					    .size = size, .fde = (uint32_t)at, .fde_len = (uint32_t)fde };
 	pend.names_len += nlen;
 	return 0;
 }

@@ -18,10 +18,13 @@ void gdbjit_remove(struct gdbjit_entry *e);
  * one allocation for gdb and libgcc both. */
 void *gdbjit_eh_frame(struct gdbjit_entry *e);
 
-/* A relocated copy (never freed), eh its .eh_frame (one CIE, one FDE, the
- * terminator): kept for the batch's object, which gdbjit_copies_publish
- * gives gdb and libgcc.  Engine lock held; 0 or -errno. */
-int gdbjit_copy_add(uintptr_t code, size_t len, const char *name, const uint8_t *eh, size_t eh_len);
+/* A relocated copy (never freed) of len bytes of code taking size bytes
+ * (the next copy made may start there), eh its .eh_frame (one CIE, one
+ * FDE, the terminator): kept for the batch's object, which
+ * gdbjit_copies_publish gives gdb and libgcc.  Engine lock held; 0 or
+ * -errno. */
+int gdbjit_copy_add(uintptr_t code, size_t len, size_t size, const char *name, const uint8_t *eh,
+		    size_t eh_len);
 int gdbjit_copies_publish(void);
 bool gdbjit_copies_pending(void);
 

@@ -252,7 +252,7 @@ int image_new_copy(struct reloc_plan *p, const char *name, uintptr_t *out)
 		char gname[256];
 
 		snprintf(gname, sizeof(gname), "poketrace_copy:%s", name);
-		if ((r = gdbjit_copy_add((uintptr_t)mem, (size_t)len, gname, eh, eh_len)) < 0) {
+		if ((r = gdbjit_copy_add((uintptr_t)mem, (size_t)len, size, gname, eh, eh_len)) < 0) {
 			execmem_free(mem);
 			return pt_error(-r, "%s: cannot keep the unwind information of its copy: %s", name,
 					strerror(-r));

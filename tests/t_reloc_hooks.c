@@ -16,7 +16,8 @@
 #include "arch/x86_64/poke.h"
 #include "harness.h"
 
-int rl_ripmov(int), rl_riplea(int), rl_ripcmp(int), rl_jcc8(int), rl_jmp8(int), rl_calllast(int), rl_callmem(int), rl_endbr(int);
+int rl_ripmov(int), rl_riplea(int), rl_ripcmp(int), rl_jcc8(int), rl_jmp8(int), rl_calllast(int), rl_movcall(int),
+    rl_callmem(int), rl_endbr(int);
 long rl_frame(long), rl_leaf5(long);
 int rl_loopback(int), rl_switch(int), rl_callfirst(int), rl_sys(int), rl_tiny(int), rl_stackodd(int);
 extern int rl_val, rl_table[];
@@ -30,6 +31,7 @@ static long w_ripcmp(long x) { return (int)x > rl_val; }
 static long w_jcc8(long x) { return x == 0 ? 100 : 2 * x; }
 static long w_jmp8(long x) { return x + 7; }
 static long w_calllast(long x) { return x + 11; }
+static long w_movcall(long x) { return x + 12; }
 static long w_callmem(long x) { return x + 12; }
 static long w_frame(long x) { return 3 * x; }
 static long w_endbr(long x) { return x - 1; }
@@ -48,11 +50,12 @@ static const struct {
 #define w_rl_jcc8 w_jcc8
 #define w_rl_jmp8 w_jmp8
 #define w_rl_calllast w_calllast
+#define w_rl_movcall w_movcall
 #define w_rl_callmem w_callmem
 #define w_rl_frame w_frame
 #define w_rl_endbr w_endbr
 #define w_rl_leaf5 w_leaf5
-	C(rl_ripmov), C(rl_riplea), C(rl_ripcmp), C(rl_jcc8), C(rl_jmp8), C(rl_calllast), C(rl_callmem), C(rl_frame), C(rl_endbr), C(rl_leaf5),
+	C(rl_ripmov), C(rl_riplea), C(rl_ripcmp), C(rl_jcc8), C(rl_jmp8), C(rl_calllast), C(rl_movcall), C(rl_callmem), C(rl_frame), C(rl_endbr), C(rl_leaf5),
 #undef C
 };
 #define NCLASSES (sizeof(classes) / sizeof(classes[0]))
@@ -456,8 +459,9 @@ static void ops_relocate(void)
 
 /* Single-stepped (the trap flag) through an fexit-hooked call of each
  * class: at every instruction of its relocated copy, libgcc's unwinder from
- * the SIGTRAP handler reaches stepped_call's frame.  The copies of one batch
- * share one unwind registration. */
+ * the SIGTRAP handler reaches stepped_call's frame.  One batch over the
+ * classes here and over the same functions in a library of their own:
+ * copies near two modules, images between them. */
 static uintptr_t step_copy;
 static volatile int step_in_copy;
 static volatile long steps, reached;
@@ -491,43 +495,50 @@ static void on_step(int sig, siginfo_t *si, void *uc)
 	}
 }
 
-__attribute__((noinline, visibility("default"))) long stepped_call(size_t i, long x)
+__attribute__((noinline, visibility("default"))) long stepped_call(fn_t f, long x)
 {
 	long r;
 
 	__asm__ volatile("pushfq; orq $0x100, (%%rsp); popfq" ::: "memory", "cc");
-	r = call(i, x);
+	r = f(x);
 	__asm__ volatile("pushfq; andq $~0x100, (%%rsp); popfq" ::: "memory", "cc");
 	return r;
 }
 
 static void unwind_in_copy(void)
 {
-	struct poketrace_link_spec spec[NCLASSES];
+	struct poketrace_link_spec spec[2 * NCLASSES];
 	struct sigaction sa = { .sa_sigaction = on_step, .sa_flags = SA_SIGINFO };
+	void *lib = dlopen(RELOC_LIB, RTLD_NOW | RTLD_LOCAL);
+	fn_t fn[2 * NCLASSES];
 
+	CHECK(lib, "dlopen %s: %s", RELOC_LIB, dlerror());
 	OK(poketrace_init(NULL));
 	memset(spec, 0, sizeof(spec));
-	for (size_t i = 0; i < NCLASSES; i++) {
+	for (size_t i = 0; i < 2 * NCLASSES; i++) {
+		fn[i] = i < NCLASSES ? classes[i].fn : (fn_t)dlsym(lib, classes[i - NCLASSES].name);
+		CHECK(i < NCLASSES || (fn[i] && fn[i] != classes[i % NCLASSES].fn), "%s: not in the library",
+		      classes[i % NCLASSES].name);
 		spec[i].kind = POKETRACE_FEXIT;
-		spec[i].addr = (uintptr_t)classes[i].fn;
+		spec[i].addr = (uintptr_t)fn[i];
 		spec[i].handler = (void *)on_exit_;
 	}
-	OK(poketrace_links_attach(spec, NCLASSES));
+	OK(poketrace_links_attach(spec, 2 * NCLASSES));
 	sigemptyset(&sa.sa_mask);
 	OK(sigaction(SIGTRAP, &sa, NULL));
-	for (size_t i = 0; i < NCLASSES; i++) {
+	for (size_t i = 0; i < 2 * NCLASSES; i++) {
+		const char *name = classes[i % NCLASSES].name, *where = i < NCLASSES ? "" : " (library)";
 		long r;
 
 		step_copy = (uintptr_t)poketrace_link_original(spec[i].link);
 		steps = reached = 0;
-		r = stepped_call(i, 3);
-		CHECK(r == classes[i].want(3), "%s(3) single-stepped: %ld", classes[i].name, r);
-		CHECK(steps > 0, "%s: no step in its copy (%#lx)", classes[i].name, (unsigned long)step_copy);
-		CHECK(reached == steps, "%s: the unwinder reached the caller from %ld of %ld instructions of the copy",
-		      classes[i].name, reached, steps);
+		r = stepped_call(fn[i], 3);
+		CHECK((int)r == (int)classes[i % NCLASSES].want(3), "%s%s(3) single-stepped: %ld", name, where, r);
+		CHECK(steps > 0, "%s%s: no step in its copy (%#lx)", name, where, (unsigned long)step_copy);
+		CHECK(reached == steps, "%s%s: the unwinder reached the caller from %ld of %ld instructions of the "
+		      "copy", name, where, reached, steps);
 	}
-	for (size_t i = 0; i < NCLASSES; i++)
+	for (size_t i = 0; i < 2 * NCLASSES; i++)
 		OK(poketrace_link_detach(spec[i].link));
 }
 

@@ -104,9 +104,14 @@ $(TO)/keepregs.o: tests/targets/keepregs.S $(TO)/.dir
 	@$(CC) -c $< -o $@
 $(TO)/ipara.o: tests/targets/ipara.c $(TO)/.dir
 	@$(GCC) -O2 -g -c $< -o $@
-$(T)/t_reloc_hooks: tests/t_reloc_hooks.c $(TO)/reloc_fns.o $(TO)/keepregs.o $(TO)/ipara.o $(STLIB) tests/harness.h
+# the same functions in a library of their own (-Bsymbolic: their
+# RIP-relative references stay inside it), for copies in two modules
+$(T)/libt_reloc_fns.so: tests/targets/reloc_fns.S $(TO)/.dir
+	@$(CC) -shared -fPIC -Wl,-Bsymbolic $< -o $@
+$(T)/t_reloc_hooks: tests/t_reloc_hooks.c $(TO)/reloc_fns.o $(TO)/keepregs.o $(TO)/ipara.o $(T)/libt_reloc_fns.so $(STLIB) tests/harness.h
 	@echo "  TEST    $@"
-	@$(CC) $(TESTCFLAGS) -rdynamic -o $@ $< $(TO)/reloc_fns.o $(TO)/keepregs.o $(TO)/ipara.o $(TESTLIBS)
+	@$(CC) $(TESTCFLAGS) -rdynamic -DRELOC_LIB='"$(abspath $(T))/libt_reloc_fns.so"' -o $@ $< $(TO)/reloc_fns.o \
+		$(TO)/keepregs.o $(TO)/ipara.o $(TESTLIBS)
 
 $(T)/t_signals: tests/t_signals.c $(TO)/funcs_pfe_clang.o $(TO)/tramp.o $(T)/libt_shared.so $(STLIB) tests/harness.h
 	@echo "  TEST    $@"

@@ -166,24 +166,26 @@ size_t reloc_eh_frame(uintptr_t at, size_t code_len, const struct reloc_plan *p,
 	for (unsigned i = 0; i <= p->ninsn; i++) {
 		const struct reloc_cfa *c = &p->cfa[i];
 
-		if (c->cfa_off == was.cfa_off && c->rbp_based == was.rbp_based &&
-		    !memcmp(c->saved, was.saved, sizeof(c->saved)))
-			continue;
-		advance(&b, &loc, p->new_off[i]);
-		b_u8(&b, DW_CFA_def_cfa);
-		b_u8(&b, c->rbp_based ? DWREG_RBP : DWREG_RSP);
-		uleb(&b, c->rbp_based ? 16u : c->cfa_off);
-		/* a register's first push (the data alignment factor is -8);
-		 * saves never go away in a copy (pops of them are refused) */
-		for (int r = 0; r < 16; r++)
-			if (c->saved[r] && !was.saved[r]) {
-				b_u8(&b, (uint8_t)(DW_CFA_offset | r));
-				b_u8(&b, c->saved[r]); /* < 128: one ULEB128 byte */
-			}
-		was = *c;
+		if (c->cfa_off != was.cfa_off || c->rbp_based != was.rbp_based ||
+		    memcmp(c->saved, was.saved, sizeof(c->saved))) {
+			advance(&b, &loc, p->new_off[i]);
+			b_u8(&b, DW_CFA_def_cfa);
+			b_u8(&b, c->rbp_based ? DWREG_RBP : DWREG_RSP);
+			uleb(&b, c->rbp_based ? 16u : c->cfa_off);
+			/* a register's first push (the data alignment factor is
+			 * -8); saves never go away in a copy (pops of them are
+			 * refused) */
+			for (int r = 0; r < 16; r++)
+				if (c->saved[r] && !was.saved[r]) {
+					b_u8(&b, (uint8_t)(DW_CFA_offset | r));
+					b_u8(&b, c->saved[r]); /* < 128: one ULEB128 byte */
+				}
+			was = *c;
+		}
 		if (i + 1 == p->ninsn && p->last_is_call && !c->rbp_based) {
 			/* the call became push (the return address) and jmp:
-			 * at the jmp, the CFA is 8 bytes further from rsp */
+			 * at the jmp, the CFA is 8 bytes further from rsp
+			 * (whether or not the state before the call changed) */
 			advance(&b, &loc, p->call_jmp);
 			b_u8(&b, DW_CFA_def_cfa_offset);
 			uleb(&b, c->cfa_off + 8u);

@@ -73,6 +73,17 @@ rl_calllast:
 	.size rl_calllast, .-rl_calllast
 
 	.p2align 4
+	.globl rl_movcall
+	.type rl_movcall, @function
+/* int rl_movcall(int x): rl_helper(x) + 2 (a call last, the state before it the entry's) */
+rl_movcall:
+	movq %rdi, %r8
+	call rl_helper
+	addl $2, %eax
+	ret
+	.size rl_movcall, .-rl_movcall
+
+	.p2align 4
 	.globl rl_callmem
 	.type rl_callmem, @function
 /* int rl_callmem(int x): rl_helper(x) + 2 through a pointer (push, then
