@@ -237,9 +237,9 @@ bool gdbjit_copies_pending(void)
 	return pend.n != 0;
 }
 
-/* libgcc's registration of the run pc[a..b): the CIE, their FDEs (each
+/* libgcc's unwind section for the run pc[a..b): the CIE, their FDEs (each
  * pointing back at it), the terminator; for ever, like the copies. */
-static int register_run(size_t a, size_t b)
+static uint8_t *run_section(size_t a, size_t b)
 {
 	size_t len = pend.cie_len + 4, at;
 	uint8_t *eh;
@@ -247,7 +247,7 @@ static int register_run(size_t a, size_t b)
 	for (size_t i = a; i < b; i++)
 		len += pend.pc[i].fde_len;
 	if (!(eh = arena_alloc(len)))
-		return -ENOMEM;
+		return NULL;
 	memcpy(eh, pend.eh, pend.cie_len);
 	at = pend.cie_len;
 	for (size_t i = a; i < b; i++) {
@@ -258,45 +258,53 @@ static int register_run(size_t a, size_t b)
 		at += pend.pc[i].fde_len;
 	}
 	memset(eh + at, 0, 4);
-	__register_frame(eh);
-	return 0;
+	return eh;
 }
 
 int gdbjit_copies_publish(void)
 {
 	struct desc d = { pend.pc, pend.n, NULL, 0, pend.eh, pend.eh_len + 4, pend.names, pend.names_len };
 	struct sect *sc;
+	uint8_t **runs;
 	size_t run = 0;
-	int r = 0;
+	int r = -ENOMEM;
 
 	if (!pend.n)
 		return 0;
-	if (!(sc = malloc(pend.n * sizeof(*sc))))
-		return -ENOMEM;
-	for (size_t i = 0; i < pend.n; i++) {
+	sc = malloc(pend.n * sizeof(*sc));
+	runs = malloc(pend.n * sizeof(*runs));
+	if (!sc || !runs)
+		goto out;
+	/* Everything that can fail first: a registration made and then
+	 * made again by a retry would be a second object over the first
+	 * (libgcc's lookups fail past one of them). */
+	for (size_t i = 0; i <= pend.n; i++) {
 		struct piece *pc = &pend.pc[i];
 
-		if (i && pc->code == pend.pc[i - 1].code + pend.pc[i - 1].size) {
+		if (i && i < pend.n && pc->code == pend.pc[i - 1].code + pend.pc[i - 1].size) {
 			sc[d.nsect - 1].size = pc->code + pc->len - sc[d.nsect - 1].addr;
-		} else {
-			if (i && (r = register_run(run, i)) < 0)
-				goto out;
-			run = i;
-			sc[d.nsect++] = (struct sect){ pc->code, pc->len };
+			pc->sect = (uint32_t)(d.nsect - 1);
+			continue;
 		}
-		pc->sect = (uint32_t)(d.nsect - 1);
+		if (i && !(runs[d.nsect - 1] = run_section(run, i)))
+			goto out;
+		if (i == pend.n)
+			break;
+		run = i;
+		pc->sect = (uint32_t)d.nsect;
+		sc[d.nsect++] = (struct sect){ pc->code, pc->len };
 	}
-	if ((r = register_run(run, pend.n)) < 0)
-		goto out;
 	d.sc = sc;
 	memset(pend.eh + pend.eh_len, 0, 4); /* the terminator (room kept for it) */
-	if (!publish(&d, true)) {
-		r = -ENOMEM;
+	if (!publish(&d, true))
 		goto out;
-	}
+	for (size_t i = 0; i < d.nsect; i++)
+		__register_frame(runs[i]);
 	pend.n = pend.names_len = pend.eh_len = pend.cie_len = 0;
+	r = 0;
 out:
 	free(sc);
+	free(runs);
 	return r;
 }
 

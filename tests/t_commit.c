@@ -6,13 +6,17 @@
  * and sync mode; and through the hook layer, whose failed attach must free
  * nothing a thread may still run. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "arch/x86_64/textwrite.h"
 #include "base/fault.h"
 #include "harness.h"
 #include "targets/funcs.h"
@@ -286,4 +290,70 @@ static void protection_owed(void)
 	CHECK(kept >= 1, "no attach ran its batch with the close failing: the case tests nothing");
 }
 
-TEST_MAIN(CASE(mprotect_membarrier), CASE(mprotect_signal), CASE(procmem_membarrier), CASE(links), CASE(protection_owed))
+/* Debts of protection, through the session layer: more than a fixed
+ * table's worth are all kept (each close succeeds), and one whose pages
+ * were unmapped and the address reused by the program's own W+X memory (a
+ * JIT's, after a dlclose) is forgotten, not made read-only under it. */
+static uint8_t *map_file_code(void)
+{
+	int fd = open("/proc/self/exe", O_RDONLY);
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+
+	close(fd);
+	CHECK(p != MAP_FAILED, "mmap of the test's own file");
+	return p;
+}
+
+/* every mprotect fails but the (open_at)th: the debts' payments before it,
+ * the session's own after it */
+static int open_at;
+
+static int inject_all_but_open(const char *what)
+{
+	return strcmp(what, "mprotect") || ++mprotects_seen == open_at ? 0 : ENOMEM;
+}
+
+/* a session writing a's first byte as it is, with `owed` debts before it
+ * that cannot be paid, and a close that fails */
+static int failing_close(uint8_t *a, int owed)
+{
+	struct text_session ts;
+	uintptr_t at = (uintptr_t)a;
+	int r;
+
+	mprotects_seen = 0;
+	open_at = owed + 1;
+	pt_fault_hook = inject_all_but_open;
+	if ((r = text_open(&ts, &at, 1, 1)) == 0) {
+		OK(text_write(&ts, at, a, 1));
+		r = text_close(&ts);
+	}
+	pt_fault_hook = NULL;
+	return r;
+}
+
+static void owed_debts(void)
+{
+	enum { N = 80 };
+	uint8_t *page[N], *jit;
+	struct text_session ts;
+	uintptr_t at;
+
+	for (int i = 0; i < N; i++) {
+		page[i] = map_file_code();
+		CHECK(failing_close(page[i], i) == 0, "debt %d: the close failed after its write", i + 1);
+		CHECK(page_writable((uintptr_t)page[i]), "debt %d: the page was restored", i + 1);
+	}
+	munmap(page[0], 4096); /* as dlclose does; the program maps its own W+X memory there */
+	jit = mmap(page[0], 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	CHECK(jit == page[0], "mmap at the freed address");
+	at = (uintptr_t)page[1];
+	OK(text_open(&ts, &at, 1, 1)); /* pays the debts first */
+	OK(text_close(&ts));
+	CHECK(page_writable((uintptr_t)jit), "the program's W+X memory was made read-only");
+	jit[0] = 0xc3; /* (would fault) */
+	for (int i = 1; i < N; i++)
+		CHECK(!page_writable((uintptr_t)page[i]), "debt %d was not paid", i + 1);
+}
+
+TEST_MAIN(CASE(mprotect_membarrier), CASE(mprotect_signal), CASE(procmem_membarrier), CASE(links), CASE(protection_owed), CASE(owed_debts))

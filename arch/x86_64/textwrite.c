@@ -107,19 +107,42 @@ static void session_free(struct text_session *s)
  * caller told so — failing it would leave the sites pointing at images the
  * caller then frees.  Every later module session tries again first, before
  * it reads the mappings' protection (which would take the W for the
- * mapping's own).  Engine lock held. */
-#define OWED_MAX 64
+ * mapping's own), if the pages are still the file's pages they were (not
+ * unmapped by a dlclose and reused, say by a JIT's own W+X memory) and as
+ * they were left.  A debt that cannot be recorded (no memory, no maps) is
+ * forgotten: the pages stay writable, the batch stands.  Engine lock held. */
+struct debt {
+	struct text_span span;
+	unsigned long dev_major, dev_minor, ino;
+	uint64_t offset; /* in the file, of span.start */
+};
 
-static struct text_span owed[OWED_MAX];
-static size_t nowed;
+static struct debt *owed;
+static size_t nowed, owed_cap;
 
 static void owe(const struct text_span *t)
 {
+	const struct maps_entry *m;
+	struct maps maps;
+
 	for (size_t i = 0; i < nowed; i++)
-		if (owed[i].start == t->start && owed[i].end == t->end)
+		if (owed[i].span.start == t->start && owed[i].span.end == t->end)
 			return;
-	if (nowed < OWED_MAX)
-		owed[nowed++] = *t;
+	if (nowed == owed_cap) {
+		size_t cap = owed_cap ? 2 * owed_cap : 16;
+		struct debt *v = realloc(owed, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		owed = v;
+		owed_cap = cap;
+	}
+	if (maps_read(&maps) < 0)
+		return;
+	if ((m = maps_find(&maps, t->start)) && m->ino)
+		owed[nowed++] = (struct debt){ *t, m->dev_major, m->dev_minor, m->ino,
+					       m->offset + (t->start - m->start) };
+	maps_free(&maps);
 }
 
 static void pay_owed(void)
@@ -130,24 +153,20 @@ static void pay_owed(void)
 	if (!nowed || maps_read(&maps) < 0)
 		return;
 	for (size_t i = 0; i < nowed; i++) {
-		const struct maps_entry *m = maps_find(&maps, owed[i].start);
+		const struct debt *d = &owed[i];
+		const struct maps_entry *m = maps_find(&maps, d->span.start);
 		int e;
 
-		/* still the mapping we left writable (not unmapped, nor
-		 * reused, nor changed by the program since): else forgotten */
-		if (!m || m->end < owed[i].end || m->prot != (owed[i].prot | PROT_WRITE))
-			continue;
+		if (!m || m->end < d->span.end || m->prot != (d->span.prot | PROT_WRITE) || m->ino != d->ino ||
+		    m->dev_major != d->dev_major || m->dev_minor != d->dev_minor ||
+		    m->offset + (d->span.start - m->start) != d->offset)
+			continue; /* not the pages left writable any more: forgotten */
 		e = pt_fault("mprotect");
-		if (e || mprotect((void *)owed[i].start, owed[i].end - owed[i].start, owed[i].prot) < 0)
-			owed[k++] = owed[i];
+		if (e || mprotect((void *)d->span.start, d->span.end - d->span.start, d->span.prot) < 0)
+			owed[k++] = *d;
 	}
 	nowed = k;
 	maps_free(&maps);
-}
-
-size_t text_owed(void)
-{
-	return nowed;
 }
 
 /* ------------------------------------------------------------ sessions */
@@ -261,7 +280,7 @@ int text_close(struct text_session *s)
 			/* once more: a page left W+X is worse than a slow close */
 			if (e < 0)
 				e = set_prot(s, &s->spans[i], s->spans[i].prot);
-			if (e < 0 && s->module && nowed < OWED_MAX)
+			if (e < 0 && s->module)
 				owe(&s->spans[i]); /* (the writes stand: see owe) */
 			else if (e < 0 && !r)
 				r = pt_error(-e, "cannot restore the protection of the code at %#lx: %s",

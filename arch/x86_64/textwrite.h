@@ -49,9 +49,7 @@ int text_open_known(struct text_session *s, uintptr_t addr, size_t len, int prot
 int text_write(struct text_session *s, uintptr_t addr, const void *src, size_t len);
 /* Every span back to its protection.  0 or -errno (what was written stays).
  * A module's span that cannot be given back is owed, not an error: the
- * next text_open gives it back first. */
+ * next text_open gives it back first (if its pages are still the same). */
 int text_close(struct text_session *s);
-/* Spans of module code left writable so far (owed). */
-size_t text_owed(void);
 
 #endif
