@@ -191,9 +191,14 @@ crashed() {
 
 # A program's sleeps are its own: a CPU-time timer's signal that
 # poketrace's busy writer would have blocked went to the sleeping main
-# thread, whose nanosleep and poll ended with EINTR
+# thread, whose nanosleep and poll ended with EINTR.  The program's SIGPROF
+# handler is not hooked: a signal that expires while the thread whose time
+# ran out is inside its handler (the signal blocked there) goes to another
+# thread, perhaps the sleeping one, and a hooked handler takes longer
+# (170 us on average under ASan, against the timer's 1 ms): tracing's
+# overhead, by the machine's speed, not poketrace's threads
 sleeps_kept() {
-	expect 0 P_REC -o "$W/s" -- "$T/profsleep"
+	expect 0 P_REC --exclude on_prof -o "$W/s" -- "$T/profsleep"
 	[ "$out" = slept ] || fail "the program's sleep was cut short: $out"
 }
 
