@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <sys/mman.h>
 
+#include "base/fault.h"
+
 #define ALIGN 16
 #define FIRST_BLOCK (64UL * 1024)
 #define MAX_BLOCK (4UL * 1024 * 1024)
@@ -17,6 +19,8 @@ void *arena_alloc(size_t size)
 {
 	void *p = NULL;
 
+	if (pt_fault("alloc"))
+		return NULL;
 	size = (size + ALIGN - 1) & ~(size_t)(ALIGN - 1);
 	pthread_mutex_lock(&lock);
 	if ((size_t)(end - cur) < size) {

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "arch/x86_64/poke.h"
+#include "base/fault.h"
 #include "harness.h"
 
 int rl_ripmov(int), rl_riplea(int), rl_ripcmp(int), rl_jcc8(int), rl_jmp8(int), rl_calllast(int), rl_movcall(int),
@@ -495,6 +496,13 @@ static void on_step(int sig, siginfo_t *si, void *uc)
 	}
 }
 
+static int alloc_fail_at, allocs_seen;
+
+static int fail_kth_alloc(const char *what)
+{
+	return strcmp(what, "alloc") || ++allocs_seen != alloc_fail_at ? 0 : ENOMEM;
+}
+
 __attribute__((noinline, visibility("default"))) long stepped_call(fn_t f, long x)
 {
 	long r;
@@ -511,6 +519,7 @@ static void unwind_in_copy(void)
 	struct sigaction sa = { .sa_sigaction = on_step, .sa_flags = SA_SIGINFO };
 	void *lib = dlopen(RELOC_LIB, RTLD_NOW | RTLD_LOCAL);
 	fn_t fn[2 * NCLASSES];
+	int r;
 
 	CHECK(lib, "dlopen %s: %s", RELOC_LIB, dlerror());
 	OK(poketrace_init(NULL));
@@ -523,7 +532,21 @@ static void unwind_in_copy(void)
 		spec[i].addr = (uintptr_t)fn[i];
 		spec[i].handler = (void *)on_exit_;
 	}
-	OK(poketrace_links_attach(spec, 2 * NCLASSES));
+	/* first with the k-th long-lived allocation of the batch failing (k =
+	 * 1, 2, ...: a site's record, the batch's gdb object, a run's unwind
+	 * section): each attempt fails whole, and the copies the failed ones
+	 * made are unwound through below like the others */
+	for (alloc_fail_at = 1;; alloc_fail_at++) {
+		allocs_seen = 0;
+		pt_fault_hook = fail_kth_alloc;
+		r = poketrace_links_attach(spec, 2 * NCLASSES);
+		pt_fault_hook = NULL;
+		if (allocs_seen < alloc_fail_at)
+			break;
+		CHECK(r < 0, "allocation %d of the batch failed, and the batch succeeded", alloc_fail_at);
+	}
+	OK(r);
+	CHECK(alloc_fail_at > 2, "the batch made %d long-lived allocations: nothing failed", alloc_fail_at - 1);
 	sigemptyset(&sa.sa_mask);
 	OK(sigaction(SIGTRAP, &sa, NULL));
 	for (size_t i = 0; i < 2 * NCLASSES; i++) {

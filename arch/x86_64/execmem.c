@@ -234,48 +234,61 @@ static struct chunk *find(uintptr_t p)
 	return NULL;
 }
 
+/* The chunk and first unit of allocation p; NULL if p is none (poke_lock held). */
+static struct chunk *allocation(void *p, size_t *unit)
+{
+	struct chunk *c = find((uintptr_t)p);
+
+	if (!c || ((uintptr_t)p - c->base) % UNIT || !bit(c->start, ((uintptr_t)p - c->base) / UNIT))
+		return NULL;
+	*unit = ((uintptr_t)p - c->base) / UNIT;
+	return c;
+}
+
+/* Frees the units of the allocation at `first` from first+keep on (its
+ * used units end where the next allocation starts). */
+static void free_units(struct chunk *c, size_t first, size_t keep)
+{
+	size_t total = c->size / UNIT;
+
+	for (size_t i = first + 1; i < first + keep; i++)
+		if (i >= total || !bit(c->used, i) || bit(c->start, i))
+			return; /* keeps all it has (and not the next one's) */
+	if (first + keep < c->hint)
+		c->hint = first + keep;
+	if (!keep)
+		set_bit(c->start, first, false);
+	for (size_t i = first + keep; i < total && bit(c->used, i) && (i == first || !bit(c->start, i)); i++)
+		set_bit(c->used, i, false);
+}
+
 int execmem_free(void *p)
 {
 	struct chunk *c;
-	size_t i, total;
+	size_t first;
 
 	poke_lock();
-	c = find((uintptr_t)p);
-	if (!c || ((uintptr_t)p - c->base) % UNIT || !bit(c->start, ((uintptr_t)p - c->base) / UNIT)) {
+	if (!(c = allocation(p, &first))) {
 		poke_unlock();
 		return pt_error(EINVAL, "execmem_free: %p was not returned by poketrace_execmem_alloc "
 				"(or was freed already)", p);
 	}
-	i = ((uintptr_t)p - c->base) / UNIT;
-	total = c->size / UNIT;
-	if (i < c->hint)
-		c->hint = i;
-	set_bit(c->start, i, false);
-	for (; i < total && bit(c->used, i) && (i == ((uintptr_t)p - c->base) / UNIT || !bit(c->start, i)); i++)
-		set_bit(c->used, i, false);
+	free_units(c, first, 0);
 	poke_unlock();
 	return 0;
 }
 
 int execmem_shrink(void *p, size_t size)
 {
-	size_t first, keep, i, total;
 	struct chunk *c;
+	size_t first;
 
 	poke_lock();
-	c = find((uintptr_t)p);
-	if (!c || ((uintptr_t)p - c->base) % UNIT || !bit(c->start, ((uintptr_t)p - c->base) / UNIT) || !size) {
+	if (!(c = allocation(p, &first)) || !size) {
 		poke_unlock();
 		return pt_error(EINVAL, "execmem_shrink: %p is no allocation (or the size is 0)", p);
 	}
-	first = ((uintptr_t)p - c->base) / UNIT;
-	keep = (size + UNIT - 1) / UNIT;
-	total = c->size / UNIT;
-	/* the units past `keep`, up to the next allocation's start */
-	for (i = first + keep; i < total && bit(c->used, i) && !bit(c->start, i); i++)
-		set_bit(c->used, i, false);
-	if (first + keep < c->hint)
-		c->hint = first + keep;
+	free_units(c, first, (size + UNIT - 1) / UNIT);
 	poke_unlock();
 	return 0;
 }
